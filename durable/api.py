@@ -1,0 +1,345 @@
+"""The names users write inside their code: `@workflow`, `@step`, `@transaction`,
+and the durable functions a workflow calls (`sleep`, `now`, `uuid4`, `random`,
+`context`).  `Engine` and `Run` live in `durable.engine`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import functools
+import random as _random
+import uuid as _uuid
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
+
+from durable import errors
+from durable.runtime import context as context_mod
+from durable.runtime import executor as executor_mod
+from durable.runtime import registry
+from durable.runtime.retry import NO_RETRY, Retry
+
+__all__ = [
+    "Step",
+    "Workflow",
+    "context",
+    "now",
+    "random",
+    "sleep",
+    "step",
+    "transaction",
+    "uuid4",
+    "workflow",
+]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
+
+
+def _executor_for_workflow_code() -> executor_mod.Executor | None:
+    """The run whose *workflow code* is executing now (None in step bodies and outside)."""
+    executor = context_mod.workflow_code.get()
+    if executor is not None and context_mod.current_run.get() is executor:
+        return executor
+    return None
+
+
+class Step(Generic[P, R]):
+    """A function whose result is journaled when a workflow calls it.
+
+    Called from workflow code it returns an awaitable whose result comes from the
+    journal on replay.  Called anywhere else (outside any workflow, or from inside
+    another step's body) it is a plain call: a coroutine for an ``async def``, the
+    value itself for a plain function.
+    """
+
+    def __init__(self, definition: registry.StepDef) -> None:
+        self.definition = definition
+        functools.update_wrapper(self, definition.fn)
+
+    @property
+    def name(self) -> str:
+        """The step's name in the journal."""
+        return self.definition.name
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Awaitable[R]:
+        executor = _executor_for_workflow_code()
+        if executor is None:
+            if self.definition.transaction:
+                raise errors.DurableError(
+                    f"transaction step {self.name!r} was called outside a workflow; it needs "
+                    "the journal's connection, which only a running workflow has"
+                )
+            return self.definition.fn(*args, **kwargs)  # type: ignore[no-any-return]
+        return executor.call_step(self.definition, args, kwargs)
+
+
+class Workflow(Generic[P, R]):
+    """An async function whose runs are journaled and resumed after a crash.
+
+    Start runs with `Engine.start` or `Engine.run`.  Called directly it is a plain
+    call of the function (its steps then run as plain calls too).
+    """
+
+    def __init__(self, definition: registry.WorkflowDef) -> None:
+        self.definition = definition
+        functools.update_wrapper(self, definition.fn)
+
+    @property
+    def name(self) -> str:
+        """The workflow's name in the journal."""
+        return self.definition.name
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, R]:
+        if _executor_for_workflow_code() is not None:
+            raise errors.DurableError(
+                f"workflow {self.name!r} was called from inside a workflow: child workflows "
+                "are not supported by this version; call its steps directly or start it "
+                "with engine.start"
+            )
+        return self.definition.fn(*args, **kwargs)  # type: ignore[no-any-return]
+
+
+class _StepDecorator(Protocol):
+    @overload
+    def __call__(self, fn: Callable[P, Coroutine[Any, Any, R]], /) -> Step[P, R]: ...
+
+    @overload
+    def __call__(self, fn: Callable[P, R], /) -> Step[P, R]: ...
+
+
+class _WorkflowDecorator(Protocol):
+    def __call__(self, fn: Callable[P, Coroutine[Any, Any, R]], /) -> Workflow[P, R]: ...
+
+
+def _make_step(fn: Callable[..., Any], *, name: str | None, retry: Retry | None,
+               timeout: float | None, is_transaction: bool = False) -> Step[Any, Any]:
+    if is_transaction and not asyncio.iscoroutinefunction(fn):
+        raise TypeError(f"@durable.transaction needs an async function, got {fn!r}")
+    definition = registry.StepDef(
+        name=name or registry.default_name(fn), fn=fn, retry=retry or NO_RETRY,
+        timeout=timeout, transaction=is_transaction,
+    )
+    return Step(definition)
+
+
+@overload
+def step(fn: Callable[P, Coroutine[Any, Any, R]], /) -> Step[P, R]: ...
+@overload
+def step(fn: Callable[P, R], /) -> Step[P, R]: ...
+@overload
+def step(
+    *, name: str | None = None, retry: Retry | None = None, timeout: float | None = None
+) -> _StepDecorator: ...
+
+
+def step(
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    retry: Retry | None = None,
+    timeout: float | None = None,
+) -> Any:
+    """Mark a function as a step: its result (or final error) is journaled.
+
+    Plain (non-async) functions run in a thread.  Works bare (``@step``) and with
+    arguments.
+
+    Parameters
+    ----------
+    name:
+        The stable name in the journal; defaults to ``module.qualname``.  Renaming a
+        step makes journals that recorded the old name diverge, so set it when you
+        expect to move the function.
+    retry:
+        A `Retry` policy; by default a step is attempted once.
+    timeout:
+        Seconds one attempt may take; an attempt over time fails with `TimeoutError`
+        (and is retried if the policy says so).  A plain function's thread cannot be
+        stopped: it is abandoned.
+
+    Examples
+    --------
+    >>> @step(retry=Retry(max_attempts=3))
+    ... async def fetch(url: str) -> str:
+    ...     return "<html>"
+    >>> fetch.name.endswith("fetch")
+    True
+    """
+    if fn is not None:
+        return _make_step(fn, name=name, retry=retry, timeout=timeout)
+    return functools.partial(_make_step, name=name, retry=retry, timeout=timeout)
+
+
+@overload
+def transaction(fn: Callable[Concatenate[Any, P], Coroutine[Any, Any, R]], /) -> Step[P, R]: ...
+@overload
+def transaction(
+    *, name: str | None = None, retry: Retry | None = None, timeout: float | None = None
+) -> Callable[[Callable[Concatenate[Any, P], Coroutine[Any, Any, R]]], Step[P, R]]: ...
+
+
+def transaction(
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    retry: Retry | None = None,
+    timeout: float | None = None,
+) -> Any:
+    """Mark an async step whose first parameter receives the journal database's connection.
+
+    The connection is inside the transaction that also journals the step's result,
+    so the step's database effects commit exactly once, crash or not.  The caller
+    does not pass the connection.  Statements use the backend's parameter style
+    (``?`` on SQLite, ``%s`` on Postgres); ``await conn.execute(sql, params)``
+    returns a cursor with ``await cur.fetchone()``, ``await cur.fetchall()`` and
+    ``cur.rowcount``.
+
+    Parameters
+    ----------
+    name, retry, timeout:
+        As for `step`.  A failed attempt rolls its statements back before a retry.
+
+    Examples
+    --------
+    >>> @transaction
+    ... async def record(conn, topic: str) -> int:
+    ...     cur = await conn.execute("insert into notes (topic) values (?)", (topic,))
+    ...     return cur.rowcount
+    >>> record.definition.transaction
+    True
+    """
+    def decorate(target: Callable[..., Any]) -> Step[Any, Any]:
+        return _make_step(target, name=name, retry=retry, timeout=timeout, is_transaction=True)
+
+    return decorate(fn) if fn is not None else decorate
+
+
+@overload
+def workflow(fn: Callable[P, Coroutine[Any, Any, R]], /) -> Workflow[P, R]: ...
+@overload
+def workflow(
+    *, name: str | None = None, queue: str | None = None, timeout: float | None = None
+) -> _WorkflowDecorator: ...
+
+
+def workflow(
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    queue: str | None = None,
+    timeout: float | None = None,
+) -> Any:
+    """Mark an async function as a workflow: its runs are journaled and resumed.
+
+    The workflow is registered under its name when the module is imported, so an
+    engine in a process that imported it resumes its unfinished runs.
+
+    Parameters
+    ----------
+    name:
+        The stable name in the journal; defaults to ``module.qualname``.
+    queue:
+        The default queue its runs are started on.
+    timeout:
+        Seconds a run may take in this process before it fails with `TimeoutError`.
+
+    Examples
+    --------
+    >>> @workflow(name="examples.hello")
+    ... async def hello(who: str) -> str:
+    ...     return f"hello {who}"
+    >>> hello.name
+    'examples.hello'
+    """
+    def decorate(target: Callable[..., Any]) -> Workflow[Any, Any]:
+        if not asyncio.iscoroutinefunction(target):
+            raise TypeError(f"@workflow needs an async function, got {target!r}")
+        definition = registry.WorkflowDef(
+            name=name or registry.default_name(target), fn=target, queue=queue, timeout=timeout
+        )
+        registry.register_workflow(definition)
+        return Workflow(definition)
+
+    return decorate(fn) if fn is not None else decorate
+
+
+# -- durable functions for workflow code -------------------------------------------------
+
+
+def sleep(seconds: float) -> Coroutine[Any, Any, None]:
+    """Sleep durably: the deadline is journaled, so a restart only waits what is left.
+
+    Outside a workflow it is `asyncio.sleep`.
+
+    Examples
+    --------
+    >>> asyncio.run(sleep(0))
+    """
+    executor = _executor_for_workflow_code()
+    if executor is None:
+        return asyncio.sleep(seconds)
+    return executor.call_sleep(seconds)
+
+
+def now() -> datetime.datetime:
+    """The current time (UTC, timezone-aware), journaled so replay sees the same value.
+
+    Examples
+    --------
+    >>> now().tzinfo is not None
+    True
+    """
+    executor = _executor_for_workflow_code()
+    if executor is None:
+        return datetime.datetime.now(datetime.timezone.utc)
+    value: datetime.datetime = executor.call_instant("now", executor_mod.instant_now)
+    return value
+
+
+def uuid4() -> _uuid.UUID:
+    """A random UUID, journaled so replay sees the same value.
+
+    Examples
+    --------
+    >>> uuid4().version
+    4
+    """
+    executor = _executor_for_workflow_code()
+    if executor is None:
+        return _uuid.uuid4()
+    value: _uuid.UUID = executor.call_instant("uuid", executor_mod.instant_uuid)
+    return value
+
+
+def random() -> float:
+    """A random float in [0, 1), journaled so replay sees the same value.
+
+    Examples
+    --------
+    >>> 0 <= random() < 1
+    True
+    """
+    executor = _executor_for_workflow_code()
+    if executor is None:
+        return _random.random()
+    value: float = executor.call_instant("random", executor_mod.instant_random)
+    return value
+
+
+def context() -> context_mod.ExecutionContext:
+    """The execution context of the workflow or step running now.
+
+    Raises `DurableError` outside any run.
+    """
+    executor = context_mod.current_run.get()
+    if executor is None:
+        raise errors.DurableError(
+            "durable.context() was called outside a workflow or step; it describes the "
+            "run executing the caller"
+        )
+    return executor.execution_context()

@@ -1,0 +1,345 @@
+"""How values become journal bytes and come back.
+
+Every payload starts with one tag byte that says how the rest was written:
+
+``M``  MessagePack of plain data (None, bool, int, float, str, bytes, and lists and
+       dicts of those); decodes to an equal value with no type information.
+``T``  a type specification followed by MessagePack: for values msgspec can encode
+       but not rebuild on its own (dataclasses, msgspec Structs, datetime, date,
+       time, timedelta, UUID, Decimal, enums, tuples, sets, and containers of
+       those).  The specification is derived from the value itself, so no
+       annotation is needed, and decoding rebuilds the same types.
+``P``  cloudpickle, for everything else; refused both ways when the engine was
+       made with ``pickle=False`` (`durable.SerializationError`).
+
+The project follows msgspec's schema-evolution rules for every type that reaches
+the journal (its own entry types and the users' Structs and dataclasses alike):
+
+1. a new field must have a default value;
+2. a field is never renamed or has its type changed, only added or removed;
+3. a removed field's name is never reused for another meaning;
+4. a tagged union keeps its tag values forever.
+
+Exceptions are journaled as `ErrorRecord` (type path, message, traceback text and,
+when the engine allows it and the exception pickles, the pickled exception), so a
+replay re-raises the same type with the same message.
+"""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+import datetime
+import decimal
+import enum
+import hashlib
+import importlib
+import re
+import traceback
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import cloudpickle
+import msgspec
+
+from durable import errors
+
+__all__ = [
+    "Codec",
+    "ErrorRecord",
+    "fingerprint",
+]
+
+_PLAIN_SCALARS = (type(None), bool, int, float, str, bytes)
+_CLASS_TYPES = (
+    datetime.datetime,
+    datetime.date,
+    datetime.time,
+    datetime.timedelta,
+    uuid.UUID,
+    decimal.Decimal,
+)
+_encoder = msgspec.msgpack.Encoder()
+_sorted_encoder = msgspec.msgpack.Encoder(order="deterministic")
+_plain_decoder = msgspec.msgpack.Decoder()
+_spec_decoders: dict[bytes, msgspec.msgpack.Decoder[Any]] = {}
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+Spec = str | list[Any]
+
+
+class ErrorRecord(msgspec.Struct, frozen=True):
+    """A journaled exception: enough to re-raise it, even when it does not pickle."""
+
+    type: str
+    message: str
+    traceback: str = ""
+    args: bytes | None = None
+    pickled: bytes | None = None
+
+
+def _is_plain(value: Any, depth: int = 0) -> bool:
+    kind = type(value)
+    if kind in _PLAIN_SCALARS:
+        return kind is not int or -(2**63) <= value < 2**64
+    if depth > 64:
+        return False
+    if kind is list:
+        return all(_is_plain(item, depth + 1) for item in value)
+    if kind is dict:
+        return all(
+            type(key) in (str, int) and _is_plain(item, depth + 1) for key, item in value.items()
+        )
+    return False
+
+
+def _class_path(kind: type) -> str | None:
+    if "<locals>" in kind.__qualname__:
+        return None
+    return f"{kind.__module__}:{kind.__qualname__}"
+
+
+def _spec_of(value: Any, depth: int = 0) -> Spec | None:
+    """Describe the type of `value` so that msgspec can rebuild it, or None if it cannot."""
+    if _is_plain(value):
+        return "a"
+    if depth > 32:
+        return None
+    kind = type(value)
+    if kind in (list, set, frozenset):
+        return _homogeneous(kind.__name__, [_spec_of(item, depth + 1) for item in value])
+    if kind is tuple:
+        specs = [_spec_of(item, depth + 1) for item in value]
+        return None if None in specs else ["tuple", *specs]
+    if kind is dict:
+        keys = _homogeneous("k", [_spec_of(key, depth + 1) for key in value])
+        values = _homogeneous("v", [_spec_of(item, depth + 1) for item in value.values()])
+        if keys is None or values is None:
+            return None
+        return ["dict", keys[1], values[1]]
+    if kind in _CLASS_TYPES or _is_user_class(kind):
+        path = _class_path(kind)
+        return None if path is None else ["c", path]
+    return None
+
+
+def _is_user_class(kind: type) -> bool:
+    return dataclasses.is_dataclass(kind) or issubclass(kind, (msgspec.Struct, enum.Enum))
+
+
+def _homogeneous(name: str, specs: list[Spec | None]) -> list[Any] | None:
+    if None in specs:
+        return None
+    first = specs[0] if specs else "a"
+    if any(spec != first for spec in specs):
+        if all(spec == "a" or spec == ["c", "builtins:str"] for spec in specs):
+            return [name, "a"]
+        return None
+    return [name, first]
+
+
+def _import_path(path: str) -> Any:
+    module_name, _, qualname = path.partition(":")
+    target: Any = importlib.import_module(module_name)
+    for part in qualname.split("."):
+        target = getattr(target, part)
+    return target
+
+
+def _type_of(spec: Spec) -> Any:
+    if spec == "a":
+        return Any
+    assert isinstance(spec, list)
+    head = spec[0]
+    if head == "c":
+        return _import_path(spec[1])
+    if head == "tuple":
+        if len(spec) == 1:
+            return tuple[()]
+        return tuple[tuple(_type_of(item) for item in spec[1:])]
+    if head == "dict":
+        return dict[_type_of(spec[1]), _type_of(spec[2])]  # type: ignore[misc]
+    container = {"list": list, "set": set, "frozenset": frozenset}[head]
+    return container[_type_of(spec[1])]
+
+
+def _decoder_for(spec_bytes: bytes) -> msgspec.msgpack.Decoder[Any]:
+    decoder = _spec_decoders.get(spec_bytes)
+    if decoder is None:
+        spec = msgspec.msgpack.decode(spec_bytes)
+        decoder = msgspec.msgpack.Decoder(_type_of(spec))
+        _spec_decoders[spec_bytes] = decoder
+    return decoder
+
+
+class Codec:
+    """Encodes payloads for one engine; `pickle` says whether cloudpickle may be used."""
+
+    def __init__(self, *, pickle: bool = True) -> None:
+        self.pickle = pickle
+
+    def encode(self, value: Any, *, what: str = "value", workflow_id: str | None = None) -> bytes:
+        """Encode `value`; raise `SerializationError` naming `what` when it cannot be."""
+        if _is_plain(value):
+            return b"M" + _encoder.encode(value)
+        spec = _spec_of(value)
+        if spec is not None:
+            try:
+                spec_bytes = _encoder.encode(spec)
+                body = _encoder.encode(value)
+            except (TypeError, ValueError, OverflowError):
+                pass
+            else:
+                return b"T" + len(spec_bytes).to_bytes(4, "big") + spec_bytes + body
+        return self._pickle(value, what=what, workflow_id=workflow_id)
+
+    def _pickle(self, value: Any, *, what: str, workflow_id: str | None) -> bytes:
+        type_name = f"{type(value).__module__}.{type(value).__qualname__}"
+        if not self.pickle:
+            raise errors.SerializationError(
+                f"{what} of workflow {workflow_id!r} is a {type_name}, which msgspec cannot "
+                "encode and pickling is off (Engine(pickle=False)); return builtins, "
+                "dataclasses, msgspec Structs, datetime, UUID, Decimal, bytes or enums instead",
+                workflow_id=workflow_id,
+                what=what,
+            )
+        try:
+            return b"P" + cloudpickle.dumps(value)
+        except Exception as exc:
+            raise errors.SerializationError(
+                f"{what} of workflow {workflow_id!r} is a {type_name}, which neither msgspec "
+                f"nor cloudpickle can encode ({exc}); return plain data instead",
+                workflow_id=workflow_id,
+                what=what,
+            ) from exc
+
+    def decode(self, data: bytes, *, what: str = "value", workflow_id: str | None = None) -> Any:
+        """Decode bytes written by `encode`; a corrupt payload raises `JournalError`."""
+        try:
+            tag = data[:1]
+            if tag == b"M":
+                return _plain_decoder.decode(data[1:])
+            if tag == b"T":
+                size = int.from_bytes(data[1:5], "big")
+                return _decoder_for(bytes(data[5 : 5 + size])).decode(data[5 + size :])
+            if tag == b"P":
+                if not self.pickle:
+                    raise errors.SerializationError(
+                        f"{what} of workflow {workflow_id!r} was journaled with pickle and this "
+                        "engine has pickling off; open it with Engine(pickle=True) to read it",
+                        workflow_id=workflow_id,
+                        what=what,
+                    )
+                return cloudpickle.loads(data[1:])
+            raise ValueError(f"unknown payload tag {tag!r}")
+        except errors.DurableError:
+            raise
+        except Exception as exc:
+            raise errors.JournalError(
+                f"{what} of workflow {workflow_id!r} is corrupt in the journal and cannot be "
+                f"decoded ({type(exc).__name__}: {exc}); the row was left as it is: inspect it "
+                "with `durable history`, or `durable restart` the run",
+                workflow_id=workflow_id,
+            ) from exc
+
+    def encode_error(self, exc: BaseException) -> bytes:
+        """Journal an exception: its type, message and traceback, pickled when allowed."""
+        kind = type(exc)
+        tb = "".join(traceback.format_exception(exc))
+        args: bytes | None = None
+        if _is_plain(list(exc.args)):
+            args = _encoder.encode(list(exc.args))
+        pickled: bytes | None = None
+        if self.pickle and args is None:
+            try:
+                pickled = cloudpickle.dumps(exc)
+            except Exception:
+                pickled = None
+        record = ErrorRecord(
+            type=f"{kind.__module__}:{kind.__qualname__}",
+            message=str(exc),
+            traceback=tb,
+            args=args,
+            pickled=pickled,
+        )
+        return _encoder.encode(record)
+
+    def decode_error(self, data: bytes, *, workflow_id: str | None = None) -> BaseException:
+        """Rebuild a journaled exception: same type and message whenever the type imports."""
+        try:
+            record = msgspec.msgpack.decode(data, type=ErrorRecord)
+        except Exception as exc:
+            raise errors.JournalError(
+                f"an error journaled for workflow {workflow_id!r} is corrupt ({exc}); the row "
+                "was left as it is",
+                workflow_id=workflow_id,
+            ) from exc
+        return rebuild_error(record, allow_pickle=self.pickle)
+
+    def decode_error_record(self, data: bytes) -> ErrorRecord:
+        """The stored record of an error, without rebuilding the exception."""
+        return msgspec.msgpack.decode(data, type=ErrorRecord)
+
+
+def rebuild_error(record: ErrorRecord, *, allow_pickle: bool) -> BaseException:
+    """Turn an `ErrorRecord` back into an exception of the recorded type when possible."""
+    if record.pickled is not None and allow_pickle:
+        try:
+            exc = cloudpickle.loads(record.pickled)
+            if isinstance(exc, BaseException):
+                return exc
+        except Exception:
+            pass
+    kind = _exception_type(record.type)
+    if kind is not None:
+        for build in _constructors(record):
+            try:
+                return build(kind)
+            except Exception:
+                continue
+    return RemoteError(record)
+
+
+def _constructors(record: ErrorRecord) -> list[Callable[[type[BaseException]], BaseException]]:
+    builders: list[Callable[[type[BaseException]], BaseException]] = []
+    if record.args is not None:
+        args = _plain_decoder.decode(record.args)
+        builders.append(lambda kind: kind(*args))
+    builders.append(lambda kind: kind(record.message))
+    return builders
+
+
+def _exception_type(path: str) -> type[BaseException] | None:
+    try:
+        kind = _import_path(path) if ":" in path else getattr(builtins, path)
+    except Exception:
+        return None
+    if isinstance(kind, type) and issubclass(kind, BaseException):
+        return kind
+    return None
+
+
+class RemoteError(Exception):
+    """Stands in for a journaled exception whose type cannot be imported or rebuilt."""
+
+    def __init__(self, record: ErrorRecord) -> None:
+        super().__init__(f"{record.type}: {record.message}")
+        self.record = record
+
+
+def fingerprint(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """A short, process-independent digest of a call's arguments.
+
+    Arguments msgspec can encode are hashed as encoded (sets and dict keys sorted);
+    anything else falls back to its type and `repr` with memory addresses removed.
+    """
+    try:
+        data = _sorted_encoder.encode([list(args), kwargs])
+    except (TypeError, ValueError, OverflowError):
+        parts = [f"{type(v).__qualname__}:{_ADDRESS.sub('', repr(v))}" for v in args]
+        parts += [
+            f"{k}={type(v).__qualname__}:{_ADDRESS.sub('', repr(v))}" for k, v in kwargs.items()
+        ]
+        data = "\x1f".join(parts).encode()
+    return hashlib.blake2b(data, digest_size=8).hexdigest()

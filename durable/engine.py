@@ -1,0 +1,476 @@
+"""`Engine`: opens a journal, starts and resumes runs; `Run`: a handle on one run."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import logging
+import os
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from durable import codec as codec_mod
+from durable import errors
+from durable.api import Workflow
+from durable.journal import base, open_journal
+from durable.runtime import executor as executor_mod
+from durable.runtime import registry
+from durable.worker import leases, recovery
+
+__all__ = ["Engine", "HistoryEntry", "Run", "RunInfo"]
+
+logger = logging.getLogger(__name__)
+
+R = TypeVar("R")
+
+DEFAULT_URL = "sqlite:///durable.db"
+
+
+def _when(ts: float | None) -> datetime.datetime | None:
+    return None if ts is None else datetime.datetime.fromtimestamp(ts, datetime.timezone.utc)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """A run as `Engine.list` and `Run.info` describe it."""
+
+    id: str
+    name: str
+    status: base.Status
+    parent_id: str | None
+    root_id: str
+    queue: str | None
+    attempt: int
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+    finished_at: datetime.datetime | None
+    owner: str | None
+
+    @classmethod
+    def from_record(cls, record: base.RunRecord) -> RunInfo:
+        created = _when(record.created_at)
+        updated = _when(record.updated_at)
+        assert created is not None and updated is not None
+        return cls(
+            id=record.id, name=record.name, status=record.status, parent_id=record.parent_id,
+            root_id=record.root_id, queue=record.queue, attempt=record.attempt,
+            created_at=created, updated_at=updated, finished_at=_when(record.finished_at),
+            owner=record.owner,
+        )
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One journal entry of a run, as `Engine.history` returns it (in seq order)."""
+
+    seq: int
+    kind: str
+    name: str
+    status: str
+    attempts: int
+    started_at: datetime.datetime
+    finished_at: datetime.datetime
+    order: int
+    output: Any = None
+    error: str | None = None
+
+
+class Run:
+    """A handle on one run: its id, and ways to wait for, inspect or cancel it."""
+
+    def __init__(self, engine: Engine, run_id: str) -> None:
+        self.engine = engine
+        self.id = run_id
+
+    def __repr__(self) -> str:
+        return f"<durable.Run {self.id!r}>"
+
+    async def result(self, timeout: float | None = None) -> Any:
+        """Wait for the run to finish and return its result.
+
+        Raises `WorkflowFailed` (its ``__cause__`` is the workflow's exception),
+        `Cancelled`, or `TimeoutError` after `timeout` seconds.
+        """
+        record = await self.engine._wait_finished(self.id, timeout)
+        codec = self.engine.codec
+        if record.status is base.Status.SUCCEEDED:
+            if record.output is None:
+                return None
+            return codec.decode(record.output, what="workflow result", workflow_id=self.id)
+        if record.status is base.Status.CANCELLED:
+            raise errors.Cancelled(workflow_id=self.id)
+        raise _failure(codec, record)
+
+    async def status(self) -> base.Status:
+        """The run's current status."""
+        return (await self.engine._record(self.id)).status
+
+    async def info(self) -> RunInfo:
+        """The run's row: status, lineage, timestamps."""
+        return RunInfo.from_record(await self.engine._record(self.id))
+
+    async def cancel(self) -> None:
+        """Cancel the run (see `Engine.cancel`)."""
+        await self.engine.cancel(self.id)
+
+
+def _failure(codec: codec_mod.Codec, record: base.RunRecord) -> errors.WorkflowFailed:
+    if record.error is None:
+        return errors.WorkflowFailed(workflow_id=record.id, error_type="unknown",
+                                     error_message="no error was recorded")
+    stored = codec.decode_error_record(record.error)
+    cause = codec.decode_error(record.error, workflow_id=record.id)
+    failed = errors.WorkflowFailed(
+        workflow_id=record.id, error_type=stored.type.replace(":", "."),
+        error_message=stored.message, traceback=stored.traceback,
+    )
+    failed.__cause__ = cause
+    return failed
+
+
+class Engine:
+    """Runs workflows against a journal database.
+
+    Entering the engine creates or migrates the schema and resumes every unfinished
+    run in the database whose workflow this process has registered, except runs a
+    live process holds.  A holder on this machine that died is known dead at once
+    (its pid is gone); anything else is taken over when its lease expires.
+
+    Parameters
+    ----------
+    url:
+        ``sqlite:///relative.db``, ``sqlite:////absolute.db``, ``sqlite://:memory:``
+        or ``postgresql://...``; defaults to ``$DURABLE_DATABASE_URL``, else
+        ``sqlite:///durable.db``.
+    pickle:
+        Whether values msgspec cannot encode fall back to cloudpickle.  With
+        ``False`` they raise `SerializationError`, and pickled journal values are
+        refused.
+    durability:
+        ``"process"`` (default): a commit survives the process being killed.
+        ``"full"``: it also survives power loss (SQLite ``synchronous=FULL``).
+    lease:
+        Seconds a run's lease lasts without a heartbeat; only a fallback for holders
+        whose death cannot be known (another machine).
+    poll_interval:
+        Seconds between looks for runs to take over; 0 disables the look.
+    execute:
+        Whether this engine executes runs; ``False`` makes an engine that only
+        starts and inspects them.
+
+    Examples
+    --------
+    >>> import asyncio, durable
+    >>> @durable.workflow(name="doc.add")
+    ... async def add(a: int, b: int) -> int:
+    ...     return a + b
+    >>> async def main():
+    ...     async with durable.Engine("sqlite://:memory:") as engine:
+    ...         return await engine.run(add, 2, 3)
+    >>> asyncio.run(main())
+    5
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        pickle: bool = True,
+        durability: str = "process",
+        lease: float = 30.0,
+        poll_interval: float = 1.0,
+        execute: bool = True,
+    ) -> None:
+        self.url = url or os.environ.get("DURABLE_DATABASE_URL") or DEFAULT_URL
+        self.codec = codec_mod.Codec(pickle=pickle)
+        self.journal: base.Journal = open_journal(self.url, durability=durability)
+        self.lease = lease
+        self.poll_interval = poll_interval
+        self.execute = execute
+        self.owner = ""
+        self.unregistered: dict[str, errors.NotRegistered] = {}
+        self._active: dict[str, tuple[executor_mod.Executor, asyncio.Task[None]]] = {}
+        self._finished: dict[str, asyncio.Event] = {}
+        self._background: list[asyncio.Task[None]] = []
+        self._open = False
+
+    async def __aenter__(self) -> Engine:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        """Open the journal and resume unfinished runs (what ``async with`` does)."""
+        await self.journal.open()
+        self.owner = leases.new_owner_id()
+        self._open = True
+        if self.execute:
+            await self.recover()
+            self._background.append(asyncio.create_task(recovery.heartbeat(self)))
+            if self.poll_interval > 0:
+                self._background.append(asyncio.create_task(recovery.poll(self)))
+
+    async def close(self) -> None:
+        """Stop executing (runs stay unfinished and are released to others), close the journal."""
+        if not self._open:
+            return
+        self._open = False
+        tasks = [task for task in self._background] + [t for _, t in self._active.values()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._background.clear()
+        with contextlib.suppress(errors.JournalError):
+            await self.journal.release(self.owner)
+        leases.forget(self.owner)
+        await self.journal.close()
+
+    def abandon(self) -> None:
+        """Drop everything without writing anything, as if the process had been killed.
+
+        For crash tests: the journal is left exactly as a SIGKILL would leave it, and
+        this engine's runs become free for another engine at once.
+        """
+        self._open = False
+        for task in [*self._background, *(t for _, t in self._active.values())]:
+            task.cancel()
+        leases.forget(self.owner)
+
+    # -- starting -------------------------------------------------------------------------
+
+    def _definition(self, wf: Workflow[Any, Any] | str) -> registry.WorkflowDef:
+        if isinstance(wf, Workflow):
+            return wf.definition
+        definition = registry.lookup_workflow(wf)
+        if definition is None:
+            raise errors.NotRegistered(workflow_id=None, name=wf)
+        return definition
+
+    async def start(
+        self,
+        wf: Workflow[..., Any] | str,
+        *args: Any,
+        workflow_id: str | None = None,
+        queue: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> Run:
+        """Start a run of `wf` (a `@workflow` function or its registered name).
+
+        Starting an id that already exists returns that run; nothing runs twice.
+        """
+        definition = self._definition(wf)
+        run_id = workflow_id or uuid.uuid4().hex
+        now = time.time()
+        executes = self.execute and self._open
+        new = base.NewRun(
+            id=run_id, name=definition.name, root_id=run_id,
+            input=executor_mod.encode_input(self.codec, args, kwargs, run_id),
+            queue=queue or definition.queue,
+            metadata=self.codec.encode(dict(metadata or {}), what="metadata",
+                                       workflow_id=run_id),
+            owner=self.owner if executes else None,
+            lease_expires_at=now + self.lease if executes else None,
+            created_at=now,
+            status=base.Status.RUNNING if executes else base.Status.PENDING,
+        )
+        record, created = await self.journal.create_run(new)
+        if created and executes:
+            empty = base.RunLoad(run=record, entries=[], attempts=[], timers=[])
+            self._launch(empty, definition)
+        return Run(self, run_id)
+
+    async def run(self, wf: Workflow[..., R] | str, *args: Any, **kwargs: Any) -> Any:
+        """Start a run and wait for its result."""
+        return await (await self.start(wf, *args, **kwargs)).result()
+
+    def get(self, workflow_id: str) -> Run:
+        """A handle on an existing run (not checked until used)."""
+        return Run(self, workflow_id)
+
+    # -- executing --------------------------------------------------------------------------
+
+    def _launch(self, load: base.RunLoad, definition: registry.WorkflowDef) -> None:
+        host = executor_mod.Host(journal=self.journal, codec=self.codec, owner=self.owner)
+        executor = executor_mod.Executor(host, load, definition)
+        task = asyncio.create_task(self._drive(executor))
+        self._active[load.run.id] = (executor, task)
+
+    async def _drive(self, executor: executor_mod.Executor) -> None:
+        run_id = executor.run.id
+        try:
+            await executor.execute()
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            logger.exception("run %s stopped", run_id,
+                             extra={"action": "stop", "workflow_id": run_id})
+        finally:
+            self._active.pop(run_id, None)
+            event = self._finished.pop(run_id, None)
+            if event is not None:
+                event.set()
+
+    async def take_over(self, record: base.RunRecord) -> bool:
+        """Claim `record` from its (dead or absent) holder and execute it here."""
+        definition = registry.lookup_workflow(record.name)
+        if definition is None or record.id in self._active or not self._open:
+            return False
+        claimed = await self.journal.claim(
+            self.owner, record.id, expected_owner=record.owner,
+            lease_expires_at=time.time() + self.lease,
+        )
+        if claimed is None:
+            return False
+        load = await self.journal.load(record.id)
+        if load is None:
+            return False
+        logger.info("resuming run %s (%s), attempt %d", record.id, record.name, claimed.attempt,
+                    extra={"action": "resume", "workflow_id": record.id})
+        self._launch(load, definition)
+        return True
+
+    async def recover(self) -> int:
+        """Take over every unfinished run this process can execute; returns how many."""
+        return await recovery.recover(self)
+
+    # -- inspecting ---------------------------------------------------------------------------
+
+    async def _record(self, workflow_id: str) -> base.RunRecord:
+        record = await self.journal.get_run(workflow_id)
+        if record is None:
+            raise errors.WorkflowNotFound(workflow_id=workflow_id)
+        return record
+
+    async def _wait_finished(self, workflow_id: str, timeout: float | None) -> base.RunRecord:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = 0.01
+        while True:
+            record = await self._record(workflow_id)
+            if record.status in base.TERMINAL:
+                return record
+            wait = delay if deadline is None else min(delay, deadline - time.monotonic())
+            if wait <= 0:
+                raise TimeoutError(f"run {workflow_id!r} did not finish within {timeout}s")
+            event = None
+            if workflow_id in self._active:
+                event = self._finished.setdefault(workflow_id, asyncio.Event())
+            with contextlib.suppress(TimeoutError):
+                if event is not None:
+                    await asyncio.wait_for(event.wait(), timeout=max(wait, 0.5))
+                else:
+                    await asyncio.sleep(wait)
+            delay = min(delay * 2, 0.5)
+
+    async def list(
+        self,
+        status: base.Status | str | Sequence[base.Status | str] | None = None,
+        name: str | None = None,
+        limit: int = 100,
+    ) -> list[RunInfo]:
+        """Runs, newest first, filtered by status(es) and workflow name."""
+        statuses: list[base.Status] | None = None
+        if status is not None:
+            items = [status] if isinstance(status, str | base.Status) else list(status)
+            statuses = [base.Status(str(item).upper()) for item in items]
+        records = await self.journal.list_runs(status=statuses, name=name, limit=limit)
+        return [RunInfo.from_record(record) for record in records]
+
+    async def history(self, workflow_id: str) -> list[HistoryEntry]:
+        """The journal entries of a run, in sequence order."""
+        load = await self.journal.load(workflow_id)
+        if load is None:
+            raise errors.WorkflowNotFound(workflow_id=workflow_id)
+        return [self._history_entry(entry) for entry in load.entries]
+
+    def _history_entry(self, entry: base.EntryRecord) -> HistoryEntry:
+        output: Any = None
+        error: str | None = None
+        with contextlib.suppress(errors.DurableError):
+            if entry.output is not None:
+                output = self.codec.decode(entry.output, workflow_id=entry.run_id)
+        if entry.error is not None:
+            try:
+                record = self.codec.decode_error_record(entry.error)
+                error = f"{record.type.replace(':', '.')}: {record.message}"
+            except Exception:
+                error = "<corrupt error record>"
+        started, finished = _when(entry.started_at), _when(entry.finished_at)
+        assert started is not None and finished is not None
+        return HistoryEntry(
+            seq=entry.seq, kind=entry.kind, name=entry.name, status=entry.status,
+            attempts=entry.attempts, started_at=started, finished_at=finished,
+            order=entry.ord, output=output, error=error,
+        )
+
+    # -- operations ---------------------------------------------------------------------------
+
+    async def cancel(self, workflow_id: str) -> None:
+        """Cancel a run: it becomes CANCELLED (a finished run is left as it is)."""
+        record = await self._record(workflow_id)
+        if record.status in base.TERMINAL:
+            return
+        await self.journal.request_cancel([workflow_id])
+        active = self._active.get(workflow_id)
+        if active is not None:
+            active[0].cancel()
+            return
+        if record.owner is None or leases.is_dead(record.owner):
+            if await self.journal.claim(self.owner, workflow_id, expected_owner=record.owner,
+                                        lease_expires_at=time.time() + self.lease):
+                await self.journal.update_run(self.owner, base.RunUpdate(
+                    run_id=workflow_id, status=base.Status.CANCELLED, at=time.time()))
+
+    async def resume(self, workflow_id: str) -> Run:
+        """Carry a failed or cancelled run on from its journal.
+
+        The error entries at the end of the journal (those after its last successful
+        entry: the failure that ended the run) are moved to the attempts history, so
+        those calls run again; everything before is replayed.
+        """
+        record = await self._record(workflow_id)
+        if record.status in (base.Status.FAILED, base.Status.CANCELLED):
+            await self.journal.reopen(workflow_id)
+            record = await self._record(workflow_id)
+        if record.status in base.TERMINAL or workflow_id in self._active:
+            return Run(self, workflow_id)
+        if registry.lookup_workflow(record.name) is None:
+            raise errors.NotRegistered(workflow_id=workflow_id, name=record.name)
+        if record.owner is None or leases.is_dead(record.owner) or record.owner == self.owner:
+            await self.take_over(record)
+        return Run(self, workflow_id)
+
+    async def fork(self, workflow_id: str, from_step: int) -> Run:
+        """A new run of the same workflow and input that reuses the results of the calls
+        numbered below `from_step` (those that completed before it) and re-executes the rest.
+        """
+        record = await self._record(workflow_id)
+        new_id = f"{workflow_id}-fork-{uuid.uuid4().hex[:8]}"
+        await self._copy_run(record, new_id, lambda: self.journal.copy_entries(
+            workflow_id, new_id, from_step))
+        return Run(self, new_id)
+
+    async def restart(self, workflow_id: str) -> Run:
+        """A new run of the same workflow and input, its journal ignored ("start over")."""
+        record = await self._record(workflow_id)
+        new_id = f"{workflow_id}-restart-{uuid.uuid4().hex[:8]}"
+        await self._copy_run(record, new_id, None)
+        return Run(self, new_id)
+
+    async def _copy_run(self, record: base.RunRecord, new_id: str, copy: Any) -> None:
+        new = base.NewRun(
+            id=new_id, name=record.name, input=record.input, root_id=new_id,
+            queue=record.queue, metadata=record.metadata, created_at=time.time(),
+        )
+        await self.journal.create_run(new)
+        if copy is not None:
+            await copy()
+        if self.execute and self._open:
+            created = await self._record(new_id)
+            await self.take_over(created)

@@ -1,0 +1,179 @@
+"""Every error `durable` raises, in one tree.
+
+::
+
+    DurableError
+    ├── NonDeterminismError   replay asked for a different call than the journal holds
+    ├── WorkflowFailed        the run ended with an exception (``__cause__`` is that exception)
+    ├── Cancelled             the run was cancelled
+    ├── SerializationError    a value could not be encoded (or decoded)
+    ├── JournalError          storage unreachable, schema too new, corrupt row
+    ├── WorkflowNotFound      no run with that id
+    └── NotRegistered         a journal names a workflow this process never imported
+
+Each class docstring is its default message.  Every error carries structured
+attributes (``workflow_id`` and, where it applies, ``seq``, ``expected``,
+``recorded``) and pickles across processes.
+
+Control-flow signals that user code must not swallow are not errors: they derive
+from `BaseException` and live in `durable.runtime.signals`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "Cancelled",
+    "DurableError",
+    "JournalError",
+    "NonDeterminismError",
+    "NotRegistered",
+    "SerializationError",
+    "WorkflowFailed",
+    "WorkflowNotFound",
+]
+
+
+class DurableError(Exception):
+    """A `durable` operation failed."""
+
+    def __init__(self, message: str | None = None, *, workflow_id: str | None = None) -> None:
+        self.message = message or (type(self).__doc__ or "").strip()
+        self.workflow_id = workflow_id
+        super().__init__(self.message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), self.message, dict(self.__dict__)))
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _rebuild(cls: type[DurableError], message: str, state: dict[str, Any]) -> DurableError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
+
+
+class NonDeterminismError(DurableError):
+    """The workflow's code made a different call than its journal records."""
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        workflow_id: str | None = None,
+        seq: int | None = None,
+        expected: str | None = None,
+        recorded: str | None = None,
+    ) -> None:
+        self.seq = seq
+        self.expected = expected
+        self.recorded = recorded
+        if message is None:
+            message = (
+                f"workflow {workflow_id!r} diverged from its journal at seq {seq}: "
+                f"the journal holds {recorded}, the code asked for {expected}. "
+                "Restore the previous code (or guard the change with a new workflow name), "
+                f"then `engine.resume({workflow_id!r})` carries the run on from its journal."
+            )
+        super().__init__(message, workflow_id=workflow_id)
+
+
+class WorkflowFailed(DurableError):
+    """The workflow ended with an exception; `__cause__` holds it."""
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        workflow_id: str | None = None,
+        error_type: str | None = None,
+        error_message: str | None = None,
+        traceback: str | None = None,
+    ) -> None:
+        self.error_type = error_type
+        self.error_message = error_message
+        self.traceback = traceback
+        if message is None:
+            message = (
+                f"workflow {workflow_id!r} failed with {error_type}: {error_message}. "
+                f"Fix the cause, then `engine.resume({workflow_id!r})` retries it from its journal."
+            )
+        super().__init__(message, workflow_id=workflow_id)
+
+
+class Cancelled(DurableError):
+    """The workflow was cancelled."""
+
+    def __init__(self, message: str | None = None, *, workflow_id: str | None = None) -> None:
+        if message is None:
+            message = (
+                f"workflow {workflow_id!r} was cancelled; "
+                f"`engine.resume({workflow_id!r})` carries it on from its journal."
+            )
+        super().__init__(message, workflow_id=workflow_id)
+
+
+class SerializationError(DurableError):
+    """A value could not be encoded for the journal, or a journaled value could not be decoded."""
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        workflow_id: str | None = None,
+        seq: int | None = None,
+        what: str | None = None,
+    ) -> None:
+        self.seq = seq
+        self.what = what
+        super().__init__(message, workflow_id=workflow_id)
+
+
+class JournalError(DurableError):
+    """The journal's database could not be used: unreachable, newer schema, or a corrupt row."""
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        workflow_id: str | None = None,
+        seq: int | None = None,
+    ) -> None:
+        self.seq = seq
+        super().__init__(message, workflow_id=workflow_id)
+
+
+class WorkflowNotFound(DurableError):
+    """No run with that id exists in the journal."""
+
+    def __init__(self, message: str | None = None, *, workflow_id: str | None = None) -> None:
+        if message is None:
+            message = (
+                f"no run with id {workflow_id!r} in the journal; "
+                "`durable list` shows the ids it holds."
+            )
+        super().__init__(message, workflow_id=workflow_id)
+
+
+class NotRegistered(DurableError):
+    """The journal names a workflow this process never imported."""
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        workflow_id: str | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.name = name
+        if message is None:
+            message = (
+                f"run {workflow_id!r} is of workflow {name!r}, which this process has not "
+                "registered; import the module that defines it (`-m MODULE` on the command "
+                "line) or check the `name=` given to @workflow."
+            )
+        super().__init__(message, workflow_id=workflow_id)

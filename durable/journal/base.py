@@ -1,0 +1,279 @@
+"""The storage interface the runtime writes through, and the rows it exchanges.
+
+A backend is one class implementing `Journal`; the runtime never learns which one
+it talks to.  Every method states its atomicity and idempotency contract.  Times
+are seconds since the epoch (float); payloads are bytes written by `durable.codec`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
+
+import msgspec
+
+__all__ = [
+    "TERMINAL",
+    "AttemptRecord",
+    "EntryRecord",
+    "Journal",
+    "LeaseLost",
+    "NewRun",
+    "RunLoad",
+    "RunRecord",
+    "RunUpdate",
+    "Status",
+    "TimerRecord",
+    "Transaction",
+    "TxConnection",
+]
+
+SCHEMA_VERSION = 1
+
+
+class Status(str, enum.Enum):
+    """The life of a run: PENDING → RUNNING ⇄ SLEEPING → SUCCEEDED | FAILED | CANCELLED."""
+
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    SLEEPING = "SLEEPING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED})
+
+
+class NewRun(msgspec.Struct, kw_only=True):
+    """A run to insert; `create_run` ignores it when the id already exists."""
+
+    id: str
+    name: str
+    input: bytes
+    parent_id: str | None = None
+    parent_seq: int | None = None
+    root_id: str
+    queue: str | None = None
+    metadata: bytes
+    owner: str | None = None
+    lease_expires_at: float | None = None
+    created_at: float
+    status: Status = Status.PENDING
+    priority: int = 0
+
+
+class RunRecord(msgspec.Struct, kw_only=True):
+    """One row of the runs table."""
+
+    id: str
+    name: str
+    status: Status
+    input: bytes
+    output: bytes | None = None
+    error: bytes | None = None
+    parent_id: str | None = None
+    parent_seq: int | None = None
+    root_id: str
+    queue: str | None = None
+    metadata: bytes
+    attempt: int = 0
+    owner: str | None = None
+    lease_expires_at: float | None = None
+    wake_at: float | None = None
+    priority: int = 0
+    created_at: float
+    updated_at: float
+    started_at: float | None = None
+    finished_at: float | None = None
+    cancel_requested: bool = False
+
+
+class RunUpdate(msgspec.Struct, kw_only=True):
+    """A status change written by the run's owner (see `Journal.update_run`)."""
+
+    run_id: str
+    status: Status
+    at: float
+    output: bytes | None = None
+    error: bytes | None = None
+    wake_at: float | None = None
+
+
+class EntryRecord(msgspec.Struct, kw_only=True):
+    """One completed durable call of a run, keyed by (run_id, seq).
+
+    `ord` is the order in which the run's entries completed (and were handed back
+    to the workflow); replay hands them back in that order.
+    """
+
+    run_id: str
+    seq: int
+    ord: int
+    kind: str
+    name: str
+    status: str  # "ok" or "error"
+    fingerprint: str
+    output: bytes | None = None
+    error: bytes | None = None
+    attempts: int = 1
+    started_at: float
+    finished_at: float
+    child_id: str | None = None
+
+
+class AttemptRecord(msgspec.Struct, kw_only=True):
+    """A failed attempt of a step that will be retried at `retry_at`."""
+
+    run_id: str
+    seq: int
+    attempt: int
+    error: bytes
+    failed_at: float
+    retry_at: float
+
+
+class TimerRecord(msgspec.Struct, kw_only=True):
+    """A durable timer (sleep) whose deadline was fixed when it was set."""
+
+    run_id: str
+    seq: int
+    wake_at: float
+
+
+class RunLoad(msgspec.Struct, kw_only=True):
+    """Everything a resumed run needs, read in one go."""
+
+    run: RunRecord
+    entries: list[EntryRecord]
+    attempts: list[AttemptRecord]
+    timers: list[TimerRecord]
+
+
+class LeaseLost(Exception):
+    """Internal: the run is no longer owned by this process, so its write was rejected."""
+
+
+class TxCursor(Protocol):
+    """What `conn.execute` returns inside a `@durable.transaction` step."""
+
+    rowcount: int
+
+    async def fetchone(self) -> Any: ...
+
+    async def fetchall(self) -> list[Any]: ...
+
+
+class TxConnection(Protocol):
+    """The connection a `@durable.transaction` step receives."""
+
+    async def execute(self, sql: str, params: Sequence[Any] | None = None) -> TxCursor: ...
+
+
+class Transaction:
+    """An open `Journal.transaction`: the user's connection and the entry to journal."""
+
+    __slots__ = ("conn", "entry")
+
+    def __init__(self, conn: TxConnection) -> None:
+        self.conn = conn
+        self.entry: EntryRecord | None = None
+
+
+class Journal(Protocol):
+    """Operations the runtime needs from a journal database.
+
+    Implementations translate their driver's errors into `durable.JournalError`.
+    """
+
+    url: str
+    dialect: str
+
+    async def open(self) -> None:
+        """Connect, then create or migrate the schema (idempotent, safe across processes)."""
+
+    async def close(self) -> None:
+        """Flush pending writes and disconnect."""
+
+    async def create_run(self, run: NewRun) -> tuple[RunRecord, bool]:
+        """Insert `run` unless its id exists; return the stored row and whether it was new.
+
+        Atomic: of concurrent calls with one id, exactly one creates it.
+        """
+
+    async def get_run(self, run_id: str) -> RunRecord | None:
+        """The run's row, or None."""
+
+    async def list_runs(
+        self,
+        *,
+        status: Sequence[Status] | None = None,
+        name: str | None = None,
+        parent_id: str | None = None,
+        limit: int = 100,
+    ) -> list[RunRecord]:
+        """Runs, newest first."""
+
+    async def load(self, run_id: str) -> RunLoad | None:
+        """The run with all its entries (in seq order), attempts and timers, in one read."""
+
+    async def append_entries(self, owner: str, entries: Sequence[EntryRecord]) -> None:
+        """Journal completed entries, all or nothing, only while `owner` holds each run.
+
+        Idempotent per (run_id, seq): an entry already present is never rewritten.
+        Raises `LeaseLost` (and writes nothing) when a run is owned by someone else.
+        """
+
+    async def record_attempt(self, owner: str, attempt: AttemptRecord) -> None:
+        """Record a failed attempt and its retry time (idempotent per attempt number)."""
+
+    async def set_timer(self, owner: str, timer: TimerRecord) -> None:
+        """Fix a durable timer's deadline; a second call for the same seq keeps the first."""
+
+    async def update_run(self, owner: str, update: RunUpdate) -> None:
+        """Change a run's status (and output or error), only while `owner` holds it."""
+
+    def transaction(self, owner: str, run_id: str) -> AbstractAsyncContextManager[Transaction]:
+        """A transaction on the journal's database; on a clean exit it also journals
+        `Transaction.entry` (when set) and commits.
+
+        The user's statements and the entry commit together or not at all; an
+        exception inside rolls everything back.  Raises `LeaseLost` (rolling back)
+        when `owner` no longer holds the run.
+        """
+
+    async def claim(
+        self, owner: str, run_id: str, *, expected_owner: str | None, lease_expires_at: float
+    ) -> RunRecord | None:
+        """Take a run if its owner is still `expected_owner` (compare-and-set).
+
+        Returns the claimed row (with `attempt` incremented), or None if someone else
+        changed the owner first or the run has finished.
+        """
+
+    async def claimable(self, names: Sequence[str], *, limit: int = 1000) -> list[RunRecord]:
+        """Unfinished runs of the given workflow names, oldest first, with their owners."""
+
+    async def heartbeat(self, owner: str, lease_expires_at: float) -> int:
+        """Extend the lease of every unfinished run `owner` holds; returns how many."""
+
+    async def release(self, owner: str, run_ids: Sequence[str] | None = None) -> None:
+        """Give up runs (all of `owner`'s when `run_ids` is None) so others can claim them."""
+
+    async def request_cancel(self, run_ids: Sequence[str]) -> None:
+        """Flag runs for cancellation; their owner sees the flag at its next check."""
+
+    async def copy_entries(self, source_id: str, target_id: str, before_seq: int) -> int:
+        """Copy to another run (fork) the entries with seq < `before_seq` that completed
+        before every entry with seq >= `before_seq` (a prefix in completion order, so the
+        copy replays consistently).  Returns how many were copied."""
+
+    async def reopen(self, run_id: str) -> int:
+        """Make a FAILED or CANCELLED run PENDING again, with no owner, keeping its journal
+        except the error entries completed after its last successful entry, which move
+        to the attempts table.  Atomic.  Returns how many entries moved."""

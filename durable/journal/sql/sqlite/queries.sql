@@ -1,0 +1,132 @@
+-- Named queries of the SQLite journal.  Each block starts with `-- name: NAME`.
+
+-- name: schema_exists
+SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'durable_schema';
+
+-- name: schema_version
+SELECT max(version) FROM durable_schema;
+
+-- name: set_schema_version
+INSERT INTO durable_schema (version) VALUES (?);
+
+-- name: insert_run
+INSERT INTO durable_runs (
+    id, name, status, input, parent_id, parent_seq, root_id, queue, metadata,
+    owner, lease_expires_at, priority, created_at, updated_at
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO NOTHING;
+
+-- name: select_run
+SELECT id, name, status, input, output, error, parent_id, parent_seq, root_id, queue,
+       metadata, attempt, owner, lease_expires_at, wake_at, priority, created_at,
+       updated_at, started_at, finished_at, cancel_requested
+FROM durable_runs WHERE id = ?;
+
+-- name: list_runs
+SELECT id, name, status, input, output, error, parent_id, parent_seq, root_id, queue,
+       metadata, attempt, owner, lease_expires_at, wake_at, priority, created_at,
+       updated_at, started_at, finished_at, cancel_requested
+FROM durable_runs
+WHERE (?1 IS NULL OR status IN (SELECT value FROM json_each(?1)))
+  AND (?2 IS NULL OR name = ?2)
+  AND (?3 IS NULL OR parent_id = ?3)
+ORDER BY created_at DESC, id DESC
+LIMIT ?4;
+
+-- name: select_entries
+SELECT run_id, seq, ord, kind, name, status, fingerprint, output, error, attempts,
+       started_at, finished_at, child_id
+FROM durable_entries WHERE run_id = ? ORDER BY seq;
+
+-- name: select_attempts
+SELECT run_id, seq, attempt, error, failed_at, retry_at
+FROM durable_attempts WHERE run_id = ? ORDER BY seq, attempt;
+
+-- name: select_timers
+SELECT run_id, seq, wake_at FROM durable_timers WHERE run_id = ? ORDER BY seq;
+
+-- name: owns_run
+SELECT owner FROM durable_runs WHERE id = ?;
+
+-- name: insert_entry
+INSERT INTO durable_entries (
+    run_id, seq, ord, kind, name, status, fingerprint, output, error, attempts,
+    started_at, finished_at, child_id
+) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (run_id, seq) DO NOTHING;
+
+-- name: insert_attempt
+INSERT INTO durable_attempts (run_id, seq, attempt, error, failed_at, retry_at)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (run_id, seq, attempt) DO NOTHING;
+
+-- name: insert_timer
+INSERT INTO durable_timers (run_id, seq, wake_at) VALUES (?, ?, ?)
+ON CONFLICT (run_id, seq) DO NOTHING;
+
+-- name: update_run
+UPDATE durable_runs
+SET status = ?, output = coalesce(?, output), error = ?, wake_at = ?, updated_at = ?,
+    started_at = coalesce(started_at, ?),
+    finished_at = CASE WHEN ? THEN ? ELSE NULL END
+WHERE id = ? AND owner IS ?;
+
+-- name: claim_run
+UPDATE durable_runs
+SET owner = ?, lease_expires_at = ?, attempt = attempt + 1, updated_at = ?
+WHERE id = ? AND owner IS ? AND status NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED')
+RETURNING id;
+
+-- name: claimable
+SELECT id, name, status, input, output, error, parent_id, parent_seq, root_id, queue,
+       metadata, attempt, owner, lease_expires_at, wake_at, priority, created_at,
+       updated_at, started_at, finished_at, cancel_requested
+FROM durable_runs
+WHERE status IN ('PENDING', 'RUNNING', 'SLEEPING')
+  AND name IN (SELECT value FROM json_each(?1))
+ORDER BY priority DESC, created_at, id
+LIMIT ?2;
+
+-- name: heartbeat
+UPDATE durable_runs SET lease_expires_at = ?
+WHERE owner = ? AND status IN ('PENDING', 'RUNNING', 'SLEEPING');
+
+-- name: release_all
+UPDATE durable_runs SET owner = NULL, lease_expires_at = NULL
+WHERE owner = ? AND status IN ('PENDING', 'RUNNING', 'SLEEPING');
+
+-- name: release_one
+UPDATE durable_runs SET owner = NULL, lease_expires_at = NULL
+WHERE owner = ? AND id = ?;
+
+-- name: request_cancel
+UPDATE durable_runs SET cancel_requested = 1
+WHERE id = ? AND status IN ('PENDING', 'RUNNING', 'SLEEPING');
+
+-- name: trailing_errors
+SELECT seq, attempts, error, finished_at FROM durable_entries
+WHERE run_id = ?1 AND status = 'error'
+  AND ord > (SELECT coalesce(max(ord), -1) FROM durable_entries
+             WHERE run_id = ?1 AND status = 'ok');
+
+-- name: delete_entry
+DELETE FROM durable_entries WHERE run_id = ? AND seq = ?;
+
+-- name: reopen_run
+UPDATE durable_runs
+SET status = 'PENDING', error = NULL, output = NULL, finished_at = NULL,
+    cancel_requested = 0, owner = NULL, lease_expires_at = NULL, updated_at = ?
+WHERE id = ? AND status IN ('FAILED', 'CANCELLED');
+
+-- name: copy_entries
+INSERT INTO durable_entries (
+    run_id, seq, ord, kind, name, status, fingerprint, output, error, attempts,
+    started_at, finished_at, child_id
+)
+SELECT ?1, seq, ord, kind, name, status, fingerprint, output, error, attempts,
+       started_at, finished_at, child_id
+FROM durable_entries
+WHERE run_id = ?2 AND seq < ?3
+  AND ord < (SELECT coalesce(min(ord), 9223372036854775807) FROM durable_entries
+             WHERE run_id = ?2 AND seq >= ?3)
+ON CONFLICT (run_id, seq) DO NOTHING;

@@ -1,0 +1,87 @@
+-- The fresh schema at the current version; migrations/ must build exactly this.
+CREATE TABLE durable_schema (
+    version INTEGER NOT NULL
+);
+
+CREATE TABLE durable_runs (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    input BLOB NOT NULL,
+    output BLOB,
+    error BLOB,
+    parent_id TEXT,
+    parent_seq INTEGER,
+    root_id TEXT NOT NULL,
+    queue TEXT,
+    metadata BLOB NOT NULL,
+    attempt INTEGER NOT NULL DEFAULT 0,
+    owner TEXT,
+    lease_expires_at REAL,
+    wake_at REAL,
+    priority INTEGER NOT NULL DEFAULT 0,
+    code_version TEXT,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL
+);
+
+CREATE INDEX durable_runs_status ON durable_runs (status, created_at);
+CREATE INDEX durable_runs_parent ON durable_runs (parent_id);
+CREATE INDEX durable_runs_root ON durable_runs (root_id);
+CREATE INDEX durable_runs_created ON durable_runs (created_at);
+
+CREATE TABLE durable_entries (
+    run_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    ord INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    status TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    output BLOB,
+    error BLOB,
+    attempts INTEGER NOT NULL DEFAULT 1,
+    started_at REAL NOT NULL,
+    finished_at REAL NOT NULL,
+    child_id TEXT,
+    PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE durable_attempts (
+    run_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    error BLOB NOT NULL,
+    failed_at REAL NOT NULL,
+    retry_at REAL NOT NULL,
+    PRIMARY KEY (run_id, seq, attempt)
+) WITHOUT ROWID;
+
+CREATE TABLE durable_timers (
+    run_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    wake_at REAL NOT NULL,
+    PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE durable_messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    value BLOB NOT NULL,
+    sent_at REAL NOT NULL,
+    consumed_seq INTEGER
+);
+
+CREATE INDEX durable_messages_inbox ON durable_messages (run_id, topic, id);
+
+CREATE TABLE durable_events (
+    run_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value BLOB NOT NULL,
+    set_at REAL NOT NULL,
+    PRIMARY KEY (run_id, key)
+) WITHOUT ROWID;

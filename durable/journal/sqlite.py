@@ -1,0 +1,525 @@
+"""The SQLite journal: one file, WAL, writes committed in groups from the event loop's thread.
+
+Why writes run in the loop's thread: a WAL commit with ``synchronous=NORMAL`` takes
+tens of microseconds, less than a hop to a worker thread and back.  Writes submitted
+in the same loop iteration share one transaction (group commit), so many runs'
+entries cost one commit.  The connection never waits on SQLite's busy handler
+(that would block the loop): when another process holds the write lock, the flush
+is retried with a short asynchronous backoff.
+
+`@durable.transaction` steps get their own aiosqlite connection, because their
+transaction stays open while the user's code awaits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import sqlite3
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import Any
+
+import aiosqlite
+
+from durable import errors
+from durable.journal import base, queries
+
+__all__ = ["SqliteJournal", "path_from_url"]
+
+logger = logging.getLogger(__name__)
+
+_Q = queries.load_queries("sqlite")
+_RUN_COLUMNS = (
+    "id name status input output error parent_id parent_seq root_id queue metadata attempt "
+    "owner lease_expires_at wake_at priority created_at updated_at started_at finished_at "
+    "cancel_requested"
+).split()
+_BUSY_LIMIT = 30.0
+
+
+def path_from_url(url: str) -> str:
+    """``sqlite:///rel.db`` → ``rel.db``; ``sqlite:////abs.db`` → ``/abs.db``; memory → URI."""
+    rest = url.split("://", 1)[1] if "://" in url else url
+    if rest in (":memory:", "/:memory:", ""):
+        return f"file:durable-{uuid.uuid4().hex}?mode=memory&cache=shared"
+    if rest.startswith("/"):
+        rest = rest[1:]
+    return rest
+
+
+def _is_locked(exc: sqlite3.Error) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+
+
+@contextlib.contextmanager
+def _mapped(action: str, url: str, workflow_id: str | None = None) -> Iterator[None]:
+    """Translate sqlite3 errors into `JournalError`, chained."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise errors.JournalError(
+            f"SQLite journal {url!r} failed to {action}: {exc}; check that the file and its "
+            "folder exist, are writable and are not held by another program",
+            workflow_id=workflow_id,
+        ) from exc
+
+
+def _run_from_row(row: Sequence[Any]) -> base.RunRecord:
+    values = dict(zip(_RUN_COLUMNS, row, strict=True))
+    values["status"] = base.Status(values["status"])
+    values["cancel_requested"] = bool(values["cancel_requested"])
+    return base.RunRecord(**values)
+
+
+def _entry_params(entry: base.EntryRecord) -> tuple[Any, ...]:
+    return (
+        entry.run_id,
+        entry.seq,
+        entry.ord,
+        entry.kind,
+        entry.name,
+        entry.status,
+        entry.fingerprint,
+        entry.output,
+        entry.error,
+        entry.attempts,
+        entry.started_at,
+        entry.finished_at,
+        entry.child_id,
+    )
+
+
+_Op = Callable[[sqlite3.Connection], Any]
+
+
+class SqliteJournal:
+    """A journal in one SQLite file (see the module docstring for the write path)."""
+
+    dialect = "sqlite"
+
+    def __init__(self, url: str, *, durability: str = "process") -> None:
+        if durability not in ("process", "full"):
+            raise ValueError("durability must be 'process' or 'full'")
+        self.url = url
+        self.path = path_from_url(url)
+        self.durability = durability
+        self._conn: sqlite3.Connection | None = None
+        self._pending: list[tuple[_Op, asyncio.Future[Any]]] = []
+        self._flush_handle: asyncio.Handle | asyncio.TimerHandle | None = None
+        self._busy_since: float | None = None
+
+    # -- connection -------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        uri = self.path.startswith("file:")
+        if not uri:
+            folder = os.path.dirname(os.path.abspath(self.path))
+            if not os.path.isdir(folder):
+                raise errors.JournalError(
+                    f"cannot open SQLite journal {self.url!r}: folder {folder!r} does not "
+                    "exist; create it or point DURABLE_DATABASE_URL elsewhere"
+                )
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=0, uri=uri
+        )
+        if not uri:
+            conn.execute("PRAGMA journal_mode=WAL")
+        sync = "FULL" if self.durability == "full" else "NORMAL"
+        conn.execute(f"PRAGMA synchronous={sync}")
+        conn.execute("PRAGMA foreign_keys=OFF")
+        return conn
+
+    async def open(self) -> None:
+        """Connect, then create or migrate the schema."""
+        with _mapped("open", self.url):
+            self._conn = self._connect()
+        await self._write(self._migrate)
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        exists = conn.execute(_Q["schema_exists"]).fetchone()[0]
+        if not exists:
+            foreign = conn.execute(
+                "SELECT count(*) FROM sqlite_master WHERE name LIKE 'durable\\_%' ESCAPE '\\'"
+            ).fetchone()[0]
+            if foreign:
+                raise errors.JournalError(
+                    f"SQLite file {self.path!r} has durable_* tables but no durable_schema "
+                    "version table: it was not created by durable; use another file"
+                )
+            for statement in _statements(queries.load_schema("sqlite")):
+                conn.execute(statement)
+            conn.execute(_Q["set_schema_version"], (base.SCHEMA_VERSION,))
+            return
+        version = conn.execute(_Q["schema_version"]).fetchone()[0] or 0
+        if version > base.SCHEMA_VERSION:
+            raise errors.JournalError(
+                f"SQLite journal {self.url!r} has schema version {version}, newer than this "
+                f"durable knows ({base.SCHEMA_VERSION}); upgrade durable before opening it"
+            )
+        for number, sql in queries.load_migrations("sqlite"):
+            if number > version:
+                for statement in _statements(sql):
+                    conn.execute(statement)
+                conn.execute(_Q["set_schema_version"], (number,))
+
+    async def close(self) -> None:
+        """Flush what is pending, then close."""
+        while self._pending or self._flush_handle is not None:
+            if self._flush_handle is not None:
+                self._flush_handle.cancel()
+                self._flush_handle = None
+            self._flush()
+            if self._pending:
+                await asyncio.sleep(0.005)
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise errors.JournalError(f"SQLite journal {self.url!r} is not open (or was closed)")
+        return self._conn
+
+    # -- group commit -------------------------------------------------------------
+
+    def _write(self, op: _Op) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._pending.append((op, future))
+        if self._flush_handle is None:
+            self._flush_handle = loop.call_soon(self._flush)
+        return future
+
+    def _flush(self) -> None:
+        self._flush_handle = None
+        batch, self._pending = self._pending, []
+        if not batch:
+            return
+        conn = self.conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            if _is_locked(exc) and self._retry_later(batch):
+                return
+            self._fail(batch, exc)
+            return
+        results: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+        try:
+            for op, future in batch:
+                try:
+                    results.append((future, op(conn), None))
+                except (base.LeaseLost, errors.DurableError) as exc:
+                    results.append((future, None, exc))
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            if _is_locked(exc) and self._retry_later(batch):
+                return
+            self._fail(batch, exc)
+            return
+        self._busy_since = None
+        for future, value, error in results:
+            if future.done():
+                continue
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(value)
+
+    def _retry_later(self, batch: list[tuple[_Op, asyncio.Future[Any]]]) -> bool:
+        now = time.monotonic()
+        if self._busy_since is None:
+            self._busy_since = now
+        if now - self._busy_since > _BUSY_LIMIT:
+            return False
+        self._pending = batch + self._pending
+        if self._flush_handle is None:
+            delay = min(0.05, 0.001 * (1 + (now - self._busy_since) * 20))
+            self._flush_handle = asyncio.get_running_loop().call_later(delay, self._flush)
+        return True
+
+    def _fail(self, batch: list[tuple[_Op, asyncio.Future[Any]]], exc: sqlite3.Error) -> None:
+        self._busy_since = None
+        for _, future in batch:
+            if not future.done():
+                error = errors.JournalError(
+                    f"SQLite journal {self.url!r} could not commit: {exc}; nothing of this "
+                    "write was kept, the journal holds what it held before"
+                )
+                error.__cause__ = exc
+                future.set_exception(error)
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with _mapped("read", self.url):
+            return self.conn.execute(sql, params).fetchall()
+
+    def _check_owner(self, conn: sqlite3.Connection, owner: str, run_id: str) -> None:
+        row = conn.execute(_Q["owns_run"], (run_id,)).fetchone()
+        if row is None or row[0] != owner:
+            raise base.LeaseLost(run_id)
+
+    # -- runs -------------------------------------------------------------------
+
+    async def create_run(self, run: base.NewRun) -> tuple[base.RunRecord, bool]:
+        def op(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                _Q["insert_run"],
+                (
+                    run.id,
+                    run.name,
+                    run.status.value,
+                    run.input,
+                    run.parent_id,
+                    run.parent_seq,
+                    run.root_id,
+                    run.queue,
+                    run.metadata,
+                    run.owner,
+                    run.lease_expires_at,
+                    run.priority,
+                    run.created_at,
+                    run.created_at,
+                ),
+            )
+            return cur.rowcount == 1
+
+        created = await self._write(op)
+        record = await self.get_run(run.id)
+        assert record is not None
+        return record, bool(created)
+
+    async def get_run(self, run_id: str) -> base.RunRecord | None:
+        rows = self._read(_Q["select_run"], (run_id,))
+        return _run_from_row(rows[0]) if rows else None
+
+    async def list_runs(
+        self,
+        *,
+        status: Sequence[base.Status] | None = None,
+        name: str | None = None,
+        parent_id: str | None = None,
+        limit: int = 100,
+    ) -> list[base.RunRecord]:
+        statuses = json.dumps([str(s) for s in status]) if status else None
+        rows = self._read(_Q["list_runs"], (statuses, name, parent_id, limit))
+        return [_run_from_row(row) for row in rows]
+
+    async def load(self, run_id: str) -> base.RunLoad | None:
+        with _mapped("load the journal", self.url, run_id):
+            conn = self.conn
+            conn.execute("BEGIN")
+            try:
+                run_rows = conn.execute(_Q["select_run"], (run_id,)).fetchall()
+                if not run_rows:
+                    return None
+                entries = [
+                    base.EntryRecord(
+                        run_id=r[0], seq=r[1], ord=r[2], kind=r[3], name=r[4], status=r[5],
+                        fingerprint=r[6], output=r[7], error=r[8], attempts=r[9],
+                        started_at=r[10], finished_at=r[11], child_id=r[12],
+                    )
+                    for r in conn.execute(_Q["select_entries"], (run_id,))
+                ]
+                attempts = [
+                    base.AttemptRecord(
+                        run_id=r[0], seq=r[1], attempt=r[2], error=r[3], failed_at=r[4],
+                        retry_at=r[5],
+                    )
+                    for r in conn.execute(_Q["select_attempts"], (run_id,))
+                ]
+                timers = [
+                    base.TimerRecord(run_id=r[0], seq=r[1], wake_at=r[2])
+                    for r in conn.execute(_Q["select_timers"], (run_id,))
+                ]
+            finally:
+                conn.execute("COMMIT")
+        return base.RunLoad(
+            run=_run_from_row(run_rows[0]), entries=entries, attempts=attempts, timers=timers
+        )
+
+    # -- writes by the owner ----------------------------------------------------
+
+    async def append_entries(self, owner: str, entries: Sequence[base.EntryRecord]) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            checked: set[str] = set()
+            for entry in entries:
+                if entry.run_id not in checked:
+                    self._check_owner(conn, owner, entry.run_id)
+                    checked.add(entry.run_id)
+                conn.execute(_Q["insert_entry"], _entry_params(entry))
+
+        await self._write(op)
+
+    async def record_attempt(self, owner: str, attempt: base.AttemptRecord) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            self._check_owner(conn, owner, attempt.run_id)
+            conn.execute(
+                _Q["insert_attempt"],
+                (
+                    attempt.run_id,
+                    attempt.seq,
+                    attempt.attempt,
+                    attempt.error,
+                    attempt.failed_at,
+                    attempt.retry_at,
+                ),
+            )
+
+        await self._write(op)
+
+    async def set_timer(self, owner: str, timer: base.TimerRecord) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            self._check_owner(conn, owner, timer.run_id)
+            conn.execute(_Q["insert_timer"], (timer.run_id, timer.seq, timer.wake_at))
+
+        await self._write(op)
+
+    async def update_run(self, owner: str, update: base.RunUpdate) -> None:
+        finished = update.status in base.TERMINAL
+
+        def op(conn: sqlite3.Connection) -> None:
+            cur = conn.execute(
+                _Q["update_run"],
+                (
+                    update.status.value,
+                    update.output,
+                    update.error,
+                    update.wake_at,
+                    update.at,
+                    update.at,
+                    finished,
+                    update.at,
+                    update.run_id,
+                    owner,
+                ),
+            )
+            if cur.rowcount != 1:
+                raise base.LeaseLost(update.run_id)
+
+        await self._write(op)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self, owner: str, run_id: str) -> AsyncIterator[base.Transaction]:
+        try:
+            db = await aiosqlite.connect(
+                self.path, isolation_level=None, uri=self.path.startswith("file:")
+            )
+        except sqlite3.Error as exc:
+            raise errors.JournalError(
+                f"cannot open a transaction on {self.url!r}: {exc}", workflow_id=run_id
+            ) from exc
+        try:
+            with _mapped("begin a transaction", self.url, run_id):
+                await db.execute(f"PRAGMA busy_timeout={int(_BUSY_LIMIT * 1000)}")
+                await db.execute("BEGIN IMMEDIATE")
+            tx = base.Transaction(_TxConnection(db))
+            try:
+                yield tx  # the user's statements: their errors reach the step unchanged
+                with _mapped("commit a transaction step", self.url, run_id):
+                    cursor = await db.execute(_Q["owns_run"], (run_id,))
+                    row = await cursor.fetchone()
+                    if row is None or row[0] != owner:
+                        raise base.LeaseLost(run_id)
+                    if tx.entry is not None:
+                        await db.execute(_Q["insert_entry"], _entry_params(tx.entry))
+                    await db.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    await db.execute("ROLLBACK")
+                raise
+        finally:
+            await db.close()
+
+    # -- ownership ----------------------------------------------------------------
+
+    async def claim(
+        self, owner: str, run_id: str, *, expected_owner: str | None, lease_expires_at: float
+    ) -> base.RunRecord | None:
+        def op(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                _Q["claim_run"], (owner, lease_expires_at, time.time(), run_id, expected_owner)
+            ).fetchone()
+            return row is not None
+
+        if not await self._write(op):
+            return None
+        return await self.get_run(run_id)
+
+    async def claimable(self, names: Sequence[str], *, limit: int = 1000) -> list[base.RunRecord]:
+        rows = self._read(_Q["claimable"], (json.dumps(list(names)), limit))
+        return [_run_from_row(row) for row in rows]
+
+    async def heartbeat(self, owner: str, lease_expires_at: float) -> int:
+        def op(conn: sqlite3.Connection) -> int:
+            return conn.execute(_Q["heartbeat"], (lease_expires_at, owner)).rowcount
+
+        return int(await self._write(op))
+
+    async def release(self, owner: str, run_ids: Sequence[str] | None = None) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            if run_ids is None:
+                conn.execute(_Q["release_all"], (owner,))
+            else:
+                for run_id in run_ids:
+                    conn.execute(_Q["release_one"], (owner, run_id))
+
+        await self._write(op)
+
+    async def request_cancel(self, run_ids: Sequence[str]) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            for run_id in run_ids:
+                conn.execute(_Q["request_cancel"], (run_id,))
+
+        await self._write(op)
+
+    async def reopen(self, run_id: str) -> int:
+        def op(conn: sqlite3.Connection) -> int:
+            moved = conn.execute(_Q["trailing_errors"], (run_id,)).fetchall()
+            for seq, attempts, error, finished_at in moved:
+                conn.execute(_Q["insert_attempt"],
+                             (run_id, seq, attempts, error, finished_at, finished_at))
+                conn.execute(_Q["delete_entry"], (run_id, seq))
+            conn.execute(_Q["reopen_run"], (time.time(), run_id))
+            return len(moved)
+
+        return int(await self._write(op))
+
+    async def copy_entries(self, source_id: str, target_id: str, before_seq: int) -> int:
+        def op(conn: sqlite3.Connection) -> int:
+            return conn.execute(_Q["copy_entries"], (target_id, source_id, before_seq)).rowcount
+
+        return int(await self._write(op))
+
+
+def _statements(script: str) -> list[str]:
+    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
+    return [part.strip() for part in "\n".join(lines).split(";") if part.strip()]
+
+
+class _TxCursor:
+    def __init__(self, cursor: aiosqlite.Cursor) -> None:
+        self._cursor = cursor
+        self.rowcount = cursor.rowcount
+
+    async def fetchone(self) -> Any:
+        return await self._cursor.fetchone()
+
+    async def fetchall(self) -> list[Any]:
+        return list(await self._cursor.fetchall())
+
+
+class _TxConnection:
+    """The async connection a `@durable.transaction` step receives on SQLite."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+
+    async def execute(self, sql: str, params: Sequence[Any] | None = None) -> _TxCursor:
+        return _TxCursor(await self._db.execute(sql, tuple(params or ())))

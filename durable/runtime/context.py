@@ -1,0 +1,59 @@
+"""Which run the running code belongs to, and what `durable.context()` shows of it.
+
+Two context variables:
+
+- `current_run` is set for everything a run executes, workflow code and step
+  bodies alike, so `durable.context()` works in both;
+- `workflow_code` is set only while *workflow* code runs (not step bodies, not the
+  engine's own waits).  The sequencer reads it to tell whether the workflow still
+  has work queued in the event loop before it hands back the next result.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from durable.runtime.executor import Executor
+
+__all__ = ["ExecutionContext", "current_run", "workflow_code"]
+
+current_run: contextvars.ContextVar[Executor | None] = contextvars.ContextVar(
+    "durable_current_run", default=None
+)
+workflow_code: contextvars.ContextVar[Executor | None] = contextvars.ContextVar(
+    "durable_workflow_code", default=None
+)
+
+
+@dataclass(frozen=True)
+class ExecutionContext:
+    """What a workflow or step knows about the run it executes in.
+
+    Attributes
+    ----------
+    workflow_id:
+        The run's id.
+    name:
+        The workflow's registered name.
+    parent_id, root_id:
+        The run that started this one as a child (None for a top-level run), and the
+        top of the tree (the run itself for a top-level run).
+    attempt:
+        How many times this run has been taken up for execution (1 on the first).
+    step:
+        The sequence number of the durable call being made (the next one, in
+        workflow code).
+    metadata:
+        The dict given to `engine.start(..., metadata=...)`, inherited by children.
+    """
+
+    workflow_id: str
+    name: str
+    parent_id: str | None
+    root_id: str
+    attempt: int
+    step: int
+    metadata: dict[str, Any] = field(default_factory=dict)

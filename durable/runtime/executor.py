@@ -1,0 +1,493 @@
+"""Executes one run: its workflow code, answered from the journal where it can be.
+
+Every durable call (step, sleep, now, uuid4, random) gets the next sequence number
+when the workflow *calls* it.  If the journal holds an entry for that number, the
+call must match it (kind, name, argument fingerprint) or the run stops with
+`NonDeterminismError` before anything runs; the journaled outcome is handed back
+by the `Sequencer`, in the original completion order.  Otherwise the call runs
+live and its outcome is journaled before the workflow sees it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import random as _random
+import time
+import uuid as _uuid
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from durable import codec as codec_mod
+from durable import errors
+from durable.journal import base
+from durable.runtime import context, registry, signals
+from durable.runtime.sequencer import Sequencer
+
+__all__ = ["Executor", "Host"]
+
+logger = logging.getLogger(__name__)
+
+# Kinds answered synchronously at the call: they never wait in the delivery order.
+_INSTANT_KINDS = frozenset({"now", "uuid", "random"})
+
+
+@dataclass
+class Host:
+    """What an executor needs from the engine that runs it."""
+
+    journal: base.Journal
+    codec: codec_mod.Codec
+    owner: str
+
+
+def _describe(kind: str, name: str, fingerprint: str) -> str:
+    return f"{kind} {name!r} (arguments fingerprint {fingerprint})"
+
+
+def encode_input(codec: codec_mod.Codec, args: tuple[Any, ...], kwargs: dict[str, Any],
+                 workflow_id: str) -> bytes:
+    """Workflow arguments as journaled: positional, keyword names, keyword values."""
+    return codec.encode(
+        (tuple(args), tuple(kwargs), tuple(kwargs.values())),
+        what="workflow input",
+        workflow_id=workflow_id,
+    )
+
+
+def decode_input(codec: codec_mod.Codec, data: bytes,
+                 workflow_id: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The inverse of `encode_input`."""
+    args, names, values = codec.decode(data, what="workflow input", workflow_id=workflow_id)
+    return tuple(args), dict(zip(names, values, strict=True))
+
+
+class Executor:
+    """One run being executed in this process (see the module docstring)."""
+
+    def __init__(self, host: Host, load: base.RunLoad, definition: registry.WorkflowDef) -> None:
+        self.host = host
+        self.run = load.run
+        self.definition = definition
+        self.entries = {entry.seq: entry for entry in load.entries}
+        self.attempts: dict[int, list[base.AttemptRecord]] = {}
+        for attempt in load.attempts:
+            self.attempts.setdefault(attempt.seq, []).append(attempt)
+        self.timers = {timer.seq: timer.wake_at for timer in load.timers}
+        ords = [e.ord for e in load.entries if e.kind not in _INSTANT_KINDS]
+        next_ord = max((e.ord for e in load.entries), default=-1) + 1
+        self.sequencer = Sequencer(self, sorted(ords), next_ord, self._stalled)
+        self.next_seq = 0
+        self.outstanding = 0
+        self.divergence: errors.NonDeterminismError | None = None
+        self.aborted: BaseException | None = None
+        self.cancel_requested = False
+        self.task: asyncio.Task[Any] | None = None
+        self.metadata: dict[str, Any] = {}
+        # now/uuid4/random entries not yet written: they go out with the run's next
+        # write, so nothing that depends on their values is journaled without them.
+        self.instants: list[base.EntryRecord] = []
+
+    @property
+    def workflow_id(self) -> str:
+        return self.run.id
+
+    # -- the run as a whole ---------------------------------------------------------
+
+    async def execute(self) -> base.Status | None:
+        """Run the workflow to its end; returns the final status written, or None if stopped."""
+        journal, owner, run_id = self.host.journal, self.host.owner, self.run.id
+        started = time.time()
+        args, kwargs = decode_input(self.host.codec, self.run.input, run_id)
+        self.metadata = self.host.codec.decode(self.run.metadata, what="metadata",
+                                               workflow_id=run_id)
+        if self.run.status is not base.Status.RUNNING:
+            await journal.update_run(owner, base.RunUpdate(run_id=run_id,
+                                                           status=base.Status.RUNNING, at=started))
+        ctx = contextvars.copy_context()
+        ctx.run(context.current_run.set, self)
+        ctx.run(context.workflow_code.set, self)
+        self.task = asyncio.get_running_loop().create_task(
+            self._call_workflow(args, kwargs), context=ctx
+        )
+        update = await self._outcome_of(self.task)
+        if update is None:
+            return None
+        try:
+            if self.instants:
+                await journal.append_entries(owner, self._take_instants())
+            await journal.update_run(owner, update)
+        except base.LeaseLost:
+            return None
+        logger.info(
+            "run %s %s in %.3fs", run_id, update.status.value.lower(), time.time() - started,
+            extra={"action": "finish", "workflow_id": run_id, "status": update.status.value},
+        )
+        return update.status
+
+    async def _call_workflow(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        fn = self.definition.fn
+        if self.definition.timeout is not None:
+            async with asyncio.timeout(self.definition.timeout):
+                return await fn(*args, **kwargs)
+        return await fn(*args, **kwargs)
+
+    async def _outcome_of(self, task: asyncio.Task[Any]) -> base.RunUpdate | None:
+        run_id, codec = self.run.id, self.host.codec
+        try:
+            value = await asyncio.shield(task)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if not task.done() or (current is not None and current.cancelling()):
+                task.cancel()  # the engine is shutting down: stop, finish nothing
+                await asyncio.gather(task, return_exceptions=True)
+                raise
+            if self.aborted is not None:
+                return None
+            if self.divergence is not None:
+                return self._update(base.Status.FAILED,
+                                    error=codec.encode_error(self.divergence))
+            if self.cancel_requested:
+                return self._update(base.Status.CANCELLED)
+            raise
+        except signals.RunAborted:
+            return None
+        except BaseException as exc:
+            if self.aborted is not None:
+                return None
+            if self.divergence is not None:
+                exc = self.divergence
+            if not isinstance(exc, Exception):
+                raise
+            return self._update(base.Status.FAILED, error=codec.encode_error(exc))
+        finally:
+            self.sequencer.close()
+        if self.aborted is not None:
+            return None
+        if self.divergence is not None:
+            return self._update(base.Status.FAILED, error=codec.encode_error(self.divergence))
+        try:
+            output = codec.encode(value, what="workflow result", workflow_id=run_id)
+        except errors.SerializationError as exc:
+            return self._update(base.Status.FAILED, error=codec.encode_error(exc))
+        return self._update(base.Status.SUCCEEDED, output=output)
+
+    def _update(self, status: base.Status, *, output: bytes | None = None,
+                error: bytes | None = None) -> base.RunUpdate:
+        return base.RunUpdate(run_id=self.run.id, status=status, at=time.time(),
+                              output=output, error=error)
+
+    def cancel(self) -> None:
+        """Cancel the workflow (it becomes CANCELLED)."""
+        self.cancel_requested = True
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+
+    def _abort(self, reason: BaseException) -> signals.RunAborted:
+        """Stop executing here without finishing the run (lease lost, journal unusable)."""
+        if self.aborted is None:
+            self.aborted = reason
+            level = logging.DEBUG if isinstance(reason, base.LeaseLost) else logging.ERROR
+            logger.log(level, "run %s stopped in this process: %s", self.run.id, reason,
+                       extra={"action": "abort", "workflow_id": self.run.id})
+            if self.task is not None and not self.task.done():
+                asyncio.get_running_loop().call_soon(self.task.cancel)
+        return signals.RunAborted(self.run.id, reason)
+
+    def _stalled(self, ord_: int) -> None:
+        entry = next((e for e in self.entries.values() if e.ord == ord_), None)
+        recorded = "an entry" if entry is None else _describe(entry.kind, entry.name,
+                                                               entry.fingerprint)
+        seq = None if entry is None else entry.seq
+        self._diverge(errors.NonDeterminismError(
+            workflow_id=self.run.id, seq=seq, recorded=recorded,
+            expected="no such call (the workflow stopped calling before reaching it)",
+        ))
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+
+    def _diverge(self, error: errors.NonDeterminismError) -> errors.NonDeterminismError:
+        if self.divergence is None:
+            self.divergence = error
+            logger.error("%s", error, extra={"action": "diverge", "workflow_id": self.run.id})
+        return self.divergence
+
+    # -- calls ------------------------------------------------------------------------
+
+    def _issue(self, kind: str, name: str, fingerprint: str) -> tuple[int, base.EntryRecord | None]:
+        """Number a call and match it against the journal."""
+        if self.aborted is not None:
+            raise signals.RunAborted(self.run.id, self.aborted)
+        if self.divergence is not None:
+            raise self.divergence
+        seq = self.next_seq
+        self.next_seq += 1
+        recorded = self.entries.pop(seq, None)
+        if recorded is not None:
+            if (recorded.kind, recorded.name, recorded.fingerprint) != (kind, name, fingerprint):
+                raise self._diverge(errors.NonDeterminismError(
+                    workflow_id=self.run.id, seq=seq,
+                    expected=_describe(kind, name, fingerprint),
+                    recorded=_describe(recorded.kind, recorded.name, recorded.fingerprint),
+                ))
+        elif seq in self.timers and kind != "sleep":
+            raise self._diverge(errors.NonDeterminismError(
+                workflow_id=self.run.id, seq=seq, expected=_describe(kind, name, fingerprint),
+                recorded="a durable sleep",
+            ))
+        return seq, recorded
+
+    def _result(self, entry: base.EntryRecord) -> Any:
+        codec, what = self.host.codec, f"result of {entry.kind} {entry.name!r} (seq {entry.seq})"
+        if entry.status == "ok":
+            return None if entry.output is None else codec.decode(
+                entry.output, what=what, workflow_id=self.run.id)
+        if entry.error is None:
+            raise errors.JournalError(f"{what} of workflow {self.run.id!r} is marked failed "
+                                      "but holds no error", workflow_id=self.run.id, seq=entry.seq)
+        raise codec.decode_error(entry.error, workflow_id=self.run.id)
+
+    async def _journal(self, entry: base.EntryRecord) -> Any:
+        """Journal a live outcome, then hand it back in its turn."""
+        entry.ord = self.sequencer.reserve()
+        token = context.workflow_code.set(None)
+        try:
+            await self.host.journal.append_entries(self.host.owner,
+                                                   [*self._take_instants(), entry])
+        except (base.LeaseLost, errors.JournalError) as exc:
+            self.sequencer.abandon(entry.ord)
+            raise self._abort(exc) from exc
+        finally:
+            context.workflow_code.reset(token)
+        return self._result(await self.sequencer.committed(entry.ord, entry))
+
+    def call_step(self, step: registry.StepDef, args: tuple[Any, ...],
+                  kwargs: dict[str, Any]) -> Coroutine[Any, Any, Any]:
+        """A step called from workflow code: numbered and matched now, run when awaited."""
+        kind = "transaction" if step.transaction else "step"
+        seq, recorded = self._issue(kind, step.name, codec_mod.fingerprint(args, kwargs))
+        return self._step(seq, recorded, step, args, kwargs)
+
+    async def _step(self, seq: int, recorded: base.EntryRecord | None, step: registry.StepDef,
+                    args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if recorded is not None:
+            return self._result(await self.sequencer.replayed(recorded.ord, recorded))
+        self.outstanding += 1
+        token = context.workflow_code.set(None)
+        try:
+            if step.transaction:
+                entry, committed = await self._run_transaction(seq, step, args, kwargs)
+            else:
+                entry, committed = await self._attempts(seq, step, args, kwargs), False
+        finally:
+            context.workflow_code.reset(token)
+            self.outstanding -= 1
+        if committed:
+            return self._result(await self.sequencer.committed(entry.ord, entry))
+        return await self._journal(entry)
+
+    def _entry(self, seq: int, kind: str, name: str, fingerprint: str, started: float,
+               **fields: Any) -> base.EntryRecord:
+        return base.EntryRecord(run_id=self.run.id, seq=seq, ord=-1, kind=kind, name=name,
+                                fingerprint=fingerprint, started_at=started,
+                                finished_at=time.time(), **fields)
+
+    async def _invoke(self, step: registry.StepDef, args: tuple[Any, ...],
+                      kwargs: dict[str, Any]) -> Any:
+        if step.is_async:
+            call = step.fn(*args, **kwargs)
+        else:
+            call = asyncio.to_thread(step.fn, *args, **kwargs)
+        if step.timeout is None:
+            return await call
+        async with asyncio.timeout(step.timeout):
+            return await call
+
+    async def _wait_for_retry(self, seq: int) -> int:
+        """Resume a backoff cut short by a crash; returns the next attempt number."""
+        prior = self.attempts.pop(seq, [])
+        if not prior:
+            return 1
+        delay = prior[-1].retry_at - time.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        return prior[-1].attempt + 1
+
+    async def _attempts(self, seq: int, step: registry.StepDef, args: tuple[Any, ...],
+                        kwargs: dict[str, Any]) -> base.EntryRecord:
+        """Run a step's attempts until one succeeds or the retry policy gives up."""
+        fingerprint, codec = codec_mod.fingerprint(args, kwargs), self.host.codec
+        started = time.time()
+        attempt = await self._wait_for_retry(seq)
+        while True:
+            try:
+                value = await self._invoke(step, args, kwargs)
+                output = codec.encode(value, what=f"result of step {step.name!r} (seq {seq})",
+                                      workflow_id=self.run.id)
+                return self._entry(seq, "step", step.name, fingerprint, started, status="ok",
+                                   output=output, attempts=attempt)
+            except errors.SerializationError as exc:
+                error: Exception = exc
+            except Exception as exc:
+                error = exc
+                if step.retry.should_retry(exc, attempt):
+                    await self._record_attempt(seq, attempt, exc, step.retry.delay(attempt))
+                    attempt += 1
+                    continue
+            return self._entry(seq, "step", step.name, fingerprint, started, status="error",
+                               error=codec.encode_error(error), attempts=attempt)
+
+    async def _record_attempt(self, seq: int, attempt: int, exc: Exception, delay: float) -> None:
+        now = time.time()
+        record = base.AttemptRecord(run_id=self.run.id, seq=seq, attempt=attempt,
+                                    error=self.host.codec.encode_error(exc), failed_at=now,
+                                    retry_at=now + delay)
+        try:
+            await self.host.journal.record_attempt(self.host.owner, record)
+        except (base.LeaseLost, errors.JournalError) as journal_error:
+            raise self._abort(journal_error) from journal_error
+        logger.warning(
+            "run %s: attempt %d of step seq %d failed (%s); retrying in %.2fs",
+            self.run.id, attempt, seq, exc, delay,
+            extra={"action": "retry", "workflow_id": self.run.id, "seq": seq},
+        )
+        await asyncio.sleep(delay)
+
+    async def _run_transaction(
+        self, seq: int, step: registry.StepDef, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[base.EntryRecord, bool]:
+        """A `@durable.transaction` step: its statements and its entry commit together.
+
+        Returns the entry and whether it is already committed (an error entry is not).
+        """
+        fingerprint, codec, journal = codec_mod.fingerprint(args, kwargs), self.host.codec, \
+            self.host.journal
+        started = time.time()
+        attempt = await self._wait_for_retry(seq)
+        if self.instants:
+            await self._durably(asyncio.sleep(0))
+        while True:
+            entry: base.EntryRecord | None = None
+            try:
+                async with journal.transaction(self.host.owner, self.run.id) as tx:
+                    call = step.fn(tx.conn, *args, **kwargs)
+                    if step.timeout is not None:
+                        async with asyncio.timeout(step.timeout):
+                            value = await call
+                    else:
+                        value = await call
+                    output = codec.encode(value, what=f"result of transaction {step.name!r}",
+                                          workflow_id=self.run.id)
+                    entry = self._entry(seq, "transaction", step.name, fingerprint, started,
+                                        status="ok", output=output, attempts=attempt)
+                    entry.ord = self.sequencer.reserve()
+                    tx.entry = entry
+            except (base.LeaseLost, errors.JournalError) as exc:
+                if entry is not None:
+                    self.sequencer.abandon(entry.ord)
+                raise self._abort(exc) from exc
+            except Exception as exc:
+                if entry is not None:
+                    self.sequencer.abandon(entry.ord)
+                if not isinstance(exc, errors.SerializationError) and \
+                        step.retry.should_retry(exc, attempt):
+                    await self._record_attempt(seq, attempt, exc, step.retry.delay(attempt))
+                    attempt += 1
+                    continue
+                failed = self._entry(seq, "transaction", step.name, fingerprint, started,
+                                     status="error", error=codec.encode_error(exc),
+                                     attempts=attempt)
+                return failed, False
+            return entry, True
+
+    def call_sleep(self, seconds: float) -> Coroutine[Any, Any, None]:
+        """`durable.sleep`: a timer whose deadline is journaled when it is set."""
+        fingerprint = codec_mod.fingerprint((float(seconds),), {})
+        seq, recorded = self._issue("sleep", "sleep", fingerprint)
+        return self._sleep(seq, recorded, seconds, fingerprint)
+
+    async def _sleep(self, seq: int, recorded: base.EntryRecord | None, seconds: float,
+                     fingerprint: str) -> None:
+        if recorded is not None:
+            self._result(await self.sequencer.replayed(recorded.ord, recorded))
+            return
+        started = time.time()
+        self.outstanding += 1
+        token = context.workflow_code.set(None)
+        try:
+            wake_at = self.timers.pop(seq, None)
+            if wake_at is None:
+                wake_at = started + max(0.0, float(seconds))
+                # fixed before the wait, so a restart resumes the remaining time
+                await self._durably(self.host.journal.set_timer(
+                    self.host.owner, base.TimerRecord(run_id=self.run.id, seq=seq,
+                                                      wake_at=wake_at)))
+            long_sleep = wake_at - time.time() >= 1.0 and self.outstanding == 1
+            if long_sleep:
+                await self._set_status(base.Status.SLEEPING, wake_at)
+            await asyncio.sleep(max(0.0, wake_at - time.time()))
+            if long_sleep:
+                await self._set_status(base.Status.RUNNING, None)
+        finally:
+            context.workflow_code.reset(token)
+            self.outstanding -= 1
+        await self._journal(self._entry(seq, "sleep", "sleep", fingerprint, started, status="ok"))
+
+    def _take_instants(self) -> list[base.EntryRecord]:
+        taken, self.instants = self.instants, []
+        return taken
+
+    async def _durably(self, write: Any) -> None:
+        try:
+            if self.instants:
+                await self.host.journal.append_entries(self.host.owner, self._take_instants())
+            await write
+        except (base.LeaseLost, errors.JournalError) as exc:
+            raise self._abort(exc) from exc
+
+    async def _set_status(self, status: base.Status, wake_at: float | None) -> None:
+        await self._durably(self.host.journal.update_run(
+            self.host.owner,
+            base.RunUpdate(run_id=self.run.id, status=status, at=time.time(), wake_at=wake_at),
+        ))
+
+    def call_instant(self, kind: str, produce: Callable[[], Any]) -> Any:
+        """`now`, `uuid4`, `random`: answered at once, journaled in the same write order."""
+        seq, recorded = self._issue(kind, kind, "")
+        if recorded is not None:
+            return self._result(recorded)
+        value = produce()
+        now = time.time()
+        entry = base.EntryRecord(
+            run_id=self.run.id, seq=seq, ord=self.sequencer.reserve_instant(), kind=kind,
+            name=kind, status="ok", fingerprint="",
+            output=self.host.codec.encode(value, what=kind, workflow_id=self.run.id),
+            started_at=now, finished_at=now,
+        )
+        self.instants.append(entry)
+        return value
+
+    def execution_context(self) -> context.ExecutionContext:
+        """What `durable.context()` returns inside this run."""
+        return context.ExecutionContext(
+            workflow_id=self.run.id, name=self.run.name, parent_id=self.run.parent_id,
+            root_id=self.run.root_id, attempt=self.run.attempt, step=self.next_seq,
+            metadata=dict(self.metadata),
+        )
+
+
+def instant_now() -> Any:
+    """The current time, as `durable.now()` journals it (timezone-aware UTC)."""
+    import datetime
+
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def instant_uuid() -> _uuid.UUID:
+    return _uuid.uuid4()
+
+
+def instant_random() -> float:
+    return _random.random()

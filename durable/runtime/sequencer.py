@@ -1,0 +1,178 @@
+"""Hands results back to a workflow one at a time, in journal order, at quiet moments.
+
+Why: a workflow whose concurrent branches each chain several durable calls issues
+its calls in an order that depends on which results arrived first.  Sequence
+numbers follow call order, so replay must reproduce the original interleaving.
+
+The rule, the same live and on replay: results are delivered in completion order
+(`ord`), and a result is delivered only when the workflow is *quiescent*, i.e. no
+callback of its workflow code is waiting in the event loop's ready queue.  The
+state a workflow reaches at a quiet moment depends only on the results delivered
+so far (its code is deterministic), so delivering the same results in the same
+order at quiet moments replays the same calls with the same sequence numbers.
+
+Live, a result is deliverable once its entry is committed.  On replay, a journaled
+result is deliverable once the workflow has made the call it answers; if the
+workflow goes quiet without making that call, the code no longer matches its
+journal (`stalled`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import heapq
+from collections.abc import Callable
+from typing import Any
+
+from durable.runtime import context
+
+__all__ = ["Sequencer"]
+
+_QUIET_CHECKS = 3
+
+
+class _Slot:
+    __slots__ = ("future", "ord", "ready", "value")
+
+    def __init__(self, ord_: int) -> None:
+        self.ord = ord_
+        self.ready = False
+        self.future: asyncio.Future[Any] | None = None
+        self.value: Any = None
+
+
+class Sequencer:
+    """Orders the deliveries of one run (see the module docstring)."""
+
+    def __init__(
+        self,
+        owner: Any,
+        replay_ords: list[int],
+        next_ord: int,
+        on_stall: Callable[[int], None],
+    ) -> None:
+        self._owner = owner
+        self._slots: dict[int, _Slot] = {}
+        self._heap: list[int] = []
+        for ord_ in replay_ords:
+            self._add(ord_)
+        self._next_ord = next_ord
+        self._on_stall = on_stall
+        self._pump_task: asyncio.Task[None] | None = None
+        self._loop = asyncio.get_running_loop()
+        self._ready_queue = getattr(self._loop, "_ready", None)
+
+    def _add(self, ord_: int) -> _Slot:
+        slot = _Slot(ord_)
+        self._slots[ord_] = slot
+        heapq.heappush(self._heap, ord_)
+        return slot
+
+    def reserve(self) -> int:
+        """A completion number for a live result about to be journaled."""
+        ord_ = self._next_ord
+        self._next_ord += 1
+        self._add(ord_)
+        self.expect(ord_)  # a live slot: waits for its commit, never counts as a stall
+        return ord_
+
+    def reserve_instant(self) -> int:
+        """A completion number for an entry answered at once (never waited for)."""
+        ord_ = self._next_ord
+        self._next_ord += 1
+        return ord_
+
+    def expect(self, ord_: int) -> asyncio.Future[Any]:
+        """The future a call waits on for result `ord_` (journaled or live)."""
+        slot = self._slots[ord_]
+        if slot.future is None:
+            slot.future = self._loop.create_future()
+        return slot.future
+
+    def replayed(self, ord_: int, value: Any) -> asyncio.Future[Any]:
+        """The workflow made the call a journaled result answers: it may be delivered."""
+        future = self.expect(ord_)
+        slot = self._slots[ord_]
+        slot.value = value
+        slot.ready = True
+        self.pump()
+        return future
+
+    def committed(self, ord_: int, value: Any) -> asyncio.Future[Any]:
+        """A live result is journaled: deliver it in its turn."""
+        return self.replayed(ord_, value)
+
+    def abandon(self, ord_: int) -> None:
+        """A reserved result will never come (its write failed): stop waiting for it."""
+        slot = self._slots.pop(ord_, None)
+        if slot is not None:
+            self._heap.remove(ord_)
+            heapq.heapify(self._heap)
+
+    def quiescent(self) -> bool:
+        """True when no workflow-code callback of this run is queued in the event loop."""
+        ready = self._ready_queue
+        if ready is None:  # an event loop without a visible ready queue: assume quiet
+            return True
+        owner = self._owner
+        for handle in ready:
+            ctx = getattr(handle, "_context", None)
+            if ctx is not None and not handle._cancelled and ctx.get(context.workflow_code) is owner:
+                return False
+        return True
+
+    def pump(self) -> None:
+        """Deliver what can be delivered now; leave the rest to a background pump."""
+        while self._heap:
+            slot = self._slots[self._heap[0]]
+            if not slot.ready:
+                if slot.future is None:
+                    self._watch_stall()
+                return
+            if not self.quiescent():
+                self._start_pump()
+                return
+            heapq.heappop(self._heap)
+            del self._slots[slot.ord]
+            assert slot.future is not None
+            if not slot.future.done():
+                slot.future.set_result(slot.value)
+
+    def _start_pump(self) -> None:
+        if self._pump_task is None or self._pump_task.done():
+            # A fresh context: the pump itself is not workflow code.
+            self._pump_task = self._loop.create_task(
+                self._pump_later(), context=contextvars.Context()
+            )
+
+    def _watch_stall(self) -> None:
+        """The next journaled result answers a call not made yet: detect if it never is."""
+        self._start_pump()
+
+    async def _pump_later(self) -> None:
+        quiet = 0
+        while self._heap:
+            await asyncio.sleep(0)
+            slot = self._slots.get(self._heap[0])
+            if slot is None:
+                continue
+            if slot.ready:
+                quiet = 0
+                self.pump()
+                if self._heap and self._slots[self._heap[0]].ready:
+                    continue
+                if not self._heap or self._slots[self._heap[0]].future is not None:
+                    return
+                continue
+            if slot.future is not None:
+                return  # a live result not yet committed: `committed` pumps again
+            quiet = quiet + 1 if self.quiescent() else 0
+            if quiet >= _QUIET_CHECKS:
+                self._on_stall(slot.ord)
+                return
+
+    def close(self) -> None:
+        """Stop the background pump."""
+        if self._pump_task is not None and not self._pump_task.done():
+            self._pump_task.cancel()

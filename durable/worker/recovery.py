@@ -1,0 +1,75 @@
+"""Taking over runs whose holder is gone, and keeping this engine's leases alive."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from durable import errors
+from durable.journal import base
+from durable.runtime import registry
+from durable.worker import leases
+
+if TYPE_CHECKING:
+    from durable.engine import Engine
+
+__all__ = ["heartbeat", "poll", "recover"]
+
+logger = logging.getLogger(__name__)
+
+
+def _free(record: base.RunRecord, now: float) -> bool:
+    """Whether nobody live holds `record`: no holder, a dead one, or an expired lease."""
+    if record.owner is None:
+        return True
+    if leases.is_dead(record.owner):
+        return True
+    return record.lease_expires_at is not None and record.lease_expires_at < now
+
+
+async def recover(engine: Engine) -> int:
+    """Take over every unfinished run of a registered workflow that no live process holds."""
+    names = registry.workflow_names()
+    taken = 0
+    now = time.time()
+    if names:
+        for record in await engine.journal.claimable(names):
+            if record.owner != engine.owner and _free(record, now) and \
+                    await engine.take_over(record):
+                taken += 1
+    await _report_unregistered(engine, set(names))
+    return taken
+
+
+async def _report_unregistered(engine: Engine, names: set[str]) -> None:
+    unfinished = [base.Status.PENDING, base.Status.RUNNING, base.Status.SLEEPING]
+    for record in await engine.journal.list_runs(status=unfinished, limit=1000):
+        if record.name in names or record.id in engine.unregistered:
+            continue
+        error = errors.NotRegistered(workflow_id=record.id, name=record.name)
+        engine.unregistered[record.id] = error
+        logger.warning("%s", error, extra={"action": "unregistered", "workflow_id": record.id})
+
+
+async def heartbeat(engine: Engine) -> None:
+    """Extend this engine's leases every third of a lease."""
+    while True:
+        await asyncio.sleep(engine.lease / 3)
+        try:
+            await engine.journal.heartbeat(engine.owner, time.time() + engine.lease)
+        except errors.JournalError as exc:
+            logger.warning("heartbeat failed: %s", exc, extra={"action": "heartbeat",
+                                                               "workflow_id": None})
+
+
+async def poll(engine: Engine) -> None:
+    """Look for runs to take over every `poll_interval` seconds."""
+    while True:
+        await asyncio.sleep(engine.poll_interval)
+        try:
+            await recover(engine)
+        except errors.JournalError as exc:
+            logger.warning("looking for runs to resume failed: %s", exc,
+                           extra={"action": "poll", "workflow_id": None})
