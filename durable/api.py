@@ -113,13 +113,22 @@ class _WorkflowDecorator(Protocol):
     def __call__(self, fn: Callable[P, Coroutine[Any, Any, R]], /) -> Workflow[P, R]: ...
 
 
-def _make_step(fn: Callable[..., Any], *, name: str | None, retry: Retry | None,
-               timeout: float | None, is_transaction: bool = False) -> Step[Any, Any]:
+def _make_step(
+    fn: Callable[..., Any],
+    *,
+    name: str | None,
+    retry: Retry | None,
+    timeout: float | None,
+    is_transaction: bool = False,
+) -> Step[Any, Any]:
     if is_transaction and not asyncio.iscoroutinefunction(fn):
         raise TypeError(f"@durable.transaction needs an async function, got {fn!r}")
     definition = registry.StepDef(
-        name=name or registry.default_name(fn), fn=fn, retry=retry or NO_RETRY,
-        timeout=timeout, transaction=is_transaction,
+        name=name or registry.default_name(fn),
+        fn=fn,
+        retry=retry or NO_RETRY,
+        timeout=timeout,
+        transaction=is_transaction,
     )
     return Step(definition)
 
@@ -212,6 +221,7 @@ def transaction(
     >>> record.definition.transaction
     True
     """
+
     def decorate(target: Callable[..., Any]) -> Step[Any, Any]:
         return _make_step(target, name=name, retry=retry, timeout=timeout, is_transaction=True)
 
@@ -256,6 +266,7 @@ def workflow(
     >>> hello.name
     'examples.hello'
     """
+
     def decorate(target: Callable[..., Any]) -> Workflow[Any, Any]:
         if not asyncio.iscoroutinefunction(target):
             raise TypeError(f"@workflow needs an async function, got {target!r}")
@@ -296,7 +307,7 @@ def now() -> datetime.datetime:
     """
     executor = _executor_for_workflow_code()
     if executor is None:
-        return datetime.datetime.now(datetime.timezone.utc)
+        return datetime.datetime.now(datetime.UTC)
     value: datetime.datetime = executor.call_instant("now", executor_mod.instant_now)
     return value
 

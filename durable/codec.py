@@ -157,10 +157,11 @@ def _type_of(spec: Spec) -> Any:
     if head == "tuple":
         if len(spec) == 1:
             return tuple[()]
-        return tuple[tuple(_type_of(item) for item in spec[1:])]
+        items = tuple(_type_of(item) for item in spec[1:])
+        return tuple.__class_getitem__(items)
     if head == "dict":
-        return dict[_type_of(spec[1]), _type_of(spec[2])]  # type: ignore[misc]
-    container = {"list": list, "set": set, "frozenset": frozenset}[head]
+        return dict.__class_getitem__((_type_of(spec[1]), _type_of(spec[2])))
+    container: Any = {"list": list, "set": set, "frozenset": frozenset}[head]
     return container[_type_of(spec[1])]
 
 
@@ -205,7 +206,8 @@ class Codec:
                 what=what,
             )
         try:
-            return b"P" + cloudpickle.dumps(value)
+            pickled: bytes = cloudpickle.dumps(value)
+            return b"P" + pickled
         except Exception as exc:
             raise errors.SerializationError(
                 f"{what} of workflow {workflow_id!r} is a {type_name}, which neither msgspec "

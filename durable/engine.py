@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import datetime
 import logging
@@ -18,7 +19,7 @@ from durable import errors
 from durable.api import Workflow
 from durable.journal import base, open_journal
 from durable.runtime import executor as executor_mod
-from durable.runtime import registry
+from durable.runtime import registry, sequencer
 from durable.worker import leases, recovery
 
 __all__ = ["Engine", "HistoryEntry", "Run", "RunInfo"]
@@ -31,7 +32,7 @@ DEFAULT_URL = "sqlite:///durable.db"
 
 
 def _when(ts: float | None) -> datetime.datetime | None:
-    return None if ts is None else datetime.datetime.fromtimestamp(ts, datetime.timezone.utc)
+    return None if ts is None else datetime.datetime.fromtimestamp(ts, datetime.UTC)
 
 
 @dataclass(frozen=True)
@@ -56,9 +57,16 @@ class RunInfo:
         updated = _when(record.updated_at)
         assert created is not None and updated is not None
         return cls(
-            id=record.id, name=record.name, status=record.status, parent_id=record.parent_id,
-            root_id=record.root_id, queue=record.queue, attempt=record.attempt,
-            created_at=created, updated_at=updated, finished_at=_when(record.finished_at),
+            id=record.id,
+            name=record.name,
+            status=record.status,
+            parent_id=record.parent_id,
+            root_id=record.root_id,
+            queue=record.queue,
+            attempt=record.attempt,
+            created_at=created,
+            updated_at=updated,
+            finished_at=_when(record.finished_at),
             owner=record.owner,
         )
 
@@ -120,13 +128,16 @@ class Run:
 
 def _failure(codec: codec_mod.Codec, record: base.RunRecord) -> errors.WorkflowFailed:
     if record.error is None:
-        return errors.WorkflowFailed(workflow_id=record.id, error_type="unknown",
-                                     error_message="no error was recorded")
+        return errors.WorkflowFailed(
+            workflow_id=record.id, error_type="unknown", error_message="no error was recorded"
+        )
     stored = codec.decode_error_record(record.error)
     cause = codec.decode_error(record.error, workflow_id=record.id)
     failed = errors.WorkflowFailed(
-        workflow_id=record.id, error_type=stored.type.replace(":", "."),
-        error_message=stored.message, traceback=stored.traceback,
+        workflow_id=record.id,
+        error_type=stored.type.replace(":", "."),
+        error_message=stored.message,
+        traceback=stored.traceback,
     )
     failed.__cause__ = cause
     return failed
@@ -208,6 +219,7 @@ class Engine:
     async def open(self) -> None:
         """Open the journal and resume unfinished runs (what ``async with`` does)."""
         await self.journal.open()
+        sequencer.count_workflow_tasks(asyncio.get_running_loop())
         self.owner = leases.new_owner_id()
         self._open = True
         if self.execute:
@@ -270,11 +282,12 @@ class Engine:
         now = time.time()
         executes = self.execute and self._open
         new = base.NewRun(
-            id=run_id, name=definition.name, root_id=run_id,
+            id=run_id,
+            name=definition.name,
+            root_id=run_id,
             input=executor_mod.encode_input(self.codec, args, kwargs, run_id),
             queue=queue or definition.queue,
-            metadata=self.codec.encode(dict(metadata or {}), what="metadata",
-                                       workflow_id=run_id),
+            metadata=self.codec.encode(dict(metadata or {}), what="metadata", workflow_id=run_id),
             owner=self.owner if executes else None,
             lease_expires_at=now + self.lease if executes else None,
             created_at=now,
@@ -309,8 +322,9 @@ class Engine:
         except asyncio.CancelledError:
             pass
         except Exception:
-            logger.exception("run %s stopped", run_id,
-                             extra={"action": "stop", "workflow_id": run_id})
+            logger.exception(
+                "run %s stopped", run_id, extra={"action": "stop", "workflow_id": run_id}
+            )
         finally:
             self._active.pop(run_id, None)
             event = self._finished.pop(run_id, None)
@@ -323,7 +337,9 @@ class Engine:
         if definition is None or record.id in self._active or not self._open:
             return False
         claimed = await self.journal.claim(
-            self.owner, record.id, expected_owner=record.owner,
+            self.owner,
+            record.id,
+            expected_owner=record.owner,
             lease_expires_at=time.time() + self.lease,
         )
         if claimed is None:
@@ -331,8 +347,13 @@ class Engine:
         load = await self.journal.load(record.id)
         if load is None:
             return False
-        logger.info("resuming run %s (%s), attempt %d", record.id, record.name, claimed.attempt,
-                    extra={"action": "resume", "workflow_id": record.id})
+        logger.info(
+            "resuming run %s (%s), attempt %d",
+            record.id,
+            record.name,
+            claimed.attempt,
+            extra={"action": "resume", "workflow_id": record.id},
+        )
         self._launch(load, definition)
         return True
 
@@ -373,7 +394,7 @@ class Engine:
         status: base.Status | str | Sequence[base.Status | str] | None = None,
         name: str | None = None,
         limit: int = 100,
-    ) -> list[RunInfo]:
+    ) -> builtins.list[RunInfo]:
         """Runs, newest first, filtered by status(es) and workflow name."""
         statuses: list[base.Status] | None = None
         if status is not None:
@@ -382,7 +403,7 @@ class Engine:
         records = await self.journal.list_runs(status=statuses, name=name, limit=limit)
         return [RunInfo.from_record(record) for record in records]
 
-    async def history(self, workflow_id: str) -> list[HistoryEntry]:
+    async def history(self, workflow_id: str) -> builtins.list[HistoryEntry]:
         """The journal entries of a run, in sequence order."""
         load = await self.journal.load(workflow_id)
         if load is None:
@@ -404,9 +425,16 @@ class Engine:
         started, finished = _when(entry.started_at), _when(entry.finished_at)
         assert started is not None and finished is not None
         return HistoryEntry(
-            seq=entry.seq, kind=entry.kind, name=entry.name, status=entry.status,
-            attempts=entry.attempts, started_at=started, finished_at=finished,
-            order=entry.ord, output=output, error=error,
+            seq=entry.seq,
+            kind=entry.kind,
+            name=entry.name,
+            status=entry.status,
+            attempts=entry.attempts,
+            started_at=started,
+            finished_at=finished,
+            order=entry.ord,
+            output=output,
+            error=error,
         )
 
     # -- operations ---------------------------------------------------------------------------
@@ -422,10 +450,18 @@ class Engine:
             active[0].cancel()
             return
         if record.owner is None or leases.is_dead(record.owner):
-            if await self.journal.claim(self.owner, workflow_id, expected_owner=record.owner,
-                                        lease_expires_at=time.time() + self.lease):
-                await self.journal.update_run(self.owner, base.RunUpdate(
-                    run_id=workflow_id, status=base.Status.CANCELLED, at=time.time()))
+            if await self.journal.claim(
+                self.owner,
+                workflow_id,
+                expected_owner=record.owner,
+                lease_expires_at=time.time() + self.lease,
+            ):
+                await self.journal.update_run(
+                    self.owner,
+                    base.RunUpdate(
+                        run_id=workflow_id, status=base.Status.CANCELLED, at=time.time()
+                    ),
+                )
 
     async def resume(self, workflow_id: str) -> Run:
         """Carry a failed or cancelled run on from its journal.
@@ -452,8 +488,9 @@ class Engine:
         """
         record = await self._record(workflow_id)
         new_id = f"{workflow_id}-fork-{uuid.uuid4().hex[:8]}"
-        await self._copy_run(record, new_id, lambda: self.journal.copy_entries(
-            workflow_id, new_id, from_step))
+        await self._copy_run(
+            record, new_id, lambda: self.journal.copy_entries(workflow_id, new_id, from_step)
+        )
         return Run(self, new_id)
 
     async def restart(self, workflow_id: str) -> Run:
@@ -465,8 +502,13 @@ class Engine:
 
     async def _copy_run(self, record: base.RunRecord, new_id: str, copy: Any) -> None:
         new = base.NewRun(
-            id=new_id, name=record.name, input=record.input, root_id=new_id,
-            queue=record.queue, metadata=record.metadata, created_at=time.time(),
+            id=new_id,
+            name=record.name,
+            input=record.input,
+            root_id=new_id,
+            queue=record.queue,
+            metadata=record.metadata,
+            created_at=time.time(),
         )
         await self.journal.create_run(new)
         if copy is not None:

@@ -19,10 +19,11 @@ def open_journal(url: str, **options: Any) -> base.Journal:
         return SqliteJournal(url, **options)
     if scheme in ("postgresql", "postgres"):
         try:
-            from durable.journal.postgres import PostgresJournal
+            from durable.journal import postgres
         except ImportError as exc:
             raise errors.JournalError(f"the Postgres journal could not be loaded: {exc}") from exc
-        return PostgresJournal(url, **options)
+        journal: base.Journal = postgres.PostgresJournal(url, **options)
+        return journal
     raise errors.JournalError(
         f"unsupported database URL {url!r}: use sqlite:///file.db, sqlite://:memory: or "
         "postgresql://user@host/db"

@@ -33,7 +33,7 @@ __all__ = [
 SCHEMA_VERSION = 1
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     """The life of a run: PENDING → RUNNING ⇄ SLEEPING → SUCCEEDED | FAILED | CANCELLED."""
 
     PENDING = "PENDING"
@@ -42,9 +42,6 @@ class Status(str, enum.Enum):
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELLED})

@@ -112,6 +112,12 @@ class SqliteJournal:
         self._pending: list[tuple[_Op, asyncio.Future[Any]]] = []
         self._flush_handle: asyncio.Handle | asyncio.TimerHandle | None = None
         self._busy_since: float | None = None
+        # Adaptive commit: alone, a write commits at once (no loop hop); when writes
+        # arrive together, they are grouped into one commit per loop iteration.
+        self._eager = True
+        self._eager_marker: asyncio.Handle | None = None
+        self._eager_key: str | None = None
+        self._single_flushes = 0
 
     # -- connection -------------------------------------------------------------
 
@@ -188,19 +194,34 @@ class SqliteJournal:
 
     # -- group commit -------------------------------------------------------------
 
-    def _write(self, op: _Op) -> asyncio.Future[Any]:
+    def _write(self, op: _Op, key: str | None = None) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._pending.append((op, future))
+        if self._eager and self._flush_handle is None:
+            if self._eager_marker is None:
+                self._eager_marker = loop.call_soon(self._end_of_iteration)
+                self._eager_key = key
+            if key is not None and key == self._eager_key:
+                self._flush()
+                return future
+            self._eager = False  # two runs write in one loop iteration: group from now on
         if self._flush_handle is None:
             self._flush_handle = loop.call_soon(self._flush)
         return future
+
+    def _end_of_iteration(self) -> None:
+        self._eager_marker = None
+        self._eager_key = None
 
     def _flush(self) -> None:
         self._flush_handle = None
         batch, self._pending = self._pending, []
         if not batch:
             return
+        self._single_flushes = self._single_flushes + 1 if len(batch) == 1 else 0
+        if self._single_flushes > 8:
+            self._eager = True
         conn = self.conn
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -290,10 +311,12 @@ class SqliteJournal:
             )
             return cur.rowcount == 1
 
-        created = await self._write(op)
+        if await self._write(op):
+            fields = {f: getattr(run, f) for f in run.__struct_fields__}
+            return base.RunRecord(**fields, updated_at=run.created_at), True
         record = await self.get_run(run.id)
         assert record is not None
-        return record, bool(created)
+        return record, False
 
     async def get_run(self, run_id: str) -> base.RunRecord | None:
         rows = self._read(_Q["select_run"], (run_id,))
@@ -321,15 +344,29 @@ class SqliteJournal:
                     return None
                 entries = [
                     base.EntryRecord(
-                        run_id=r[0], seq=r[1], ord=r[2], kind=r[3], name=r[4], status=r[5],
-                        fingerprint=r[6], output=r[7], error=r[8], attempts=r[9],
-                        started_at=r[10], finished_at=r[11], child_id=r[12],
+                        run_id=r[0],
+                        seq=r[1],
+                        ord=r[2],
+                        kind=r[3],
+                        name=r[4],
+                        status=r[5],
+                        fingerprint=r[6],
+                        output=r[7],
+                        error=r[8],
+                        attempts=r[9],
+                        started_at=r[10],
+                        finished_at=r[11],
+                        child_id=r[12],
                     )
                     for r in conn.execute(_Q["select_entries"], (run_id,))
                 ]
                 attempts = [
                     base.AttemptRecord(
-                        run_id=r[0], seq=r[1], attempt=r[2], error=r[3], failed_at=r[4],
+                        run_id=r[0],
+                        seq=r[1],
+                        attempt=r[2],
+                        error=r[3],
+                        failed_at=r[4],
                         retry_at=r[5],
                     )
                     for r in conn.execute(_Q["select_attempts"], (run_id,))
@@ -355,7 +392,7 @@ class SqliteJournal:
                     checked.add(entry.run_id)
                 conn.execute(_Q["insert_entry"], _entry_params(entry))
 
-        await self._write(op)
+        await self._write(op, entries[0].run_id if entries else None)
 
     async def record_attempt(self, owner: str, attempt: base.AttemptRecord) -> None:
         def op(conn: sqlite3.Connection) -> None:
@@ -483,8 +520,9 @@ class SqliteJournal:
         def op(conn: sqlite3.Connection) -> int:
             moved = conn.execute(_Q["trailing_errors"], (run_id,)).fetchall()
             for seq, attempts, error, finished_at in moved:
-                conn.execute(_Q["insert_attempt"],
-                             (run_id, seq, attempts, error, finished_at, finished_at))
+                conn.execute(
+                    _Q["insert_attempt"], (run_id, seq, attempts, error, finished_at, finished_at)
+                )
                 conn.execute(_Q["delete_entry"], (run_id, seq))
             conn.execute(_Q["reopen_run"], (time.time(), run_id))
             return len(moved)

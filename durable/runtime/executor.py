@@ -47,8 +47,9 @@ def _describe(kind: str, name: str, fingerprint: str) -> str:
     return f"{kind} {name!r} (arguments fingerprint {fingerprint})"
 
 
-def encode_input(codec: codec_mod.Codec, args: tuple[Any, ...], kwargs: dict[str, Any],
-                 workflow_id: str) -> bytes:
+def encode_input(
+    codec: codec_mod.Codec, args: tuple[Any, ...], kwargs: dict[str, Any], workflow_id: str
+) -> bytes:
     """Workflow arguments as journaled: positional, keyword names, keyword values."""
     return codec.encode(
         (tuple(args), tuple(kwargs), tuple(kwargs.values())),
@@ -57,8 +58,9 @@ def encode_input(codec: codec_mod.Codec, args: tuple[Any, ...], kwargs: dict[str
     )
 
 
-def decode_input(codec: codec_mod.Codec, data: bytes,
-                 workflow_id: str) -> tuple[tuple[Any, ...], dict[str, Any]]:
+def decode_input(
+    codec: codec_mod.Codec, data: bytes, workflow_id: str
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """The inverse of `encode_input`."""
     args, names, values = codec.decode(data, what="workflow input", workflow_id=workflow_id)
     return tuple(args), dict(zip(names, values, strict=True))
@@ -101,17 +103,20 @@ class Executor:
         journal, owner, run_id = self.host.journal, self.host.owner, self.run.id
         started = time.time()
         args, kwargs = decode_input(self.host.codec, self.run.input, run_id)
-        self.metadata = self.host.codec.decode(self.run.metadata, what="metadata",
-                                               workflow_id=run_id)
+        self.metadata = self.host.codec.decode(
+            self.run.metadata, what="metadata", workflow_id=run_id
+        )
         if self.run.status is not base.Status.RUNNING:
-            await journal.update_run(owner, base.RunUpdate(run_id=run_id,
-                                                           status=base.Status.RUNNING, at=started))
+            await journal.update_run(
+                owner, base.RunUpdate(run_id=run_id, status=base.Status.RUNNING, at=started)
+            )
         ctx = contextvars.copy_context()
         ctx.run(context.current_run.set, self)
         ctx.run(context.workflow_code.set, self)
         self.task = asyncio.get_running_loop().create_task(
             self._call_workflow(args, kwargs), context=ctx
         )
+        self.sequencer.main_task = self.task
         update = await self._outcome_of(self.task)
         if update is None:
             return None
@@ -122,7 +127,10 @@ class Executor:
         except base.LeaseLost:
             return None
         logger.info(
-            "run %s %s in %.3fs", run_id, update.status.value.lower(), time.time() - started,
+            "run %s %s in %.3fs",
+            run_id,
+            update.status.value.lower(),
+            time.time() - started,
             extra={"action": "finish", "workflow_id": run_id, "status": update.status.value},
         )
         return update.status
@@ -135,7 +143,7 @@ class Executor:
         return await fn(*args, **kwargs)
 
     async def _outcome_of(self, task: asyncio.Task[Any]) -> base.RunUpdate | None:
-        run_id, codec = self.run.id, self.host.codec
+        """The final status of the run, or None when this process stops without one."""
         try:
             value = await asyncio.shield(task)
         except asyncio.CancelledError:
@@ -144,40 +152,42 @@ class Executor:
                 task.cancel()  # the engine is shutting down: stop, finish nothing
                 await asyncio.gather(task, return_exceptions=True)
                 raise
-            if self.aborted is not None:
-                return None
-            if self.divergence is not None:
-                return self._update(base.Status.FAILED,
-                                    error=codec.encode_error(self.divergence))
-            if self.cancel_requested:
-                return self._update(base.Status.CANCELLED)
-            raise
+            return self._ending(None, cancelled=True)
         except signals.RunAborted:
             return None
-        except BaseException as exc:
-            if self.aborted is not None:
-                return None
-            if self.divergence is not None:
-                exc = self.divergence
-            if not isinstance(exc, Exception):
-                raise
-            return self._update(base.Status.FAILED, error=codec.encode_error(exc))
+        except Exception as exc:
+            return self._ending(exc)
         finally:
             self.sequencer.close()
+        return self._ending(None, value=value)
+
+    def _ending(
+        self, error: Exception | None, *, cancelled: bool = False, value: Any = None
+    ) -> base.RunUpdate | None:
+        codec = self.host.codec
         if self.aborted is not None:
             return None
         if self.divergence is not None:
-            return self._update(base.Status.FAILED, error=codec.encode_error(self.divergence))
-        try:
-            output = codec.encode(value, what="workflow result", workflow_id=run_id)
-        except errors.SerializationError as exc:
-            return self._update(base.Status.FAILED, error=codec.encode_error(exc))
-        return self._update(base.Status.SUCCEEDED, output=output)
+            error = self.divergence
+        elif cancelled:
+            if not self.cancel_requested:
+                raise asyncio.CancelledError
+            return self._update(base.Status.CANCELLED)
+        if error is None:
+            try:
+                output = codec.encode(value, what="workflow result", workflow_id=self.run.id)
+            except errors.SerializationError as exc:
+                error = exc
+            else:
+                return self._update(base.Status.SUCCEEDED, output=output)
+        return self._update(base.Status.FAILED, error=codec.encode_error(error))
 
-    def _update(self, status: base.Status, *, output: bytes | None = None,
-                error: bytes | None = None) -> base.RunUpdate:
-        return base.RunUpdate(run_id=self.run.id, status=status, at=time.time(),
-                              output=output, error=error)
+    def _update(
+        self, status: base.Status, *, output: bytes | None = None, error: bytes | None = None
+    ) -> base.RunUpdate:
+        return base.RunUpdate(
+            run_id=self.run.id, status=status, at=time.time(), output=output, error=error
+        )
 
     def cancel(self) -> None:
         """Cancel the workflow (it becomes CANCELLED)."""
@@ -190,21 +200,31 @@ class Executor:
         if self.aborted is None:
             self.aborted = reason
             level = logging.DEBUG if isinstance(reason, base.LeaseLost) else logging.ERROR
-            logger.log(level, "run %s stopped in this process: %s", self.run.id, reason,
-                       extra={"action": "abort", "workflow_id": self.run.id})
+            logger.log(
+                level,
+                "run %s stopped in this process: %s",
+                self.run.id,
+                reason,
+                extra={"action": "abort", "workflow_id": self.run.id},
+            )
             if self.task is not None and not self.task.done():
                 asyncio.get_running_loop().call_soon(self.task.cancel)
         return signals.RunAborted(self.run.id, reason)
 
     def _stalled(self, ord_: int) -> None:
         entry = next((e for e in self.entries.values() if e.ord == ord_), None)
-        recorded = "an entry" if entry is None else _describe(entry.kind, entry.name,
-                                                               entry.fingerprint)
+        recorded = (
+            "an entry" if entry is None else _describe(entry.kind, entry.name, entry.fingerprint)
+        )
         seq = None if entry is None else entry.seq
-        self._diverge(errors.NonDeterminismError(
-            workflow_id=self.run.id, seq=seq, recorded=recorded,
-            expected="no such call (the workflow stopped calling before reaching it)",
-        ))
+        self._diverge(
+            errors.NonDeterminismError(
+                workflow_id=self.run.id,
+                seq=seq,
+                recorded=recorded,
+                expected="no such call (the workflow stopped calling before reaching it)",
+            )
+        )
         if self.task is not None and not self.task.done():
             self.task.cancel()
 
@@ -227,26 +247,39 @@ class Executor:
         recorded = self.entries.pop(seq, None)
         if recorded is not None:
             if (recorded.kind, recorded.name, recorded.fingerprint) != (kind, name, fingerprint):
-                raise self._diverge(errors.NonDeterminismError(
-                    workflow_id=self.run.id, seq=seq,
-                    expected=_describe(kind, name, fingerprint),
-                    recorded=_describe(recorded.kind, recorded.name, recorded.fingerprint),
-                ))
+                raise self._diverge(
+                    errors.NonDeterminismError(
+                        workflow_id=self.run.id,
+                        seq=seq,
+                        expected=_describe(kind, name, fingerprint),
+                        recorded=_describe(recorded.kind, recorded.name, recorded.fingerprint),
+                    )
+                )
         elif seq in self.timers and kind != "sleep":
-            raise self._diverge(errors.NonDeterminismError(
-                workflow_id=self.run.id, seq=seq, expected=_describe(kind, name, fingerprint),
-                recorded="a durable sleep",
-            ))
+            raise self._diverge(
+                errors.NonDeterminismError(
+                    workflow_id=self.run.id,
+                    seq=seq,
+                    expected=_describe(kind, name, fingerprint),
+                    recorded="a durable sleep",
+                )
+            )
         return seq, recorded
 
     def _result(self, entry: base.EntryRecord) -> Any:
         codec, what = self.host.codec, f"result of {entry.kind} {entry.name!r} (seq {entry.seq})"
         if entry.status == "ok":
-            return None if entry.output is None else codec.decode(
-                entry.output, what=what, workflow_id=self.run.id)
+            return (
+                None
+                if entry.output is None
+                else codec.decode(entry.output, what=what, workflow_id=self.run.id)
+            )
         if entry.error is None:
-            raise errors.JournalError(f"{what} of workflow {self.run.id!r} is marked failed "
-                                      "but holds no error", workflow_id=self.run.id, seq=entry.seq)
+            raise errors.JournalError(
+                f"{what} of workflow {self.run.id!r} is marked failed but holds no error",
+                workflow_id=self.run.id,
+                seq=entry.seq,
+            )
         raise codec.decode_error(entry.error, workflow_id=self.run.id)
 
     async def _journal(self, entry: base.EntryRecord) -> Any:
@@ -254,8 +287,7 @@ class Executor:
         entry.ord = self.sequencer.reserve()
         token = context.workflow_code.set(None)
         try:
-            await self.host.journal.append_entries(self.host.owner,
-                                                   [*self._take_instants(), entry])
+            await self.host.journal.append_entries(self.host.owner, [*self._take_instants(), entry])
         except (base.LeaseLost, errors.JournalError) as exc:
             self.sequencer.abandon(entry.ord)
             raise self._abort(exc) from exc
@@ -263,15 +295,22 @@ class Executor:
             context.workflow_code.reset(token)
         return self._result(await self.sequencer.committed(entry.ord, entry))
 
-    def call_step(self, step: registry.StepDef, args: tuple[Any, ...],
-                  kwargs: dict[str, Any]) -> Coroutine[Any, Any, Any]:
+    def call_step(
+        self, step: registry.StepDef, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Coroutine[Any, Any, Any]:
         """A step called from workflow code: numbered and matched now, run when awaited."""
         kind = "transaction" if step.transaction else "step"
         seq, recorded = self._issue(kind, step.name, codec_mod.fingerprint(args, kwargs))
         return self._step(seq, recorded, step, args, kwargs)
 
-    async def _step(self, seq: int, recorded: base.EntryRecord | None, step: registry.StepDef,
-                    args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    async def _step(
+        self,
+        seq: int,
+        recorded: base.EntryRecord | None,
+        step: registry.StepDef,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
         if recorded is not None:
             return self._result(await self.sequencer.replayed(recorded.ord, recorded))
         self.outstanding += 1
@@ -288,14 +327,24 @@ class Executor:
             return self._result(await self.sequencer.committed(entry.ord, entry))
         return await self._journal(entry)
 
-    def _entry(self, seq: int, kind: str, name: str, fingerprint: str, started: float,
-               **fields: Any) -> base.EntryRecord:
-        return base.EntryRecord(run_id=self.run.id, seq=seq, ord=-1, kind=kind, name=name,
-                                fingerprint=fingerprint, started_at=started,
-                                finished_at=time.time(), **fields)
+    def _entry(
+        self, seq: int, kind: str, name: str, fingerprint: str, started: float, **fields: Any
+    ) -> base.EntryRecord:
+        return base.EntryRecord(
+            run_id=self.run.id,
+            seq=seq,
+            ord=-1,
+            kind=kind,
+            name=name,
+            fingerprint=fingerprint,
+            started_at=started,
+            finished_at=time.time(),
+            **fields,
+        )
 
-    async def _invoke(self, step: registry.StepDef, args: tuple[Any, ...],
-                      kwargs: dict[str, Any]) -> Any:
+    async def _invoke(
+        self, step: registry.StepDef, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         if step.is_async:
             call = step.fn(*args, **kwargs)
         else:
@@ -315,8 +364,9 @@ class Executor:
             await asyncio.sleep(delay)
         return prior[-1].attempt + 1
 
-    async def _attempts(self, seq: int, step: registry.StepDef, args: tuple[Any, ...],
-                        kwargs: dict[str, Any]) -> base.EntryRecord:
+    async def _attempts(
+        self, seq: int, step: registry.StepDef, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> base.EntryRecord:
         """Run a step's attempts until one succeeds or the retry policy gives up."""
         fingerprint, codec = codec_mod.fingerprint(args, kwargs), self.host.codec
         started = time.time()
@@ -324,10 +374,19 @@ class Executor:
         while True:
             try:
                 value = await self._invoke(step, args, kwargs)
-                output = codec.encode(value, what=f"result of step {step.name!r} (seq {seq})",
-                                      workflow_id=self.run.id)
-                return self._entry(seq, "step", step.name, fingerprint, started, status="ok",
-                                   output=output, attempts=attempt)
+                output = codec.encode(
+                    value, what=f"result of step {step.name!r} (seq {seq})", workflow_id=self.run.id
+                )
+                return self._entry(
+                    seq,
+                    "step",
+                    step.name,
+                    fingerprint,
+                    started,
+                    status="ok",
+                    output=output,
+                    attempts=attempt,
+                )
             except errors.SerializationError as exc:
                 error: Exception = exc
             except Exception as exc:
@@ -336,21 +395,38 @@ class Executor:
                     await self._record_attempt(seq, attempt, exc, step.retry.delay(attempt))
                     attempt += 1
                     continue
-            return self._entry(seq, "step", step.name, fingerprint, started, status="error",
-                               error=codec.encode_error(error), attempts=attempt)
+            return self._entry(
+                seq,
+                "step",
+                step.name,
+                fingerprint,
+                started,
+                status="error",
+                error=codec.encode_error(error),
+                attempts=attempt,
+            )
 
     async def _record_attempt(self, seq: int, attempt: int, exc: Exception, delay: float) -> None:
         now = time.time()
-        record = base.AttemptRecord(run_id=self.run.id, seq=seq, attempt=attempt,
-                                    error=self.host.codec.encode_error(exc), failed_at=now,
-                                    retry_at=now + delay)
+        record = base.AttemptRecord(
+            run_id=self.run.id,
+            seq=seq,
+            attempt=attempt,
+            error=self.host.codec.encode_error(exc),
+            failed_at=now,
+            retry_at=now + delay,
+        )
         try:
             await self.host.journal.record_attempt(self.host.owner, record)
         except (base.LeaseLost, errors.JournalError) as journal_error:
             raise self._abort(journal_error) from journal_error
         logger.warning(
             "run %s: attempt %d of step seq %d failed (%s); retrying in %.2fs",
-            self.run.id, attempt, seq, exc, delay,
+            self.run.id,
+            attempt,
+            seq,
+            exc,
+            delay,
             extra={"action": "retry", "workflow_id": self.run.id, "seq": seq},
         )
         await asyncio.sleep(delay)
@@ -362,8 +438,11 @@ class Executor:
 
         Returns the entry and whether it is already committed (an error entry is not).
         """
-        fingerprint, codec, journal = codec_mod.fingerprint(args, kwargs), self.host.codec, \
-            self.host.journal
+        fingerprint, codec, journal = (
+            codec_mod.fingerprint(args, kwargs),
+            self.host.codec,
+            self.host.journal,
+        )
         started = time.time()
         attempt = await self._wait_for_retry(seq)
         if self.instants:
@@ -378,10 +457,19 @@ class Executor:
                             value = await call
                     else:
                         value = await call
-                    output = codec.encode(value, what=f"result of transaction {step.name!r}",
-                                          workflow_id=self.run.id)
-                    entry = self._entry(seq, "transaction", step.name, fingerprint, started,
-                                        status="ok", output=output, attempts=attempt)
+                    output = codec.encode(
+                        value, what=f"result of transaction {step.name!r}", workflow_id=self.run.id
+                    )
+                    entry = self._entry(
+                        seq,
+                        "transaction",
+                        step.name,
+                        fingerprint,
+                        started,
+                        status="ok",
+                        output=output,
+                        attempts=attempt,
+                    )
                     entry.ord = self.sequencer.reserve()
                     tx.entry = entry
             except (base.LeaseLost, errors.JournalError) as exc:
@@ -391,14 +479,22 @@ class Executor:
             except Exception as exc:
                 if entry is not None:
                     self.sequencer.abandon(entry.ord)
-                if not isinstance(exc, errors.SerializationError) and \
-                        step.retry.should_retry(exc, attempt):
+                if not isinstance(exc, errors.SerializationError) and step.retry.should_retry(
+                    exc, attempt
+                ):
                     await self._record_attempt(seq, attempt, exc, step.retry.delay(attempt))
                     attempt += 1
                     continue
-                failed = self._entry(seq, "transaction", step.name, fingerprint, started,
-                                     status="error", error=codec.encode_error(exc),
-                                     attempts=attempt)
+                failed = self._entry(
+                    seq,
+                    "transaction",
+                    step.name,
+                    fingerprint,
+                    started,
+                    status="error",
+                    error=codec.encode_error(exc),
+                    attempts=attempt,
+                )
                 return failed, False
             return entry, True
 
@@ -408,8 +504,9 @@ class Executor:
         seq, recorded = self._issue("sleep", "sleep", fingerprint)
         return self._sleep(seq, recorded, seconds, fingerprint)
 
-    async def _sleep(self, seq: int, recorded: base.EntryRecord | None, seconds: float,
-                     fingerprint: str) -> None:
+    async def _sleep(
+        self, seq: int, recorded: base.EntryRecord | None, seconds: float, fingerprint: str
+    ) -> None:
         if recorded is not None:
             self._result(await self.sequencer.replayed(recorded.ord, recorded))
             return
@@ -421,9 +518,12 @@ class Executor:
             if wake_at is None:
                 wake_at = started + max(0.0, float(seconds))
                 # fixed before the wait, so a restart resumes the remaining time
-                await self._durably(self.host.journal.set_timer(
-                    self.host.owner, base.TimerRecord(run_id=self.run.id, seq=seq,
-                                                      wake_at=wake_at)))
+                await self._durably(
+                    self.host.journal.set_timer(
+                        self.host.owner,
+                        base.TimerRecord(run_id=self.run.id, seq=seq, wake_at=wake_at),
+                    )
+                )
             long_sleep = wake_at - time.time() >= 1.0 and self.outstanding == 1
             if long_sleep:
                 await self._set_status(base.Status.SLEEPING, wake_at)
@@ -448,10 +548,12 @@ class Executor:
             raise self._abort(exc) from exc
 
     async def _set_status(self, status: base.Status, wake_at: float | None) -> None:
-        await self._durably(self.host.journal.update_run(
-            self.host.owner,
-            base.RunUpdate(run_id=self.run.id, status=status, at=time.time(), wake_at=wake_at),
-        ))
+        await self._durably(
+            self.host.journal.update_run(
+                self.host.owner,
+                base.RunUpdate(run_id=self.run.id, status=status, at=time.time(), wake_at=wake_at),
+            )
+        )
 
     def call_instant(self, kind: str, produce: Callable[[], Any]) -> Any:
         """`now`, `uuid4`, `random`: answered at once, journaled in the same write order."""
@@ -461,10 +563,16 @@ class Executor:
         value = produce()
         now = time.time()
         entry = base.EntryRecord(
-            run_id=self.run.id, seq=seq, ord=self.sequencer.reserve_instant(), kind=kind,
-            name=kind, status="ok", fingerprint="",
+            run_id=self.run.id,
+            seq=seq,
+            ord=self.sequencer.reserve_instant(),
+            kind=kind,
+            name=kind,
+            status="ok",
+            fingerprint="",
             output=self.host.codec.encode(value, what=kind, workflow_id=self.run.id),
-            started_at=now, finished_at=now,
+            started_at=now,
+            finished_at=now,
         )
         self.instants.append(entry)
         return value
@@ -472,8 +580,12 @@ class Executor:
     def execution_context(self) -> context.ExecutionContext:
         """What `durable.context()` returns inside this run."""
         return context.ExecutionContext(
-            workflow_id=self.run.id, name=self.run.name, parent_id=self.run.parent_id,
-            root_id=self.run.root_id, attempt=self.run.attempt, step=self.next_seq,
+            workflow_id=self.run.id,
+            name=self.run.name,
+            parent_id=self.run.parent_id,
+            root_id=self.run.root_id,
+            attempt=self.run.attempt,
+            step=self.next_seq,
             metadata=dict(self.metadata),
         )
 
@@ -482,7 +594,7 @@ def instant_now() -> Any:
     """The current time, as `durable.now()` journals it (timezone-aware UTC)."""
     import datetime
 
-    return datetime.datetime.now(datetime.timezone.utc)
+    return datetime.datetime.now(datetime.UTC)
 
 
 def instant_uuid() -> _uuid.UUID:

@@ -27,9 +27,43 @@ from typing import Any
 
 from durable.runtime import context
 
-__all__ = ["Sequencer"]
+__all__ = ["Sequencer", "count_workflow_tasks"]
 
 _QUIET_CHECKS = 3
+
+
+def count_workflow_tasks(loop: asyncio.AbstractEventLoop) -> None:
+    """Make `loop` count, per run, the tasks its workflow code creates.
+
+    A run whose workflow code has a single task (no `gather`, no `create_task`) is
+    quiescent whenever that task is the one running, which spares the ready-queue scan
+    on the hot path.  An existing task factory is kept and wrapped.
+    """
+    current = loop.get_task_factory()
+    if getattr(current, "_durable_counting", False):
+        return
+    previous: Any = current
+
+    def factory(
+        loop: asyncio.AbstractEventLoop, coro: Any, context: contextvars.Context | None = None
+    ) -> asyncio.Task[Any]:
+        if previous is None:
+            task: asyncio.Task[Any] = asyncio.Task(coro, loop=loop, context=context)
+        elif context is None:
+            task = previous(loop, coro)
+        else:
+            task = previous(loop, coro, context=context)
+        owner = (context or contextvars.copy_context()).get(_workflow_code_var())
+        if owner is not None:
+            owner.sequencer.tasks_started(task)
+        return task
+
+    factory._durable_counting = True  # type: ignore[attr-defined]
+    loop.set_task_factory(factory)
+
+
+def _workflow_code_var() -> contextvars.ContextVar[Any]:
+    return context.workflow_code
 
 
 class _Slot:
@@ -62,6 +96,17 @@ class Sequencer:
         self._pump_task: asyncio.Task[None] | None = None
         self._loop = asyncio.get_running_loop()
         self._ready_queue = getattr(self._loop, "_ready", None)
+        self._counted = getattr(self._loop.get_task_factory(), "_durable_counting", False)
+        self._tasks = 0
+        self.main_task: asyncio.Task[Any] | None = None
+
+    def tasks_started(self, task: asyncio.Task[Any]) -> None:
+        """A task of this run's workflow code was created (see `count_workflow_tasks`)."""
+        self._tasks += 1
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, _: asyncio.Task[Any]) -> None:
+        self._tasks -= 1
 
     def _add(self, ord_: int) -> _Slot:
         slot = _Slot(ord_)
@@ -112,13 +157,24 @@ class Sequencer:
 
     def quiescent(self) -> bool:
         """True when no workflow-code callback of this run is queued in the event loop."""
+        if (
+            self._counted
+            and self._tasks == 1
+            and self.main_task is not None
+            and asyncio.current_task() is self.main_task
+        ):
+            return True  # the only workflow task is this one, and it is running
         ready = self._ready_queue
         if ready is None:  # an event loop without a visible ready queue: assume quiet
             return True
         owner = self._owner
         for handle in ready:
             ctx = getattr(handle, "_context", None)
-            if ctx is not None and not handle._cancelled and ctx.get(context.workflow_code) is owner:
+            if (
+                ctx is not None
+                and not handle._cancelled
+                and ctx.get(context.workflow_code) is owner
+            ):
                 return False
         return True
 

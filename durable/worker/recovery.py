@@ -36,8 +36,11 @@ async def recover(engine: Engine) -> int:
     now = time.time()
     if names:
         for record in await engine.journal.claimable(names):
-            if record.owner != engine.owner and _free(record, now) and \
-                    await engine.take_over(record):
+            if (
+                record.owner != engine.owner
+                and _free(record, now)
+                and await engine.take_over(record)
+            ):
                 taken += 1
     await _report_unregistered(engine, set(names))
     return taken
@@ -60,8 +63,9 @@ async def heartbeat(engine: Engine) -> None:
         try:
             await engine.journal.heartbeat(engine.owner, time.time() + engine.lease)
         except errors.JournalError as exc:
-            logger.warning("heartbeat failed: %s", exc, extra={"action": "heartbeat",
-                                                               "workflow_id": None})
+            logger.warning(
+                "heartbeat failed: %s", exc, extra={"action": "heartbeat", "workflow_id": None}
+            )
 
 
 async def poll(engine: Engine) -> None:
@@ -71,5 +75,8 @@ async def poll(engine: Engine) -> None:
         try:
             await recover(engine)
         except errors.JournalError as exc:
-            logger.warning("looking for runs to resume failed: %s", exc,
-                           extra={"action": "poll", "workflow_id": None})
+            logger.warning(
+                "looking for runs to resume failed: %s",
+                exc,
+                extra={"action": "poll", "workflow_id": None},
+            )
