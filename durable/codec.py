@@ -28,6 +28,7 @@ replay re-raises the same type with the same message.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import dataclasses
 import datetime
 import decimal
@@ -77,6 +78,7 @@ class ErrorRecord(msgspec.Struct, frozen=True):
     traceback: str = ""
     args: bytes | None = None
     pickled: bytes | None = None
+    state: bytes | None = None
 
 
 def _is_plain(value: Any, depth: int = 0) -> bool:
@@ -253,17 +255,22 @@ class Codec:
         if _is_plain(list(exc.args)):
             args = _encoder.encode(list(exc.args))
         pickled: bytes | None = None
-        if self.pickle and args is None:
+        if self.pickle:
             try:
                 pickled = cloudpickle.dumps(exc)
             except Exception:
                 pickled = None
+        state: bytes | None = None
+        attributes = {k: v for k, v in vars(exc).items() if not k.startswith("__")}
+        if attributes and _is_plain(attributes):
+            state = _encoder.encode(attributes)
         record = ErrorRecord(
             type=f"{kind.__module__}:{kind.__qualname__}",
             message=str(exc),
             traceback=tb,
             args=args,
             pickled=pickled,
+            state=state,
         )
         return _encoder.encode(record)
 
@@ -297,9 +304,13 @@ def rebuild_error(record: ErrorRecord, *, allow_pickle: bool) -> BaseException:
     if kind is not None:
         for build in _constructors(record):
             try:
-                return build(kind)
+                exc = build(kind)
             except Exception:
                 continue
+            if record.state is not None:
+                with contextlib.suppress(Exception):
+                    exc.__dict__.update(_plain_decoder.decode(record.state))
+            return exc
     return RemoteError(record)
 
 

@@ -252,6 +252,9 @@ class Engine:
         self._open = False
         for task in [*self._background, *(t for _, t in self._active.values())]:
             task.cancel()
+        drop = getattr(self.journal, "abandon", None)
+        if drop is not None:
+            drop()
         leases.forget(self.owner)
 
     # -- starting -------------------------------------------------------------------------

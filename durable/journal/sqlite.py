@@ -133,18 +133,48 @@ class SqliteJournal:
         conn = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=0, uri=uri
         )
-        if not uri:
-            conn.execute("PRAGMA journal_mode=WAL")
-        sync = "FULL" if self.durability == "full" else "NORMAL"
-        conn.execute(f"PRAGMA synchronous={sync}")
-        conn.execute("PRAGMA foreign_keys=OFF")
+        try:
+            if not uri:
+                conn.execute("PRAGMA journal_mode=WAL")
+            sync = "FULL" if self.durability == "full" else "NORMAL"
+            conn.execute(f"PRAGMA synchronous={sync}")
+        except BaseException:
+            conn.close()
+            raise
         return conn
+
+    def _diagnosis(self) -> str:
+        """Why the file may be unusable, in words, for error messages."""
+        if self.path.startswith("file:"):
+            return ""
+        folder = os.path.dirname(os.path.abspath(self.path))
+        try:
+            if os.statvfs(folder).f_flag & os.ST_RDONLY:
+                return f" (folder {folder!r} is on a read-only file system)"
+        except OSError:
+            return f" (folder {folder!r} cannot be read)"
+        if not os.access(folder, os.W_OK):
+            return f" (folder {folder!r} is read-only for this user)"
+        if os.path.exists(self.path) and not os.access(self.path, os.W_OK):
+            return f" (file {self.path!r} is read-only for this user)"
+        return ""
 
     async def open(self) -> None:
         """Connect, then create or migrate the schema."""
-        with _mapped("open", self.url):
+        try:
             self._conn = self._connect()
-        await self._write(self._migrate)
+            await self._write(self._migrate)
+        except (sqlite3.Error, errors.JournalError) as exc:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            if isinstance(exc, errors.JournalError) and exc.__cause__ is None:
+                raise
+            raise errors.JournalError(
+                f"cannot open SQLite journal {self.url!r}: {exc.__cause__ or exc}"
+                f"{self._diagnosis()}; the journal needs a writable file in a writable "
+                "folder (WAL mode creates -wal and -shm files beside it)"
+            ) from exc
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         exists = conn.execute(_Q["schema_exists"]).fetchone()[0]
@@ -182,6 +212,18 @@ class SqliteJournal:
             self._flush()
             if self._pending:
                 await asyncio.sleep(0.005)
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def abandon(self) -> None:
+        """Drop pending writes and the connection, as a killed process would."""
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        for _, future in self._pending:
+            future.cancel()
+        self._pending = []
         if self._conn is not None:
             self._conn.close()
             self._conn = None

@@ -43,8 +43,12 @@ class Host:
     owner: str
 
 
-def _describe(kind: str, name: str, fingerprint: str) -> str:
-    return f"{kind} {name!r} (arguments fingerprint {fingerprint})"
+def _describe(kind: str, name: str, fingerprint: str, args: Any = None) -> str:
+    if args is None:
+        return f"{kind} {name!r} (arguments fingerprint {fingerprint})"
+    shown = repr(args)
+    shown = shown if len(shown) <= 120 else shown[:117] + "..."
+    return f"{kind} {name!r} with arguments {shown} (fingerprint {fingerprint})"
 
 
 def encode_input(
@@ -83,7 +87,9 @@ class Executor:
         self.sequencer = Sequencer(self, sorted(ords), next_ord, self._stalled)
         self.next_seq = 0
         self.outstanding = 0
-        self.divergence: errors.NonDeterminismError | None = None
+        # set when the run cannot go on whatever the workflow code does (a divergence, a
+        # corrupt journal row): the run ends FAILED with it even if the code catches it
+        self.divergence: errors.DurableError | None = None
         self.aborted: BaseException | None = None
         self.cancel_requested = False
         self.task: asyncio.Task[Any] | None = None
@@ -228,7 +234,7 @@ class Executor:
         if self.task is not None and not self.task.done():
             self.task.cancel()
 
-    def _diverge(self, error: errors.NonDeterminismError) -> errors.NonDeterminismError:
+    def _diverge(self, error: errors.DurableError) -> errors.DurableError:
         if self.divergence is None:
             self.divergence = error
             logger.error("%s", error, extra={"action": "diverge", "workflow_id": self.run.id})
@@ -236,7 +242,9 @@ class Executor:
 
     # -- calls ------------------------------------------------------------------------
 
-    def _issue(self, kind: str, name: str, fingerprint: str) -> tuple[int, base.EntryRecord | None]:
+    def _issue(
+        self, kind: str, name: str, fingerprint: str, args: Any = None
+    ) -> tuple[int, base.EntryRecord | None]:
         """Number a call and match it against the journal."""
         if self.aborted is not None:
             raise signals.RunAborted(self.run.id, self.aborted)
@@ -251,7 +259,7 @@ class Executor:
                     errors.NonDeterminismError(
                         workflow_id=self.run.id,
                         seq=seq,
-                        expected=_describe(kind, name, fingerprint),
+                        expected=_describe(kind, name, fingerprint, args),
                         recorded=_describe(recorded.kind, recorded.name, recorded.fingerprint),
                     )
                 )
@@ -268,19 +276,23 @@ class Executor:
 
     def _result(self, entry: base.EntryRecord) -> Any:
         codec, what = self.host.codec, f"result of {entry.kind} {entry.name!r} (seq {entry.seq})"
-        if entry.status == "ok":
-            return (
-                None
-                if entry.output is None
-                else codec.decode(entry.output, what=what, workflow_id=self.run.id)
-            )
-        if entry.error is None:
-            raise errors.JournalError(
-                f"{what} of workflow {self.run.id!r} is marked failed but holds no error",
-                workflow_id=self.run.id,
-                seq=entry.seq,
-            )
-        raise codec.decode_error(entry.error, workflow_id=self.run.id)
+        try:
+            if entry.status == "ok":
+                if entry.output is None:
+                    return None
+                return codec.decode(entry.output, what=what, workflow_id=self.run.id)
+            if entry.error is None or entry.status != "error":
+                raise errors.JournalError(
+                    f"{what} of workflow {self.run.id!r} has status {entry.status!r} and "
+                    "no usable outcome; the row was left as it is",
+                    workflow_id=self.run.id,
+                    seq=entry.seq,
+                )
+            error = codec.decode_error(entry.error, workflow_id=self.run.id)
+        except (errors.JournalError, errors.SerializationError) as exc:
+            exc.seq = entry.seq  # type: ignore[union-attr]
+            raise self._diverge(exc) from exc.__cause__
+        raise error
 
     async def _journal(self, entry: base.EntryRecord) -> Any:
         """Journal a live outcome, then hand it back in its turn."""
@@ -300,7 +312,9 @@ class Executor:
     ) -> Coroutine[Any, Any, Any]:
         """A step called from workflow code: numbered and matched now, run when awaited."""
         kind = "transaction" if step.transaction else "step"
-        seq, recorded = self._issue(kind, step.name, codec_mod.fingerprint(args, kwargs))
+        seq, recorded = self._issue(
+            kind, step.name, codec_mod.fingerprint(args, kwargs), (*args, *kwargs.items())
+        )
         return self._step(seq, recorded, step, args, kwargs)
 
     async def _step(
@@ -354,15 +368,21 @@ class Executor:
         async with asyncio.timeout(step.timeout):
             return await call
 
-    async def _wait_for_retry(self, seq: int) -> int:
-        """Resume a backoff cut short by a crash; returns the next attempt number."""
+    async def _wait_for_retry(self, seq: int) -> tuple[int, int]:
+        """Resume a backoff cut short by a crash.
+
+        Returns the next attempt number and how many attempts precede the retry
+        budget: a final failure archived by `Engine.resume` (its ``retry_at`` equals
+        its ``failed_at``) starts a fresh budget, so a resumed step is retried anew.
+        """
         prior = self.attempts.pop(seq, [])
         if not prior:
-            return 1
+            return 1, 0
+        budget_start = max((a.attempt for a in prior if a.retry_at == a.failed_at), default=0)
         delay = prior[-1].retry_at - time.time()
         if delay > 0:
             await asyncio.sleep(delay)
-        return prior[-1].attempt + 1
+        return prior[-1].attempt + 1, budget_start
 
     async def _attempts(
         self, seq: int, step: registry.StepDef, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -370,7 +390,7 @@ class Executor:
         """Run a step's attempts until one succeeds or the retry policy gives up."""
         fingerprint, codec = codec_mod.fingerprint(args, kwargs), self.host.codec
         started = time.time()
-        attempt = await self._wait_for_retry(seq)
+        attempt, spent = await self._wait_for_retry(seq)
         while True:
             try:
                 value = await self._invoke(step, args, kwargs)
@@ -391,8 +411,8 @@ class Executor:
                 error: Exception = exc
             except Exception as exc:
                 error = exc
-                if step.retry.should_retry(exc, attempt):
-                    await self._record_attempt(seq, attempt, exc, step.retry.delay(attempt))
+                if step.retry.should_retry(exc, attempt - spent):
+                    await self._record_attempt(seq, attempt, exc, step.retry.delay(attempt - spent))
                     attempt += 1
                     continue
             return self._entry(
@@ -444,7 +464,7 @@ class Executor:
             self.host.journal,
         )
         started = time.time()
-        attempt = await self._wait_for_retry(seq)
+        attempt, spent = await self._wait_for_retry(seq)
         if self.instants:
             await self._durably(asyncio.sleep(0))
         while True:
@@ -480,9 +500,9 @@ class Executor:
                 if entry is not None:
                     self.sequencer.abandon(entry.ord)
                 if not isinstance(exc, errors.SerializationError) and step.retry.should_retry(
-                    exc, attempt
+                    exc, attempt - spent
                 ):
-                    await self._record_attempt(seq, attempt, exc, step.retry.delay(attempt))
+                    await self._record_attempt(seq, attempt, exc, step.retry.delay(attempt - spent))
                     attempt += 1
                     continue
                 failed = self._entry(

@@ -1,0 +1,875 @@
+"""The Postgres journal: psycopg 3 (async), tables in their own schema (default ``durable``).
+
+Write path.  Every write is queued for one writer connection.  The writer takes
+everything queued in the same loop tick, or while its previous commit was in flight,
+and commits it as one transaction in one round trip: ``BEGIN``, the statements and
+``COMMIT`` go out together in pipeline mode (a group of one statement runs alone, in
+autocommit).  The appends of all runs in a group become one ``INSERT ... SELECT FROM
+unnest(...)``, whose owner check locks the run rows (``FOR SHARE``) in that statement,
+so a concurrent claim waits for the append to commit and then sees it.  Groups commit
+in submission order, so one run's entries commit in the order they were appended.
+
+Reads and `@durable.transaction` steps use a connection pool.
+
+Faults.  When the connection drops or the server restarts, a group's outcome is
+unknown: the writer reconnects with backoff and commits the same group again.  Every
+write is idempotent (entries keyed by (run_id, seq) with ``ON CONFLICT DO NOTHING``;
+a retried create or claim recognises its own earlier success), so it lands once.
+After `_OUTAGE_LIMIT` seconds without the database, the queued writes fail with
+`JournalError`.  Reads retry the same way.
+
+Wake-ups.  `update_run` and `reopen` send ``NOTIFY`` on the channel
+``"<schema>.changed"`` with the run id as payload; `wait_changed` listens to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+import urllib.parse
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+import psycopg
+import psycopg_pool
+from psycopg import errors as pg_errors
+from psycopg import pq
+from psycopg import sql as pg_sql
+
+from durable import errors
+from durable.journal import base, queries
+
+__all__ = ["PostgresJournal"]
+
+logger = logging.getLogger(__name__)
+
+_RUN_COLUMNS = (
+    "id name status input output error parent_id parent_seq root_id queue metadata attempt "
+    "owner lease_expires_at wake_at priority created_at updated_at started_at finished_at "
+    "cancel_requested"
+).split()
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_OUTAGE_LIMIT = 60.0
+_RETRYABLE = (
+    psycopg.OperationalError,  # connection lost, server shutting down or starting up
+    pg_errors.SerializationFailure,
+    pg_errors.DeadlockDetected,
+)
+_BARRIERS = frozenset({"claim_run", "release_all", "release_some", "reopen", "copy_entries"})
+
+Outcome = tuple["asyncio.Future[Any]", Any, BaseException | None]
+
+
+def _redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def _split_url(url: str, schema: str | None) -> tuple[str, str]:
+    """Strip durable's own ``?schema=`` parameter; returns (libpq URL, schema)."""
+    parts = urllib.parse.urlsplit(url)
+    params = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+    kept = [(k, v) for k, v in params if k != "schema"]
+    from_url = [v for k, v in params if k == "schema"]
+    chosen = schema or (from_url[-1] if from_url else "durable")
+    if not _IDENTIFIER.match(chosen):
+        raise errors.JournalError(
+            f"invalid Postgres schema name {chosen!r}: use letters, digits and underscores, "
+            "starting with a letter or underscore (at most 63 characters)"
+        )
+    query = urllib.parse.urlencode(kept)
+    return urllib.parse.urlunsplit(parts._replace(query=query)), chosen
+
+
+def _connect_hint(exc: psycopg.Error) -> str:
+    text = str(exc)
+    if "password authentication failed" in text or "no password supplied" in text:
+        return "check the user and password in the URL (or PGPASSWORD / ~/.pgpass)"
+    if re.search(r'database ".*" does not exist', text):
+        return "create the database (createdb NAME) or fix its name in the URL"
+    if re.search(r'role ".*" does not exist', text):
+        return "create that role or fix the user name in the URL"
+    if isinstance(exc, psycopg.ProgrammingError):
+        return "fix the URL: postgresql://user:password@host:port/dbname[?schema=NAME]"
+    return "check that the server is running and that host and port in the URL are right"
+
+
+def _run_from_row(row: Sequence[Any]) -> base.RunRecord:
+    values = dict(zip(_RUN_COLUMNS, row, strict=False))
+    values["status"] = base.Status(values["status"])
+    return base.RunRecord(**values)
+
+
+def _entry_params(entry: base.EntryRecord) -> dict[str, Any]:
+    return {
+        "run_id": entry.run_id,
+        "seq": entry.seq,
+        "ord": entry.ord,
+        "kind": entry.kind,
+        "name": entry.name,
+        "status": entry.status,
+        "fingerprint": entry.fingerprint,
+        "output": entry.output,
+        "error": entry.error,
+        "attempts": entry.attempts,
+        "started_at": entry.started_at,
+        "finished_at": entry.finished_at,
+        "child_id": entry.child_id,
+    }
+
+
+_ENTRY_FIELDS = (
+    "run_id seq ord kind name status fingerprint output error attempts started_at finished_at "
+    "child_id"
+).split()
+
+Finish = Callable[[list[Any], int, bool], Any]
+
+
+class _Write:
+    """One queued statement; `finish(rows, rowcount, retried)` gives its result or raises."""
+
+    __slots__ = ("finish", "future", "name", "params", "retried")
+
+    def __init__(self, name: str, params: dict[str, Any], finish: Finish) -> None:
+        self.name = name
+        self.params = params
+        self.finish = finish
+        self.retried = False
+        self.future: asyncio.Future[Any] | None = None
+
+
+class _Append:
+    """One queued `append_entries` call; merged with its neighbours into one statement."""
+
+    __slots__ = ("entries", "future", "owner", "retried")
+
+    def __init__(self, owner: str, entries: Sequence[base.EntryRecord]) -> None:
+        self.owner = owner
+        self.entries = entries
+        self.retried = False
+        self.future: asyncio.Future[Any] | None = None
+
+
+_Item = _Write | _Append
+
+
+class _Step:
+    """One statement of a group, and how its rows resolve the items behind it."""
+
+    __slots__ = ("items", "params", "query")
+
+    def __init__(self, query: str, params: dict[str, Any], items: list[_Item]) -> None:
+        self.query = query
+        self.params = params
+        self.items = items
+
+    def resolve(self, rows: list[Any], rowcount: int) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        if len(self.items) == 1 and isinstance(self.items[0], _Write):
+            item = self.items[0]
+            assert item.future is not None
+            try:
+                outcomes.append((item.future, item.finish(rows, rowcount, item.retried), None))
+            except base.LeaseLost as exc:
+                outcomes.append((item.future, None, exc))
+            return outcomes
+        lost = {row[0] for row in rows}
+        for k, append in enumerate(self.items):
+            assert isinstance(append, _Append) and append.future is not None
+            if k in lost:
+                run_ids = sorted({e.run_id for e in append.entries})
+                outcomes.append((append.future, None, base.LeaseLost(", ".join(run_ids))))
+            else:
+                outcomes.append((append.future, None, None))
+        return outcomes
+
+
+def _merge_appends(query: str, appends: list[_Append]) -> _Step:
+    columns: dict[str, list[Any]] = {name: [] for name in ("k", "owner", *_ENTRY_FIELDS)}
+    for k, append in enumerate(appends):
+        for entry in append.entries:
+            columns["k"].append(k)
+            columns["owner"].append(append.owner)
+            for name, value in _entry_params(entry).items():
+                columns[name].append(value)
+    return _Step(query, columns, list(appends))
+
+
+class PostgresJournal:
+    """A journal in a Postgres database (see the module docstring for the write path).
+
+    Parameters
+    ----------
+    url:
+        ``postgresql://user:password@host:port/dbname``; ``?schema=NAME`` picks the
+        schema holding durable's tables (default ``durable``).
+    durability:
+        ``"process"`` keeps the server's ``synchronous_commit``; ``"full"`` makes sure
+        it is at least ``on`` for this journal's connections.
+    schema:
+        The schema name (overrides ``?schema=``).
+    pool_size:
+        Most connections held for reads and `@durable.transaction` steps.
+    """
+
+    dialect = "postgres"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        durability: str = "process",
+        schema: str | None = None,
+        pool_size: int = 10,
+    ) -> None:
+        if durability not in ("process", "full"):
+            raise ValueError("durability must be 'process' or 'full'")
+        self.url = url
+        self.conninfo, self.schema = _split_url(url, schema)
+        self.durability = durability
+        self.channel = f"{self.schema}.changed"
+        quoted = pg_sql.Identifier(self.schema).as_string()
+        self._q = {
+            name: text.replace("{schema}", quoted)
+            for name, text in queries.load_queries("postgres").items()
+        }
+        self._quoted = quoted
+        self._pool_size = pool_size
+        self._pool: psycopg_pool.AsyncConnectionPool[Any] | None = None
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._pending: list[_Item] = []
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._writer: asyncio.Task[None] | None = None
+        self._listener: asyncio.Task[None] | None = None
+        self._listening: asyncio.Event | None = None
+        self._watchers: dict[str, set[asyncio.Future[None]]] = {}
+
+    # -- connection ---------------------------------------------------------------
+
+    async def _connect(self) -> psycopg.AsyncConnection[Any]:
+        conn = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
+        if self.durability == "full":
+            await self._configure(conn)
+        return conn
+
+    async def open(self) -> None:
+        """Connect, then create or migrate the schema (under an advisory lock)."""
+        try:
+            conn = await self._connect()
+        except psycopg.Error as exc:
+            raise errors.JournalError(
+                f"cannot connect to the Postgres journal {_redact(self.url)!r}: "
+                f"{str(exc).strip()}; {_connect_hint(exc)}"
+            ) from exc
+        try:
+            await self._migrate(conn)
+        except BaseException:
+            await conn.close()
+            raise
+        self._conn = conn
+        self._pool = psycopg_pool.AsyncConnectionPool(
+            self.conninfo,
+            kwargs={"autocommit": True},
+            min_size=1,
+            max_size=max(1, self._pool_size),
+            open=False,
+            timeout=10.0,
+            configure=self._configure if self.durability == "full" else None,
+            name=f"durable-{self.schema}",
+        )
+        await self._pool.open(wait=False)
+        self._writer = asyncio.create_task(self._write_loop(), name="durable-pg-writer")
+
+    async def _configure(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        cur = await conn.execute("SHOW synchronous_commit")
+        row = await cur.fetchone()
+        if row is not None and row[0] in ("off", "local"):
+            await conn.execute("SET synchronous_commit TO on")
+
+    async def _migrate(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        q, where = self._q, f"Postgres journal {_redact(self.url)!r}"
+        try:
+            async with conn.transaction():
+                await conn.execute(q["migration_lock"], {"schema": self.schema})
+                cur = await conn.execute(
+                    q["schema_state"],
+                    {"schema": self.schema, "version_table": f"{self._quoted}.schema_version"},
+                )
+                row = await cur.fetchone()
+                assert row is not None
+                exists, ours, relations = row
+                if exists and not ours and relations:
+                    raise errors.JournalError(
+                        f"{where}: schema {self.schema!r} exists and holds tables, but not "
+                        "durable's schema_version table: it was not created by durable; "
+                        "choose another schema with ?schema=NAME in the URL"
+                    )
+                if not ours:
+                    if not exists:
+                        await conn.execute(f"CREATE SCHEMA {self._quoted}")
+                    await conn.execute(self._script(queries.load_schema("postgres")))
+                    await conn.execute(q["set_schema_version"], {"version": base.SCHEMA_VERSION})
+                    return
+                cur = await conn.execute(q["schema_version"])
+                version = ((await cur.fetchone()) or (0,))[0] or 0
+                if version > base.SCHEMA_VERSION:
+                    raise errors.JournalError(
+                        f"{where} has schema version {version}, newer than this durable "
+                        f"knows ({base.SCHEMA_VERSION}); upgrade durable before opening it"
+                    )
+                for number, script in queries.load_migrations("postgres"):
+                    if number > version:
+                        await conn.execute(self._script(script))
+                        await conn.execute(q["set_schema_version"], {"version": number})
+        except psycopg.Error as exc:
+            hint = (
+                "grant this user CREATE on the database, or have an administrator open the "
+                "journal once"
+                if isinstance(exc, pg_errors.InsufficientPrivilege)
+                else "check the database's logs"
+            )
+            raise errors.JournalError(
+                f"{where}: creating or migrating schema {self.schema!r} failed: {exc}; {hint}"
+            ) from exc
+
+    def _script(self, text: str) -> bytes:
+        # the schema name is validated and quoted; the rest of the script is constant
+        return text.replace("{schema}", self._quoted).encode()
+
+    async def close(self) -> None:
+        """Commit what is queued, then disconnect."""
+        while self._pending or not self._idle.is_set():
+            if self._writer is None or self._writer.done():
+                break
+            self._wake.set()
+            await self._idle.wait()
+            await asyncio.sleep(0)
+        for task in (self._writer, self._listener):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._writer = self._listener = None
+        self._fail(self._pending, None, "the journal was closed before this write committed")
+        self._pending = []
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    # -- group commit -----------------------------------------------------------------
+
+    def _submit(self, item: _Item) -> asyncio.Future[Any]:
+        if self._writer is None or self._writer.done():
+            raise errors.JournalError(
+                f"Postgres journal {_redact(self.url)!r} is not open (or was closed)"
+            )
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        item.future = future
+        self._pending.append(item)
+        self._wake.set()
+        return future
+
+    def _write(self, name: str, params: dict[str, Any], finish: Finish) -> asyncio.Future[Any]:
+        return self._submit(_Write(name, params, finish))
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if not self._pending:
+                continue
+            batch, self._pending = self._pending, []
+            self._idle.clear()
+            try:
+                await self._commit(batch)
+            finally:
+                self._idle.set()
+
+    def _plan(self, batch: list[_Item]) -> list[_Step]:
+        """Statements in submission order; appends wait for the next barrier (an op that
+        changes owners or entries) or the end, and go out merged."""
+        steps: list[_Step] = []
+        appends: list[_Append] = []
+        for item in batch:
+            if isinstance(item, _Append):
+                appends.append(item)
+                continue
+            if item.name in _BARRIERS and appends:
+                steps.append(_merge_appends(self._q["append_entries"], appends))
+                appends = []
+            if item.name == "claim_run":
+                item.params["retried"] = item.retried
+            steps.append(_Step(self._q[item.name], item.params, [item]))
+        if appends:
+            steps.append(_merge_appends(self._q["append_entries"], appends))
+        return steps
+
+    async def _execute(self, conn: psycopg.AsyncConnection[Any], batch: list[_Item]) -> list[Any]:
+        steps = self._plan(batch)
+        if len(steps) == 1:
+            cur = await conn.execute(steps[0].query, steps[0].params)
+            rows = await cur.fetchall() if cur.description else []
+            return steps[0].resolve(rows, cur.rowcount)
+        try:
+            async with conn.pipeline():
+                await conn.execute("BEGIN")
+                cursors = [await conn.execute(step.query, step.params) for step in steps]
+                await conn.execute("COMMIT")
+        except psycopg.Error:
+            await _rollback(conn)
+            raise
+        outcomes: list[Outcome] = []
+        for step, cur in zip(steps, cursors, strict=True):
+            rows = await cur.fetchall() if cur.description else []
+            outcomes.extend(step.resolve(rows, cur.rowcount))
+        return outcomes
+
+    async def _commit(self, batch: list[_Item]) -> None:
+        delay, deadline = 0.02, time.monotonic() + _OUTAGE_LIMIT
+        while True:
+            try:
+                if self._conn is None or self._conn.closed:
+                    self._conn = await self._connect()
+                outcomes = await self._execute(self._conn, batch)
+            except _RETRYABLE as exc:
+                # outcome unknown: the same group is committed again, idempotently
+                for item in batch:
+                    item.retried = True
+                if self._conn is not None and self._conn.broken:
+                    await self._conn.close()
+                    self._conn = None
+                if time.monotonic() > deadline:
+                    self._fail(batch, exc, f"the database was unreachable for {_OUTAGE_LIMIT}s")
+                    return
+                logger.warning(
+                    "journal write failed (%s), retrying in %.2fs",
+                    str(exc).strip(),
+                    delay,
+                    extra={"action": "reconnect", "workflow_id": None},
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            except psycopg.Error as exc:
+                if len(batch) > 1:  # find the culprit: the others must not fail with it
+                    for item in batch:
+                        await self._commit([item])
+                else:
+                    self._fail(batch, exc, "nothing of this write was kept")
+                return
+            for future, value, error in outcomes:
+                if future.done():
+                    continue
+                if error is not None:
+                    future.set_exception(error)
+                else:
+                    future.set_result(value)
+            return
+
+    def _fail(self, batch: list[_Item], exc: BaseException | None, what: str) -> None:
+        for item in batch:
+            if item.future is not None and not item.future.done():
+                error = errors.JournalError(
+                    f"Postgres journal {_redact(self.url)!r} could not commit: "
+                    f"{str(exc).strip() if exc else 'closed'}; {what}"
+                )
+                error.__cause__ = exc
+                item.future.set_exception(error)
+
+    # -- reads ------------------------------------------------------------------------
+
+    async def _with_conn(
+        self,
+        action: str,
+        fn: Callable[[psycopg.AsyncConnection[Any]], Any],
+        workflow_id: str | None = None,
+    ) -> Any:
+        """Run `fn` on a pooled connection, retrying connection failures (reads only)."""
+        delay, deadline = 0.02, time.monotonic() + _OUTAGE_LIMIT
+        while True:
+            pool = self._require_pool(workflow_id)
+            try:
+                async with pool.connection() as conn:
+                    return await fn(conn)
+            except _RETRYABLE as exc:
+                if time.monotonic() > deadline:
+                    raise self._error(action, exc, workflow_id) from exc
+                await pool.check()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+            except psycopg.Error as exc:
+                raise self._error(action, exc, workflow_id) from exc
+
+    def _error(
+        self, action: str, exc: psycopg.Error, workflow_id: str | None
+    ) -> errors.JournalError:
+        return errors.JournalError(
+            f"Postgres journal {_redact(self.url)!r} failed to {action}: {str(exc).strip()}; "
+            "check that the server is reachable and the database's logs",
+            workflow_id=workflow_id,
+        )
+
+    async def _read(
+        self, action: str, name: str, params: dict[str, Any], workflow_id: str | None = None
+    ) -> list[Any]:
+        async def fn(conn: psycopg.AsyncConnection[Any]) -> list[Any]:
+            cur = await conn.execute(self._q[name], params)
+            return await cur.fetchall()
+
+        result: list[Any] = await self._with_conn(action, fn, workflow_id)
+        return result
+
+    # -- runs ---------------------------------------------------------------------------
+
+    async def create_run(self, run: base.NewRun) -> tuple[base.RunRecord, bool]:
+        params = {
+            "id": run.id,
+            "name": run.name,
+            "status": run.status.value,
+            "input": run.input,
+            "parent_id": run.parent_id,
+            "parent_seq": run.parent_seq,
+            "root_id": run.root_id,
+            "queue": run.queue,
+            "metadata": run.metadata,
+            "owner": run.owner,
+            "lease_expires_at": run.lease_expires_at,
+            "priority": run.priority,
+            "created_at": run.created_at,
+        }
+
+        def finish(rows: list[Any], rowcount: int, retried: bool) -> Any:
+            return (rows[0] if rows else None), retried
+
+        row, retried = await self._write("create_run", params, finish)
+        if row is None:  # the conflicting row committed after this statement's snapshot
+            record = await self.get_run(run.id)
+            assert record is not None
+            return record, False
+        record = _run_from_row(row)
+        created = bool(row[-1])
+        if not created and retried:
+            # the first attempt may have committed (its reply was lost with the connection)
+            created = (record.created_at, record.owner, record.input) == (
+                run.created_at,
+                run.owner,
+                run.input,
+            )
+        return record, created
+
+    async def get_run(self, run_id: str) -> base.RunRecord | None:
+        rows = await self._read("read a run", "select_run", {"id": run_id}, run_id)
+        return _run_from_row(rows[0]) if rows else None
+
+    async def list_runs(
+        self,
+        *,
+        status: Sequence[base.Status] | None = None,
+        name: str | None = None,
+        parent_id: str | None = None,
+        limit: int = 100,
+    ) -> list[base.RunRecord]:
+        params = {
+            "statuses": [str(s) for s in status] if status else None,
+            "name": name,
+            "parent_id": parent_id,
+            "limit": limit,
+        }
+        rows = await self._read("list runs", "list_runs", params)
+        return [_run_from_row(row) for row in rows]
+
+    async def load(self, run_id: str) -> base.RunLoad | None:
+        q, params = self._q, {"id": run_id}
+
+        async def fn(conn: psycopg.AsyncConnection[Any]) -> list[list[Any]]:
+            async with conn.pipeline():
+                await conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                cursors = [
+                    await conn.execute(q[name], params)
+                    for name in ("select_run", "select_entries", "select_attempts", "select_timers")
+                ]
+                await conn.execute("COMMIT")
+            return [await cur.fetchall() for cur in cursors]
+
+        run_rows, entry_rows, attempt_rows, timer_rows = await self._with_conn(
+            "load the journal", fn, run_id
+        )
+        if not run_rows:
+            return None
+        return base.RunLoad(
+            run=_run_from_row(run_rows[0]),
+            entries=[
+                base.EntryRecord(**dict(zip(_ENTRY_FIELDS, r, strict=True))) for r in entry_rows
+            ],
+            attempts=[
+                base.AttemptRecord(
+                    run_id=r[0], seq=r[1], attempt=r[2], error=r[3], failed_at=r[4], retry_at=r[5]
+                )
+                for r in attempt_rows
+            ],
+            timers=[base.TimerRecord(run_id=r[0], seq=r[1], wake_at=r[2]) for r in timer_rows],
+        )
+
+    # -- writes by the owner ------------------------------------------------------------
+
+    async def append_entries(self, owner: str, entries: Sequence[base.EntryRecord]) -> None:
+        if entries:
+            await self._submit(_Append(owner, list(entries)))
+
+    @staticmethod
+    def _held(run_id: str) -> Finish:
+        def finish(rows: list[Any], rowcount: int, retried: bool) -> None:
+            if not rows or not rows[0][0]:
+                raise base.LeaseLost(run_id)
+
+        return finish
+
+    async def record_attempt(self, owner: str, attempt: base.AttemptRecord) -> None:
+        params = {
+            "owner": owner,
+            "run_id": attempt.run_id,
+            "seq": attempt.seq,
+            "attempt": attempt.attempt,
+            "error": attempt.error,
+            "failed_at": attempt.failed_at,
+            "retry_at": attempt.retry_at,
+        }
+        await self._write("insert_attempt", params, self._held(attempt.run_id))
+
+    async def set_timer(self, owner: str, timer: base.TimerRecord) -> None:
+        params = {
+            "owner": owner,
+            "run_id": timer.run_id,
+            "seq": timer.seq,
+            "wake_at": timer.wake_at,
+        }
+        await self._write("insert_timer", params, self._held(timer.run_id))
+
+    async def update_run(self, owner: str, update: base.RunUpdate) -> None:
+        params = {
+            "status": update.status.value,
+            "output": update.output,
+            "error": update.error,
+            "wake_at": update.wake_at,
+            "at": update.at,
+            "finished": update.status in base.TERMINAL,
+            "run_id": update.run_id,
+            "owner": owner,
+            "channel": self.channel,
+        }
+        await self._write("update_run", params, self._held(update.run_id))
+
+    @contextlib.asynccontextmanager
+    async def transaction(self, owner: str, run_id: str) -> AsyncIterator[base.Transaction]:
+        pool, conn = await self._begin(run_id)
+        try:
+            tx = base.Transaction(_TxConnection(conn))
+            try:
+                yield tx  # the user's statements: their errors reach the step unchanged
+            except BaseException:
+                await _rollback(conn)
+                raise
+            try:
+                await self._finish_transaction(conn, owner, run_id, tx.entry)
+            except psycopg.Error as exc:
+                if not await self._committed_despite(exc, tx.entry):
+                    raise self._error("commit a transaction step", exc, run_id) from exc
+        finally:
+            await pool.putconn(conn)
+
+    async def _begin(
+        self, run_id: str
+    ) -> tuple[psycopg_pool.AsyncConnectionPool[Any], psycopg.AsyncConnection[Any]]:
+        """A pooled connection inside ``BEGIN``, retrying connection failures."""
+        delay, deadline = 0.02, time.monotonic() + _OUTAGE_LIMIT
+        while True:
+            pool = self._require_pool(run_id)
+            conn: psycopg.AsyncConnection[Any] | None = None
+            try:
+                conn = await pool.getconn()
+                await conn.execute("BEGIN")
+                return pool, conn
+            except psycopg.Error as exc:
+                if conn is not None:
+                    await pool.putconn(conn)
+                if not isinstance(exc, _RETRYABLE) or time.monotonic() > deadline:
+                    raise self._error("begin a transaction step", exc, run_id) from exc
+                await pool.check()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    def _require_pool(self, workflow_id: str | None) -> psycopg_pool.AsyncConnectionPool[Any]:
+        if self._pool is None:
+            raise errors.JournalError(
+                f"Postgres journal {_redact(self.url)!r} is not open (or was closed)",
+                workflow_id=workflow_id,
+            )
+        return self._pool
+
+    async def _finish_transaction(
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        owner: str,
+        run_id: str,
+        entry: base.EntryRecord | None,
+    ) -> None:
+        params: dict[str, Any] = {name: None for name in _ENTRY_FIELDS}
+        if entry is not None:
+            params.update(_entry_params(entry))
+        params.update(run_id=run_id, owner=owner, write=entry is not None)
+        try:
+            cur = await conn.execute(self._q["tx_append_entry"], params)
+            row = await cur.fetchone()
+            if row is None or row[0] != owner:
+                raise base.LeaseLost(run_id)
+        except BaseException:
+            await _rollback(conn)
+            raise
+        await conn.execute("COMMIT")
+
+    async def _committed_despite(self, exc: psycopg.Error, entry: base.EntryRecord | None) -> bool:
+        """Whether a transaction step whose connection broke had committed after all:
+        its entry is in the journal exactly when it did (they commit together)."""
+        if entry is None or not isinstance(exc, psycopg.OperationalError):
+            return False
+        params = {"run_id": entry.run_id, "seq": entry.seq, "ord": entry.ord}
+        with contextlib.suppress(errors.JournalError):
+            return bool(await self._read("check a commit", "entry_exists", params))
+        return False
+
+    # -- ownership ----------------------------------------------------------------------
+
+    async def claim(
+        self, owner: str, run_id: str, *, expected_owner: str | None, lease_expires_at: float
+    ) -> base.RunRecord | None:
+        params = {
+            "owner": owner,
+            "lease_expires_at": lease_expires_at,
+            "now": time.time(),
+            "id": run_id,
+            "expected": expected_owner,
+            "retried": False,
+        }
+
+        def finish(rows: list[Any], rowcount: int, retried: bool) -> base.RunRecord | None:
+            return _run_from_row(rows[0]) if rows else None
+
+        result: base.RunRecord | None = await self._write("claim_run", params, finish)
+        return result
+
+    async def claimable(self, names: Sequence[str], *, limit: int = 1000) -> list[base.RunRecord]:
+        rows = await self._read(
+            "list claimable runs", "claimable", {"names": list(names), "limit": limit}
+        )
+        return [_run_from_row(row) for row in rows]
+
+    async def heartbeat(self, owner: str, lease_expires_at: float) -> int:
+        params = {"owner": owner, "lease_expires_at": lease_expires_at}
+        return int(await self._write("heartbeat", params, lambda rows, count, retried: count))
+
+    async def release(self, owner: str, run_ids: Sequence[str] | None = None) -> None:
+        if run_ids is None:
+            await self._write("release_all", {"owner": owner}, _nothing)
+        elif run_ids:
+            await self._write("release_some", {"owner": owner, "ids": list(run_ids)}, _nothing)
+
+    async def request_cancel(self, run_ids: Sequence[str]) -> None:
+        if run_ids:
+            await self._write("request_cancel", {"ids": list(run_ids)}, _nothing)
+
+    async def reopen(self, run_id: str) -> int:
+        params = {"id": run_id, "now": time.time(), "channel": self.channel}
+        return int(await self._write("reopen", params, lambda rows, count, retried: rows[0][0]))
+
+    async def copy_entries(self, source_id: str, target_id: str, before_seq: int) -> int:
+        params = {"source": source_id, "target": target_id, "before": before_seq}
+        return int(await self._write("copy_entries", params, lambda rows, count, retried: count))
+
+    # -- wake-ups -----------------------------------------------------------------------
+
+    async def wait_changed(self, run_id: str, timeout: float | None = None) -> bool:
+        """Wait until `run_id`'s status may have changed (True) or `timeout` passed (False).
+
+        Woken by ``NOTIFY`` from `update_run` and `reopen`, also when the listening
+        connection had to reconnect (changes may have been missed).  Callers re-read
+        the run after it returns; a change between their read and this call is only
+        seen at the timeout, so keep one.
+        """
+        if self._listener is None or self._listener.done():
+            self._listening = asyncio.Event()
+            self._listener = asyncio.create_task(self._listen(), name="durable-pg-listener")
+        assert self._listening is not None
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._watchers.setdefault(run_id, set()).add(future)
+        try:
+            async with asyncio.timeout(timeout):
+                await self._listening.wait()
+                await future
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            watchers = self._watchers.get(run_id)
+            if watchers is not None:
+                watchers.discard(future)
+                if not watchers:
+                    del self._watchers[run_id]
+
+    def _notify(self, run_ids: Sequence[str] | None) -> None:
+        keys = list(self._watchers) if run_ids is None else run_ids
+        for key in keys:
+            for future in self._watchers.get(key, ()):
+                if not future.done():
+                    future.set_result(None)
+
+    async def _listen(self) -> None:
+        assert self._listening is not None
+        delay = 0.05
+        channel = pg_sql.Identifier(self.channel).as_string()
+        while True:
+            try:
+                conn = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
+                async with conn:
+                    await conn.execute(f"LISTEN {channel}")
+                    self._listening.set()
+                    self._notify(None)  # anything may have changed while not listening
+                    delay = 0.05
+                    async for note in conn.notifies():
+                        self._notify([note.payload])
+            except psycopg.Error as exc:
+                logger.warning(
+                    "journal listener lost its connection (%s)",
+                    str(exc).strip(),
+                    extra={"action": "listen", "workflow_id": None},
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+async def _rollback(conn: psycopg.AsyncConnection[Any]) -> None:
+    if not conn.closed and conn.info.transaction_status != pq.TransactionStatus.IDLE:
+        with contextlib.suppress(psycopg.Error):
+            await conn.execute("ROLLBACK")
+
+
+def _nothing(rows: list[Any], rowcount: int, retried: bool) -> None:
+    return None
+
+
+class _TxConnection:
+    """The async connection a `@durable.transaction` step receives on Postgres."""
+
+    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        return await self._conn.execute(sql, params)

@@ -1,0 +1,241 @@
+-- Named queries of the Postgres journal.  Each block starts with `-- name: NAME`.
+-- {schema} is replaced by the quoted schema name; everything else is a parameter.
+-- Owner checks lock the run row (FOR SHARE) in the same statement as the write, so a
+-- concurrent claim waits for the write to commit and then sees it.
+
+-- name: schema_state
+SELECT
+    EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = %(schema)s),
+    to_regclass(%(version_table)s) IS NOT NULL,
+    (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = %(schema)s);
+
+-- name: migration_lock
+SELECT pg_advisory_xact_lock(hashtextextended('durable schema ' || %(schema)s, 0));
+
+-- name: schema_version
+SELECT max(version) FROM {schema}.schema_version;
+
+-- name: set_schema_version
+INSERT INTO {schema}.schema_version (version) VALUES (%(version)s);
+
+-- name: create_run
+WITH ins AS (
+    INSERT INTO {schema}.runs (
+        id, name, status, input, parent_id, parent_seq, root_id, queue, metadata,
+        owner, lease_expires_at, priority, created_at, updated_at
+    ) VALUES (
+        %(id)s, %(name)s, %(status)s, %(input)s, %(parent_id)s, %(parent_seq)s, %(root_id)s,
+        %(queue)s, %(metadata)s, %(owner)s, %(lease_expires_at)s, %(priority)s,
+        %(created_at)s, %(created_at)s
+    )
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id, name, status, input, output, error, parent_id, parent_seq, root_id, queue,
+              metadata, attempt, owner, lease_expires_at, wake_at, priority, created_at,
+              updated_at, started_at, finished_at, cancel_requested
+)
+SELECT *, true FROM ins
+UNION ALL
+SELECT id, name, status, input, output, error, parent_id, parent_seq, root_id, queue,
+       metadata, attempt, owner, lease_expires_at, wake_at, priority, created_at,
+       updated_at, started_at, finished_at, cancel_requested, false
+FROM {schema}.runs WHERE id = %(id)s AND NOT EXISTS (SELECT 1 FROM ins);
+
+-- name: select_run
+SELECT id, name, status, input, output, error, parent_id, parent_seq, root_id, queue,
+       metadata, attempt, owner, lease_expires_at, wake_at, priority, created_at,
+       updated_at, started_at, finished_at, cancel_requested
+FROM {schema}.runs WHERE id = %(id)s;
+
+-- name: list_runs
+SELECT id, name, status, input, output, error, parent_id, parent_seq, root_id, queue,
+       metadata, attempt, owner, lease_expires_at, wake_at, priority, created_at,
+       updated_at, started_at, finished_at, cancel_requested
+FROM {schema}.runs
+WHERE (%(statuses)s::text[] IS NULL OR status = ANY (%(statuses)s::text[]))
+  AND (%(name)s::text IS NULL OR name = %(name)s::text)
+  AND (%(parent_id)s::text IS NULL OR parent_id = %(parent_id)s::text)
+ORDER BY created_at DESC, id DESC
+LIMIT %(limit)s;
+
+-- name: select_entries
+SELECT run_id, seq, ord, kind, name, status, fingerprint, output, error, attempts,
+       started_at, finished_at, child_id
+FROM {schema}.entries WHERE run_id = %(id)s ORDER BY seq;
+
+-- name: select_attempts
+SELECT run_id, seq, attempt, error, failed_at, retry_at
+FROM {schema}.attempts WHERE run_id = %(id)s ORDER BY seq, attempt;
+
+-- name: select_timers
+SELECT run_id, seq, wake_at FROM {schema}.timers WHERE run_id = %(id)s ORDER BY seq;
+
+-- name: entry_exists
+SELECT 1 FROM {schema}.entries WHERE run_id = %(run_id)s AND seq = %(seq)s AND ord = %(ord)s;
+
+-- name: append_entries
+-- Entries of several append_entries calls (numbered k) in one statement: a call whose
+-- runs are not all held by its owner writes nothing and is returned.
+WITH e AS (
+    SELECT * FROM unnest(
+        %(k)s::int[], %(owner)s::text[], %(run_id)s::text[], %(seq)s::bigint[],
+        %(ord)s::bigint[], %(kind)s::text[], %(name)s::text[], %(status)s::text[],
+        %(fingerprint)s::text[], %(output)s::bytea[], %(error)s::bytea[],
+        %(attempts)s::int[], %(started_at)s::float8[], %(finished_at)s::float8[],
+        %(child_id)s::text[]
+    ) AS e (k, owner, run_id, seq, ord, kind, name, status, fingerprint, output, error,
+            attempts, started_at, finished_at, child_id)
+),
+held AS (
+    SELECT r.id, r.owner FROM {schema}.runs r
+    WHERE r.id IN (SELECT run_id FROM e)
+    ORDER BY r.id
+    FOR SHARE
+),
+lost AS (
+    SELECT DISTINCT e.k FROM e LEFT JOIN held h ON h.id = e.run_id
+    WHERE h.owner IS DISTINCT FROM e.owner
+),
+ins AS (
+    INSERT INTO {schema}.entries (
+        run_id, seq, ord, kind, name, status, fingerprint, output, error, attempts,
+        started_at, finished_at, child_id
+    )
+    SELECT run_id, seq, ord, kind, name, status, fingerprint, output, error, attempts,
+           started_at, finished_at, child_id
+    FROM e WHERE e.k NOT IN (SELECT k FROM lost)
+    ON CONFLICT (run_id, seq) DO NOTHING
+)
+SELECT k FROM lost;
+
+-- name: tx_append_entry
+-- The entry of a `@durable.transaction` step, written only while the owner holds the run;
+-- returns the run's owner (no row: the run is gone).
+WITH held AS (
+    SELECT owner FROM {schema}.runs WHERE id = %(run_id)s FOR SHARE
+),
+ins AS (
+    INSERT INTO {schema}.entries (
+        run_id, seq, ord, kind, name, status, fingerprint, output, error, attempts,
+        started_at, finished_at, child_id
+    )
+    SELECT %(run_id)s, %(seq)s, %(ord)s, %(kind)s, %(name)s, %(status)s, %(fingerprint)s,
+           %(output)s, %(error)s, %(attempts)s, %(started_at)s, %(finished_at)s, %(child_id)s
+    WHERE %(write)s AND EXISTS (SELECT 1 FROM held WHERE owner = %(owner)s)
+    ON CONFLICT (run_id, seq) DO NOTHING
+)
+SELECT owner FROM held;
+
+-- name: insert_attempt
+WITH held AS (
+    SELECT id FROM {schema}.runs WHERE id = %(run_id)s AND owner = %(owner)s FOR SHARE
+),
+ins AS (
+    INSERT INTO {schema}.attempts (run_id, seq, attempt, error, failed_at, retry_at)
+    SELECT %(run_id)s, %(seq)s, %(attempt)s, %(error)s, %(failed_at)s, %(retry_at)s
+    WHERE EXISTS (SELECT 1 FROM held)
+    ON CONFLICT (run_id, seq, attempt) DO NOTHING
+)
+SELECT count(*) FROM held;
+
+-- name: insert_timer
+WITH held AS (
+    SELECT id FROM {schema}.runs WHERE id = %(run_id)s AND owner = %(owner)s FOR SHARE
+),
+ins AS (
+    INSERT INTO {schema}.timers (run_id, seq, wake_at)
+    SELECT %(run_id)s, %(seq)s, %(wake_at)s
+    WHERE EXISTS (SELECT 1 FROM held)
+    ON CONFLICT (run_id, seq) DO NOTHING
+)
+SELECT count(*) FROM held;
+
+-- name: update_run
+WITH updated AS (
+    UPDATE {schema}.runs
+    SET status = %(status)s, output = coalesce(%(output)s, output), error = %(error)s,
+        wake_at = %(wake_at)s, updated_at = %(at)s, started_at = coalesce(started_at, %(at)s),
+        finished_at = CASE WHEN %(finished)s THEN %(at)s::float8 ELSE NULL END
+    WHERE id = %(run_id)s AND owner = %(owner)s
+    RETURNING id
+)
+SELECT id, pg_notify(%(channel)s, id) FROM updated;
+
+-- name: claim_run
+-- `retried`: the previous attempt of this very claim may have committed (its outcome
+-- was lost with the connection); then the run is already ours and must not count twice.
+UPDATE {schema}.runs
+SET owner = %(owner)s, lease_expires_at = %(lease_expires_at)s, updated_at = %(now)s,
+    attempt = attempt + CASE
+        WHEN %(retried)s AND owner IS NOT DISTINCT FROM %(owner)s
+             AND owner IS DISTINCT FROM %(expected)s THEN 0 ELSE 1 END
+WHERE id = %(id)s
+  AND (owner IS NOT DISTINCT FROM %(expected)s::text
+       OR (%(retried)s AND owner IS NOT DISTINCT FROM %(owner)s))
+  AND status NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED')
+RETURNING id, name, status, input, output, error, parent_id, parent_seq, root_id, queue,
+          metadata, attempt, owner, lease_expires_at, wake_at, priority, created_at,
+          updated_at, started_at, finished_at, cancel_requested;
+
+-- name: claimable
+SELECT id, name, status, input, output, error, parent_id, parent_seq, root_id, queue,
+       metadata, attempt, owner, lease_expires_at, wake_at, priority, created_at,
+       updated_at, started_at, finished_at, cancel_requested
+FROM {schema}.runs
+WHERE status IN ('PENDING', 'RUNNING', 'SLEEPING')
+  AND name = ANY (%(names)s::text[])
+ORDER BY priority DESC, created_at, id
+LIMIT %(limit)s;
+
+-- name: heartbeat
+UPDATE {schema}.runs SET lease_expires_at = %(lease_expires_at)s
+WHERE owner = %(owner)s AND status IN ('PENDING', 'RUNNING', 'SLEEPING');
+
+-- name: release_all
+UPDATE {schema}.runs SET owner = NULL, lease_expires_at = NULL
+WHERE owner = %(owner)s AND status IN ('PENDING', 'RUNNING', 'SLEEPING');
+
+-- name: release_some
+UPDATE {schema}.runs SET owner = NULL, lease_expires_at = NULL
+WHERE owner = %(owner)s AND id = ANY (%(ids)s::text[]);
+
+-- name: request_cancel
+UPDATE {schema}.runs SET cancel_requested = true
+WHERE id = ANY (%(ids)s::text[]) AND status IN ('PENDING', 'RUNNING', 'SLEEPING');
+
+-- name: reopen
+-- Error entries completed after the last successful one move to the attempts table.
+WITH moved AS (
+    DELETE FROM {schema}.entries
+    WHERE run_id = %(id)s AND status = 'error'
+      AND ord > (SELECT coalesce(max(ord), -1) FROM {schema}.entries
+                 WHERE run_id = %(id)s AND status = 'ok')
+    RETURNING seq, attempts, error, finished_at
+),
+kept AS (
+    INSERT INTO {schema}.attempts (run_id, seq, attempt, error, failed_at, retry_at)
+    SELECT %(id)s, seq, attempts, error, finished_at, finished_at FROM moved
+    ON CONFLICT (run_id, seq, attempt) DO NOTHING
+),
+reopened AS (
+    UPDATE {schema}.runs
+    SET status = 'PENDING', error = NULL, output = NULL, finished_at = NULL,
+        cancel_requested = false, owner = NULL, lease_expires_at = NULL, updated_at = %(now)s
+    WHERE id = %(id)s AND status IN ('FAILED', 'CANCELLED')
+    RETURNING id
+)
+SELECT (SELECT count(*) FROM moved), (SELECT pg_notify(%(channel)s, id) FROM reopened);
+
+-- name: copy_entries
+INSERT INTO {schema}.entries (
+    run_id, seq, ord, kind, name, status, fingerprint, output, error, attempts,
+    started_at, finished_at, child_id
+)
+SELECT %(target)s, seq, ord, kind, name, status, fingerprint, output, error, attempts,
+       started_at, finished_at, child_id
+FROM {schema}.entries
+WHERE run_id = %(source)s AND seq < %(before)s
+  AND ord < (SELECT coalesce(min(ord), 9223372036854775807) FROM {schema}.entries
+             WHERE run_id = %(source)s AND seq >= %(before)s)
+ON CONFLICT (run_id, seq) DO NOTHING;
+

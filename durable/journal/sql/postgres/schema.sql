@@ -1,0 +1,88 @@
+-- The fresh schema at the current version; migrations/ must build exactly this.
+-- {schema} is replaced by the quoted schema name (default "durable").
+CREATE TABLE {schema}.schema_version (
+    version integer NOT NULL
+);
+
+CREATE TABLE {schema}.runs (
+    id text PRIMARY KEY,
+    name text NOT NULL,
+    status text NOT NULL,
+    input bytea NOT NULL,
+    output bytea,
+    error bytea,
+    parent_id text,
+    parent_seq bigint,
+    root_id text NOT NULL,
+    queue text,
+    metadata bytea NOT NULL,
+    attempt integer NOT NULL DEFAULT 0,
+    owner text,
+    lease_expires_at double precision,
+    wake_at double precision,
+    priority integer NOT NULL DEFAULT 0,
+    code_version text,
+    cancel_requested boolean NOT NULL DEFAULT false,
+    created_at double precision NOT NULL,
+    updated_at double precision NOT NULL,
+    started_at double precision,
+    finished_at double precision
+);
+
+CREATE INDEX runs_status ON {schema}.runs (status, created_at);
+CREATE INDEX runs_parent ON {schema}.runs (parent_id);
+CREATE INDEX runs_root ON {schema}.runs (root_id);
+CREATE INDEX runs_created ON {schema}.runs (created_at);
+
+CREATE TABLE {schema}.entries (
+    run_id text NOT NULL,
+    seq bigint NOT NULL,
+    ord bigint NOT NULL,
+    kind text NOT NULL,
+    name text NOT NULL,
+    status text NOT NULL,
+    fingerprint text NOT NULL,
+    output bytea,
+    error bytea,
+    attempts integer NOT NULL DEFAULT 1,
+    started_at double precision NOT NULL,
+    finished_at double precision NOT NULL,
+    child_id text,
+    PRIMARY KEY (run_id, seq)
+);
+
+CREATE TABLE {schema}.attempts (
+    run_id text NOT NULL,
+    seq bigint NOT NULL,
+    attempt integer NOT NULL,
+    error bytea NOT NULL,
+    failed_at double precision NOT NULL,
+    retry_at double precision NOT NULL,
+    PRIMARY KEY (run_id, seq, attempt)
+);
+
+CREATE TABLE {schema}.timers (
+    run_id text NOT NULL,
+    seq bigint NOT NULL,
+    wake_at double precision NOT NULL,
+    PRIMARY KEY (run_id, seq)
+);
+
+CREATE TABLE {schema}.messages (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    run_id text NOT NULL,
+    topic text NOT NULL,
+    value bytea NOT NULL,
+    sent_at double precision NOT NULL,
+    consumed_seq bigint
+);
+
+CREATE INDEX messages_inbox ON {schema}.messages (run_id, topic, id);
+
+CREATE TABLE {schema}.events (
+    run_id text NOT NULL,
+    key text NOT NULL,
+    value bytea NOT NULL,
+    set_at double precision NOT NULL,
+    PRIMARY KEY (run_id, key)
+);
