@@ -14,8 +14,12 @@ from typing import Any
 import pytest
 
 import durable
-
-from tests.postgres import postgres_cluster, postgres_url  # noqa: F401  (fixtures)
+from tests.postgres import (  # noqa: F401  (fixtures)
+    postgres_admin_url,
+    postgres_cluster,
+    postgres_server,
+    postgres_url,
+)
 
 BACKENDS = ["sqlite", "postgres"]
 

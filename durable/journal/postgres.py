@@ -249,6 +249,7 @@ class PostgresJournal:
         self._listener: asyncio.Task[None] | None = None
         self._listening: asyncio.Event | None = None
         self._watchers: dict[str, set[asyncio.Future[None]]] = {}
+        self._closing: asyncio.Future[None] | None = None
 
     # -- connection ---------------------------------------------------------------
 
@@ -365,6 +366,19 @@ class PostgresJournal:
             await self._pool.close()
             self._pool = None
 
+    def abandon(self) -> None:
+        """Drop queued writes and connections without committing, as a killed process would."""
+        tasks = [task for task in (self._writer, self._listener) if task is not None]
+        for task in tasks:
+            task.cancel()
+        self._writer = self._listener = None
+        for item in self._pending:
+            if item.future is not None:
+                item.future.cancel()
+        self._pending = []
+        conn, pool, self._conn, self._pool = self._conn, self._pool, None, None
+        self._closing = asyncio.ensure_future(_shut(tasks, conn, pool))
+
     # -- group commit -----------------------------------------------------------------
 
     def _submit(self, item: _Item) -> asyncio.Future[Any]:
@@ -442,21 +456,8 @@ class PostgresJournal:
                 outcomes = await self._execute(self._conn, batch)
             except _RETRYABLE as exc:
                 # outcome unknown: the same group is committed again, idempotently
-                for item in batch:
-                    item.retried = True
-                if self._conn is not None and self._conn.broken:
-                    await self._conn.close()
-                    self._conn = None
-                if time.monotonic() > deadline:
-                    self._fail(batch, exc, f"the database was unreachable for {_OUTAGE_LIMIT}s")
+                if not await self._back_off(batch, exc, delay, deadline):
                     return
-                logger.warning(
-                    "journal write failed (%s), retrying in %.2fs",
-                    str(exc).strip(),
-                    delay,
-                    extra={"action": "reconnect", "workflow_id": None},
-                )
-                await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
                 continue
             except psycopg.Error as exc:
@@ -474,6 +475,27 @@ class PostgresJournal:
                 else:
                     future.set_result(value)
             return
+
+    async def _back_off(
+        self, batch: list[_Item], exc: psycopg.Error, delay: float, deadline: float
+    ) -> bool:
+        """After a failure that may be temporary: wait and say whether to try again."""
+        for item in batch:
+            item.retried = True
+        if self._conn is not None and self._conn.broken:
+            await self._conn.close()
+            self._conn = None
+        if time.monotonic() > deadline:
+            self._fail(batch, exc, f"the database was unreachable for {_OUTAGE_LIMIT:.0f}s")
+            return False
+        logger.warning(
+            "journal write failed (%s), retrying in %.2fs",
+            str(exc).strip(),
+            delay,
+            extra={"action": "reconnect", "workflow_id": None},
+        )
+        await asyncio.sleep(delay)
+        return True
 
     def _fail(self, batch: list[_Item], exc: BaseException | None, what: str) -> None:
         for item in batch:
@@ -853,6 +875,19 @@ class PostgresJournal:
                 )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
+
+
+async def _shut(
+    tasks: list[asyncio.Task[None]],
+    conn: psycopg.AsyncConnection[Any] | None,
+    pool: psycopg_pool.AsyncConnectionPool[Any] | None,
+) -> None:
+    """Close an abandoned journal's connections once its tasks have stopped using them."""
+    await asyncio.gather(*tasks, return_exceptions=True)
+    if conn is not None:
+        await conn.close()
+    if pool is not None:
+        await pool.close()
 
 
 async def _rollback(conn: psycopg.AsyncConnection[Any]) -> None:
