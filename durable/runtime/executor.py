@@ -290,7 +290,7 @@ class Executor:
                 )
             error = codec.decode_error(entry.error, workflow_id=self.run.id)
         except (errors.JournalError, errors.SerializationError) as exc:
-            exc.seq = entry.seq  # type: ignore[union-attr]
+            exc.seq = entry.seq
             raise self._diverge(exc) from exc.__cause__
         raise error
 

@@ -1,0 +1,68 @@
+"""The public surface is exactly what API.md names (plus the row types it returns)."""
+
+from __future__ import annotations
+
+import durable
+from durable import errors
+
+
+def test_all_is_pinned() -> None:
+    assert sorted(durable.__all__) == sorted(
+        [
+            "Cancelled",
+            "DurableError",
+            "Engine",
+            "ExecutionContext",
+            "HistoryEntry",
+            "JournalError",
+            "NonDeterminismError",
+            "NotRegistered",
+            "Retry",
+            "Run",
+            "RunInfo",
+            "SerializationError",
+            "Status",
+            "Step",
+            "Workflow",
+            "WorkflowFailed",
+            "WorkflowNotFound",
+            "context",
+            "now",
+            "random",
+            "sleep",
+            "step",
+            "transaction",
+            "uuid4",
+            "workflow",
+        ]
+    )
+    for name in durable.__all__:
+        assert getattr(durable, name) is not None
+
+
+def test_error_tree() -> None:
+    for name in errors.__all__:
+        cls = getattr(errors, name)
+        assert issubclass(cls, durable.DurableError)
+        assert cls.__doc__, f"{name} needs a docstring: it is its default message"
+
+
+def test_errors_pickle_with_their_attributes() -> None:
+    import pickle
+
+    error = durable.NonDeterminismError(workflow_id="w", seq=3, expected="a", recorded="b")
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is durable.NonDeterminismError
+    assert (copy.workflow_id, copy.seq, copy.expected, copy.recorded) == ("w", 3, "a", "b")
+    assert str(copy) == str(error)
+
+
+def test_status_values_are_the_api_strings() -> None:
+    assert [s.value for s in durable.Status] == [
+        "PENDING",
+        "RUNNING",
+        "SLEEPING",
+        "SUCCEEDED",
+        "FAILED",
+        "CANCELLED",
+    ]
