@@ -1,0 +1,124 @@
+"""The examples run as documented, each in a fresh directory, as a user would run them."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import signal
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+
+import durable
+from tests.e2e.harness import ROOT
+
+QUICKSTART = ROOT / "examples" / "quickstart.py"
+ETL = ROOT / "examples" / "etl_pipeline.py"
+RESULT = (
+    "result: air: 5 readings, mean 14.6, max 30; traffic: 3 readings, mean 185.0, max 340; "
+    "weather: 4 readings, mean 22.0, max 25"
+)
+STEP_LINES = [
+    "  ran fetch('weather')",
+    "  ran fetch('traffic')",
+    "  ran fetch('air')",
+    "  ran parse('weather')",
+    "  ran parse('traffic')",
+    "  ran parse('air')",
+    "  ran summarize()",
+]
+
+
+def run_example(
+    script: pathlib.Path, cwd: pathlib.Path, *args: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(script), *args],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def ran(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("  ran ")]
+
+
+def test_quickstart_runs_then_reports_the_finished_run(tmp_path: pathlib.Path) -> None:
+    first = run_example(QUICKSTART, tmp_path)
+    assert first.returncode == 0, first.stderr
+    lines = first.stdout.splitlines()
+    assert lines[0] == "starting run 'quickstart'"
+    assert sorted(ran(first.stdout)) == sorted(STEP_LINES)
+    assert lines[-2:] == ["7 steps journaled, 7 step bodies ran in this process", RESULT]
+    assert (tmp_path / "quickstart.db").exists()
+
+    again = run_example(QUICKSTART, tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines() == [
+        "run 'quickstart' is already in the journal (SUCCEEDED)",
+        "7 steps journaled, 0 step bodies ran in this process",
+        RESULT,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("crash_after", "journaled", "rerun"),
+    [
+        (2, {"quickstart.fetch"}, {"  ran fetch('air')", *STEP_LINES[3:]}),
+        (5, {"quickstart.fetch", "quickstart.parse"}, {"  ran parse('air')", "  ran summarize()"}),
+    ],
+)
+async def test_quickstart_crash_then_resume(
+    tmp_path: pathlib.Path, crash_after: int, journaled: set[str], rerun: set[str]
+) -> None:
+    db = f"sqlite:///{tmp_path}/pipeline.db"
+    crashed = run_example(QUICKSTART, tmp_path, "--db", db, "--crash-after", str(crash_after))
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    assert f"--- {crash_after} steps journaled: killing the process (SIGKILL) ---" in crashed.stdout
+    assert "result:" not in crashed.stdout
+    async with durable.Engine(db, execute=False) as engine:
+        history = await engine.history("quickstart")
+        assert await engine.get("quickstart").status() is durable.Status.RUNNING
+    assert len(history) == crash_after
+    assert {entry.name for entry in history} == journaled
+
+    resumed = run_example(QUICKSTART, tmp_path, "--db", db)
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.splitlines()[0] == "run 'quickstart' is already in the journal (RUNNING)"
+    assert set(ran(resumed.stdout)) == rerun
+    assert len(ran(resumed.stdout)) == len(rerun)
+    assert resumed.stdout.splitlines()[-2:] == [
+        f"7 steps journaled, {len(rerun)} step bodies ran in this process",
+        RESULT,
+    ]
+
+
+def test_etl_pipeline_loads_exactly_once(tmp_path: pathlib.Path) -> None:
+    first = run_example(ETL, tmp_path)
+    assert first.returncode == 0, first.stderr
+    out = first.stdout
+    assert "wrote sample input etl_input.csv" in out
+    assert "  extract: 240 records from etl_input.csv" in out
+    for batch in (1, 3):
+        assert f"  transform batch {batch}: enrichment service timed out, will retry" in out
+    assert out.count("  load batch ") == 5
+    summary = "run 'etl': 240 extracted, 7 rejected, 233 loaded; steps retried (seq): [2, 4]"
+    assert summary in out
+    regions = out.splitlines()[-3:]
+    assert [line.split()[0] for line in regions] == ["east", "north", "west"]
+    assert sum(int(line.split()[1]) for line in regions) == 233
+
+    again = run_example(ETL, tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines() == [summary, *regions]
+
+    with sqlite3.connect(tmp_path / "etl.db") as conn:
+        rows = conn.execute("select count(*), count(distinct id) from readings").fetchone()
+    conn.close()
+    assert rows == (233, 233)
