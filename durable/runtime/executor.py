@@ -82,9 +82,9 @@ class Executor:
         for attempt in load.attempts:
             self.attempts.setdefault(attempt.seq, []).append(attempt)
         self.timers = {timer.seq: timer.wake_at for timer in load.timers}
-        ords = [e.ord for e in load.entries if e.kind not in _INSTANT_KINDS]
+        journaled = [(e.ord, e.seq) for e in load.entries if e.kind not in _INSTANT_KINDS]
         next_ord = max((e.ord for e in load.entries), default=-1) + 1
-        self.sequencer = Sequencer(self, sorted(ords), next_ord, self._stalled)
+        self.sequencer = Sequencer(self, journaled, next_ord, self._stalled)
         self.next_seq = 0
         self.outstanding = 0
         # set when the run cannot go on whatever the workflow code does (a divergence, a
@@ -296,7 +296,7 @@ class Executor:
 
     async def _journal(self, entry: base.EntryRecord) -> Any:
         """Journal a live outcome, then hand it back in its turn."""
-        entry.ord = self.sequencer.reserve()
+        entry.ord = self.sequencer.reserve(entry.seq)
         token = context.workflow_code.set(None)
         try:
             await self.host.journal.append_entries(self.host.owner, [*self._take_instants(), entry])
@@ -305,7 +305,7 @@ class Executor:
             raise self._abort(exc) from exc
         finally:
             context.workflow_code.reset(token)
-        return self._result(await self.sequencer.committed(entry.ord, entry))
+        return self._result(await self.sequencer.committed(entry.seq, entry))
 
     def call_step(
         self, step: registry.StepDef, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -326,7 +326,7 @@ class Executor:
         kwargs: dict[str, Any],
     ) -> Any:
         if recorded is not None:
-            return self._result(await self.sequencer.replayed(recorded.ord, recorded))
+            return self._result(await self.sequencer.replayed(seq, recorded))
         self.outstanding += 1
         token = context.workflow_code.set(None)
         try:
@@ -338,7 +338,7 @@ class Executor:
             context.workflow_code.reset(token)
             self.outstanding -= 1
         if committed:
-            return self._result(await self.sequencer.committed(entry.ord, entry))
+            return self._result(await self.sequencer.committed(entry.seq, entry))
         return await self._journal(entry)
 
     def _entry(
@@ -490,7 +490,7 @@ class Executor:
                         output=output,
                         attempts=attempt,
                     )
-                    entry.ord = self.sequencer.reserve()
+                    entry.ord = self.sequencer.reserve(entry.seq)
                     tx.entry = entry
             except (base.LeaseLost, errors.JournalError) as exc:
                 if entry is not None:
@@ -528,7 +528,7 @@ class Executor:
         self, seq: int, recorded: base.EntryRecord | None, seconds: float, fingerprint: str
     ) -> None:
         if recorded is not None:
-            self._result(await self.sequencer.replayed(recorded.ord, recorded))
+            self._result(await self.sequencer.replayed(seq, recorded))
             return
         started = time.time()
         self.outstanding += 1

@@ -67,34 +67,40 @@ def _workflow_code_var() -> contextvars.ContextVar[Any]:
 
 
 class _Slot:
-    __slots__ = ("future", "ord", "ready", "value")
+    __slots__ = ("live", "ord", "ready", "seq", "value")
 
-    def __init__(self, ord_: int) -> None:
+    def __init__(self, ord_: int, seq: int, live: bool) -> None:
         self.ord = ord_
+        self.seq = seq
+        self.live = live  # live: waits for its commit; journaled: waits for its call
         self.ready = False
-        self.future: asyncio.Future[Any] | None = None
         self.value: Any = None
 
 
 class Sequencer:
-    """Orders the deliveries of one run (see the module docstring)."""
+    """Orders the deliveries of one run (see the module docstring).
+
+    Calls wait on `waiter(seq)`; results are delivered to those futures in `ord` order.
+    """
 
     def __init__(
         self,
         owner: Any,
-        replay_ords: list[int],
+        journaled: list[tuple[int, int]],
         next_ord: int,
         on_stall: Callable[[int], None],
     ) -> None:
         self._owner = owner
         self._slots: dict[int, _Slot] = {}
+        self._by_seq: dict[int, _Slot] = {}
         self._heap: list[int] = []
-        for ord_ in replay_ords:
-            self._add(ord_)
+        self._waiters: dict[int, asyncio.Future[Any]] = {}
+        self._loop = asyncio.get_running_loop()
+        for ord_, seq in journaled:
+            self._add(ord_, seq, live=False)
         self._next_ord = next_ord
         self._on_stall = on_stall
         self._pump_task: asyncio.Task[None] | None = None
-        self._loop = asyncio.get_running_loop()
         self._ready_queue = getattr(self._loop, "_ready", None)
         self._counted = getattr(self._loop.get_task_factory(), "_durable_counting", False)
         self._tasks = 0
@@ -108,18 +114,25 @@ class Sequencer:
     def _task_done(self, _: asyncio.Task[Any]) -> None:
         self._tasks -= 1
 
-    def _add(self, ord_: int) -> _Slot:
-        slot = _Slot(ord_)
+    def _add(self, ord_: int, seq: int, *, live: bool) -> _Slot:
+        slot = _Slot(ord_, seq, live)
         self._slots[ord_] = slot
+        self._by_seq[seq] = slot
         heapq.heappush(self._heap, ord_)
         return slot
 
-    def reserve(self) -> int:
-        """A completion number for a live result about to be journaled."""
+    def waiter(self, seq: int) -> asyncio.Future[Any]:
+        """The future on which call `seq` receives its result."""
+        future = self._waiters.get(seq)
+        if future is None:
+            future = self._waiters[seq] = self._loop.create_future()
+        return future
+
+    def reserve(self, seq: int) -> int:
+        """A completion number for the live result of call `seq`, about to be journaled."""
         ord_ = self._next_ord
         self._next_ord += 1
-        self._add(ord_)
-        self.expect(ord_)  # a live slot: waits for its commit, never counts as a stall
+        self._add(ord_, seq, live=True)
         return ord_
 
     def reserve_instant(self) -> int:
@@ -128,32 +141,31 @@ class Sequencer:
         self._next_ord += 1
         return ord_
 
-    def expect(self, ord_: int) -> asyncio.Future[Any]:
-        """The future a call waits on for result `ord_` (journaled or live)."""
-        slot = self._slots[ord_]
-        if slot.future is None:
-            slot.future = self._loop.create_future()
-        return slot.future
-
-    def replayed(self, ord_: int, value: Any) -> asyncio.Future[Any]:
-        """The workflow made the call a journaled result answers: it may be delivered."""
-        future = self.expect(ord_)
-        slot = self._slots[ord_]
+    def replayed(self, seq: int, value: Any) -> asyncio.Future[Any]:
+        """The workflow made call `seq`, whose result is journaled: deliver it in its turn."""
+        future = self.waiter(seq)
+        slot = self._by_seq[seq]
         slot.value = value
         slot.ready = True
         self.pump()
         return future
 
-    def committed(self, ord_: int, value: Any) -> asyncio.Future[Any]:
-        """A live result is journaled: deliver it in its turn."""
-        return self.replayed(ord_, value)
+    def committed(self, seq: int, value: Any) -> asyncio.Future[Any]:
+        """The live result of call `seq` is journaled: deliver it in its turn."""
+        return self.replayed(seq, value)
 
     def abandon(self, ord_: int) -> None:
         """A reserved result will never come (its write failed): stop waiting for it."""
         slot = self._slots.pop(ord_, None)
         if slot is not None:
+            self._by_seq.pop(slot.seq, None)
             self._heap.remove(ord_)
             heapq.heapify(self._heap)
+
+    def journaled_seq(self, seq: int) -> bool:
+        """Whether call `seq` has a journaled result still to be delivered."""
+        slot = self._by_seq.get(seq)
+        return slot is not None and not slot.live
 
     def quiescent(self) -> bool:
         """True when no workflow-code callback of this run is queued in the event loop."""
@@ -183,7 +195,7 @@ class Sequencer:
         while self._heap:
             slot = self._slots[self._heap[0]]
             if not slot.ready:
-                if slot.future is None:
+                if not slot.live:
                     self._watch_stall()
                 return
             if not self.quiescent():
@@ -191,9 +203,10 @@ class Sequencer:
                 return
             heapq.heappop(self._heap)
             del self._slots[slot.ord]
-            assert slot.future is not None
-            if not slot.future.done():
-                slot.future.set_result(slot.value)
+            self._by_seq.pop(slot.seq, None)
+            future = self._waiters.pop(slot.seq, None)
+            if future is not None and not future.done():
+                future.set_result(slot.value)
 
     def _start_pump(self) -> None:
         if self._pump_task is None or self._pump_task.done():
@@ -218,10 +231,10 @@ class Sequencer:
                 self.pump()
                 if self._heap and self._slots[self._heap[0]].ready:
                     continue
-                if not self._heap or self._slots[self._heap[0]].future is not None:
+                if not self._heap or self._slots[self._heap[0]].live:
                     return
                 continue
-            if slot.future is not None:
+            if slot.live:
                 return  # a live result not yet committed: `committed` pumps again
             quiet = quiet + 1 if self.quiescent() else 0
             if quiet >= _QUIET_CHECKS:
