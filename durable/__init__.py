@@ -8,18 +8,25 @@ crash, a run replays its journal up to its last finished step and carries on.
 from __future__ import annotations
 
 from durable.api import (
+    ChildHandle,
     Step,
     Workflow,
     context,
     now,
+    race,
     random,
+    recv,
+    send,
+    set_event,
     sleep,
+    start_child,
     step,
+    timeout,
     transaction,
     uuid4,
     workflow,
 )
-from durable.engine import Engine, HistoryEntry, Run, RunInfo
+from durable.engine import Engine, HistoryEntry, LineageNode, Run, RunInfo
 from durable.errors import (
     Cancelled,
     DurableError,
@@ -36,11 +43,13 @@ from durable.runtime.retry import Retry
 
 __all__ = [
     "Cancelled",
+    "ChildHandle",
     "DurableError",
     "Engine",
     "ExecutionContext",
     "HistoryEntry",
     "JournalError",
+    "LineageNode",
     "NonDeterminismError",
     "NotRegistered",
     "Retry",
@@ -54,9 +63,15 @@ __all__ = [
     "WorkflowNotFound",
     "context",
     "now",
+    "race",
     "random",
+    "recv",
+    "send",
+    "set_event",
     "sleep",
+    "start_child",
     "step",
+    "timeout",
     "transaction",
     "uuid4",
     "workflow",

@@ -14,23 +14,33 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
 from durable import errors
+from durable.runtime import children, messages, racing, registry
 from durable.runtime import context as context_mod
 from durable.runtime import executor as executor_mod
-from durable.runtime import registry
 from durable.runtime.retry import NO_RETRY, Retry
 
 __all__ = [
+    "ChildHandle",
     "Step",
     "Workflow",
     "context",
     "now",
+    "race",
     "random",
+    "recv",
+    "send",
+    "set_event",
     "sleep",
+    "start_child",
     "step",
+    "timeout",
     "transaction",
     "uuid4",
     "workflow",
 ]
+
+ChildHandle = children.ChildHandle
+race = racing.race
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -92,12 +102,10 @@ class Workflow(Generic[P, R]):
         return self.definition.name
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, R]:
-        if _executor_for_workflow_code() is not None:
-            raise errors.DurableError(
-                f"workflow {self.name!r} was called from inside a workflow: child workflows "
-                "are not supported by this version; call its steps directly or start it "
-                "with engine.start"
-            )
+        executor = _executor_for_workflow_code()
+        if executor is not None:
+            # awaited from a workflow: a child run, journaled as one entry of the parent
+            return children.call_child(executor, self.definition, args, kwargs)  # type: ignore[no-any-return]
         return self.definition.fn(*args, **kwargs)  # type: ignore[no-any-return]
 
 
@@ -354,3 +362,60 @@ def context() -> context_mod.ExecutionContext:
             "run executing the caller"
         )
     return executor.execution_context()
+
+
+def _require_workflow(name: str) -> executor_mod.Executor:
+    executor = _executor_for_workflow_code()
+    if executor is None:
+        raise errors.DurableError(
+            f"durable.{name}() can only be called from workflow code (not outside a workflow, "
+            "not inside a step)"
+        )
+    return executor
+
+
+async def start_child(
+    wf: Workflow[P, R], /, *args: Any, workflow_id: str | None = None, **kwargs: Any
+) -> children.ChildHandle:
+    """Start a child workflow and return its handle without waiting for it.
+
+    The child's id is ``<parent id>.<call number>`` unless `workflow_id` is given; it
+    inherits the parent's root and metadata.  ``await handle`` (or
+    ``await handle.result()``) gives its result; many children run concurrently.
+    """
+    executor = _require_workflow("start_child")
+    return await children.start_child(executor, wf.definition, args, kwargs, workflow_id)
+
+
+def timeout(seconds: float) -> racing.Timeout:
+    """``async with durable.timeout(s):`` bounds the work inside with a durable deadline.
+
+    When it passes, the work inside is cancelled (running steps get
+    `asyncio.CancelledError`) and `TimeoutError` is raised; a restart does not reset
+    the clock.  Outside a workflow it behaves as `asyncio.timeout`.
+    """
+    return racing.Timeout(seconds)
+
+
+async def send(workflow_id: str, topic: str, value: Any) -> None:
+    """Send `value` to run `workflow_id` on `topic`, exactly once (from workflow code).
+
+    Raises `WorkflowNotFound` when no run has that id.
+    """
+    executor = _require_workflow("send")
+    await messages.send(executor, workflow_id, topic, value)
+
+
+async def recv(topic: str, timeout: float | None = None) -> Any:
+    """The next message sent to this run on `topic`, in send order, exactly once.
+
+    Returns None once `timeout` seconds have passed without one (a durable deadline).
+    """
+    executor = _require_workflow("recv")
+    return await messages.receive(executor, topic, timeout)
+
+
+async def set_event(key: str, value: Any) -> None:
+    """Publish `value` under `key`, for `Engine.get_event` callers (the last value wins)."""
+    executor = _require_workflow("set_event")
+    await messages.set_event(executor, key, value)

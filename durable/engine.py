@@ -22,7 +22,7 @@ from durable.runtime import executor as executor_mod
 from durable.runtime import registry, sequencer
 from durable.worker import leases, recovery
 
-__all__ = ["Engine", "HistoryEntry", "Run", "RunInfo"]
+__all__ = ["Engine", "HistoryEntry", "LineageNode", "Run", "RunInfo"]
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +85,26 @@ class HistoryEntry:
     order: int
     output: Any = None
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class LineageNode:
+    """One run in a lineage tree (`Engine.lineage`), with the children it started."""
+
+    id: str
+    name: str
+    status: base.Status
+    parent_id: str | None
+    created_at: datetime.datetime
+    finished_at: datetime.datetime | None
+    children: tuple[LineageNode, ...] = ()
+
+    def walk(self) -> list[tuple[int, LineageNode]]:
+        """Every node of the tree with its depth, parents before children."""
+        out = [(0, self)]
+        for child in self.children:
+            out.extend((depth + 1, node) for depth, node in child.walk())
+        return out
 
 
 class Run:
@@ -206,6 +226,7 @@ class Engine:
         self.unregistered: dict[str, errors.NotRegistered] = {}
         self._active: dict[str, tuple[executor_mod.Executor, asyncio.Task[None]]] = {}
         self._finished: dict[str, asyncio.Event] = {}
+        self._changed: dict[str, asyncio.Event] = {}
         self._background: list[asyncio.Task[None]] = []
         self._open = False
 
@@ -313,7 +334,9 @@ class Engine:
     # -- executing --------------------------------------------------------------------------
 
     def _launch(self, load: base.RunLoad, definition: registry.WorkflowDef) -> None:
-        host = executor_mod.Host(journal=self.journal, codec=self.codec, owner=self.owner)
+        host = executor_mod.Host(
+            journal=self.journal, codec=self.codec, owner=self.owner, runs=self
+        )
         executor = executor_mod.Executor(host, load, definition)
         task = asyncio.create_task(self._drive(executor))
         self._active[load.run.id] = (executor, task)
@@ -330,9 +353,12 @@ class Engine:
             )
         finally:
             self._active.pop(run_id, None)
-            event = self._finished.pop(run_id, None)
-            if event is not None:
-                event.set()
+            self._notify_finished(run_id)
+
+    def _notify_finished(self, run_id: str) -> None:
+        event = self._finished.pop(run_id, None)
+        if event is not None:
+            event.set()
 
     async def take_over(self, record: base.RunRecord) -> bool:
         """Claim `record` from its (dead or absent) holder and execute it here."""
@@ -443,28 +469,59 @@ class Engine:
     # -- operations ---------------------------------------------------------------------------
 
     async def cancel(self, workflow_id: str) -> None:
-        """Cancel a run: it becomes CANCELLED (a finished run is left as it is)."""
+        """Cancel a run and its descendants: they become CANCELLED.
+
+        Runs executing in this process stop at once; runs held by another live process
+        are flagged in the journal and stop when that process next looks (every
+        `poll_interval`); unheld runs are marked CANCELLED here.  Finished runs are left
+        as they are.  A cancelled run can be resumed.
+        """
         record = await self._record(workflow_id)
-        if record.status in base.TERMINAL:
+        targets = await self._subtree(record)
+        unfinished = [r for r in targets if r.status not in base.TERMINAL]
+        if not unfinished:
             return
-        await self.journal.request_cancel([workflow_id])
-        active = self._active.get(workflow_id)
-        if active is not None:
-            active[0].cancel()
-            return
-        if record.owner is None or leases.is_dead(record.owner):
-            if await self.journal.claim(
+        await self.journal.request_cancel([r.id for r in unfinished])
+        for target in unfinished:
+            active = self._active.get(target.id)
+            if active is not None:
+                active[0].cancel()
+            elif target.owner is None or leases.is_dead(target.owner):
+                await self._cancel_unheld(target)
+
+    async def _subtree(self, record: base.RunRecord) -> builtins.list[base.RunRecord]:
+        family = await self.journal.list_runs(root_id=record.root_id, limit=100_000)
+        by_parent: dict[str | None, builtins.list[base.RunRecord]] = {}
+        for member in family:
+            by_parent.setdefault(member.parent_id, []).append(member)
+        found, frontier = [record], [record.id]
+        while frontier:
+            kids = by_parent.get(frontier.pop(), [])
+            found.extend(kids)
+            frontier.extend(kid.id for kid in kids)
+        return found
+
+    async def _cancel_unheld(self, record: base.RunRecord) -> None:
+        claimed = await self.journal.claim(
+            self.owner,
+            record.id,
+            expected_owner=record.owner,
+            lease_expires_at=time.time() + self.lease,
+        )
+        if claimed is not None:
+            await self.journal.update_run(
                 self.owner,
-                workflow_id,
-                expected_owner=record.owner,
-                lease_expires_at=time.time() + self.lease,
-            ):
-                await self.journal.update_run(
-                    self.owner,
-                    base.RunUpdate(
-                        run_id=workflow_id, status=base.Status.CANCELLED, at=time.time()
-                    ),
-                )
+                base.RunUpdate(run_id=record.id, status=base.Status.CANCELLED, at=time.time()),
+            )
+            await self.journal.release(self.owner, [record.id])
+            self._notify_finished(record.id)
+
+    async def apply_cancellations(self) -> None:
+        """Stop the runs of this engine whose cancellation another process requested."""
+        for run_id in await self.journal.cancel_requested(self.owner):
+            active = self._active.get(run_id)
+            if active is not None and not active[0].cancel_requested:
+                active[0].cancel()
 
     async def resume(self, workflow_id: str) -> Run:
         """Carry a failed or cancelled run on from its journal.
@@ -519,3 +576,103 @@ class Engine:
         if self.execute and self._open:
             created = await self._record(new_id)
             await self.take_over(created)
+
+    # -- what workflows need (durable.runtime.executor.RunControl) ----------------------------
+
+    async def start_child(
+        self,
+        parent: executor_mod.Executor,
+        seq: int,
+        child_id: str,
+        definition: registry.WorkflowDef,
+        input: bytes,
+    ) -> base.RunRecord:
+        """Create a child run (idempotent per id) and execute it here unless held elsewhere."""
+        now = time.time()
+        new = base.NewRun(
+            id=child_id,
+            name=definition.name,
+            input=input,
+            parent_id=parent.run.id,
+            parent_seq=seq,
+            root_id=parent.run.root_id,
+            queue=definition.queue or parent.run.queue,
+            metadata=parent.run.metadata,
+            owner=self.owner,
+            lease_expires_at=now + self.lease,
+            created_at=now,
+            status=base.Status.RUNNING,
+        )
+        record, created = await self.journal.create_run(new)
+        if created:
+            self._launch(base.RunLoad(run=record, entries=[], attempts=[], timers=[]), definition)
+        elif record.status not in base.TERMINAL and record.id not in self._active:
+            if record.owner is None or record.owner == self.owner or leases.is_dead(record.owner):
+                await self.take_over(record)
+        return record
+
+    async def wait_finished(self, run_id: str) -> base.RunRecord:
+        """Wait until a run is finished; return its row."""
+        return await self._wait_finished(run_id, None)
+
+    def changed(self, run_id: str) -> asyncio.Event:
+        """Set when a message or event for `run_id` arrives through this engine."""
+        event = self._changed.get(run_id)
+        if event is None:
+            event = self._changed[run_id] = asyncio.Event()
+        return event
+
+    # -- messages, events, lineage ------------------------------------------------------------
+
+    async def send(self, workflow_id: str, topic: str, value: Any) -> None:
+        """Send `value` to run `workflow_id` on `topic` (received with `durable.recv`).
+
+        Raises `WorkflowNotFound` when no run has that id.
+        """
+        data = self.codec.encode(value, what=f"message {topic!r}", workflow_id=workflow_id)
+        await self.journal.send_message(workflow_id, topic, data, key=None)
+        self.changed(workflow_id).set()
+
+    async def get_event(self, workflow_id: str, key: str, timeout: float | None = None) -> Any:
+        """The value a run published with `durable.set_event(key, ...)`.
+
+        Waits until it is set, at most `timeout` seconds (then returns None).
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            changed = self.changed(workflow_id)
+            changed.clear()
+            data = await self.journal.get_event(workflow_id, key)
+            if data is not None:
+                return self.codec.decode(data, what=f"event {key!r}", workflow_id=workflow_id)
+            await self._record(workflow_id)  # WorkflowNotFound for an unknown id
+            wait = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
+            if wait <= 0:
+                return None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), timeout=wait)
+
+    async def lineage(self, workflow_id: str) -> LineageNode:
+        """The tree of runs under `workflow_id`'s root: ids, names, statuses, timings."""
+        record = await self._record(workflow_id)
+        family = await self.journal.list_runs(root_id=record.root_id, limit=100_000)
+        by_parent: dict[str | None, builtins.list[base.RunRecord]] = {}
+        for member in family:
+            by_parent.setdefault(member.parent_id, []).append(member)
+
+        def build(member: base.RunRecord) -> LineageNode:
+            kids = sorted(by_parent.get(member.id, []), key=lambda r: (r.parent_seq or 0, r.id))
+            created = _when(member.created_at)
+            assert created is not None
+            return LineageNode(
+                id=member.id,
+                name=member.name,
+                status=member.status,
+                parent_id=member.parent_id,
+                created_at=created,
+                finished_at=_when(member.finished_at),
+                children=tuple(build(kid) for kid in kids),
+            )
+
+        root = next((m for m in family if m.id == record.root_id), record)
+        return build(root)

@@ -212,9 +212,10 @@ class Journal(Protocol):
         status: Sequence[Status] | None = None,
         name: str | None = None,
         parent_id: str | None = None,
+        root_id: str | None = None,
         limit: int = 100,
     ) -> list[RunRecord]:
-        """Runs, newest first."""
+        """Runs, newest first, filtered by any of status, name, parent and root."""
 
     async def load(self, run_id: str) -> RunLoad | None:
         """The run with all its entries (in seq order), attempts and timers, in one read."""
@@ -261,6 +262,33 @@ class Journal(Protocol):
 
     async def release(self, owner: str, run_ids: Sequence[str] | None = None) -> None:
         """Give up runs (all of `owner`'s when `run_ids` is None) so others can claim them."""
+
+    async def cancel_requested(self, owner: str) -> list[str]:
+        """Unfinished runs held by `owner` whose cancellation was requested."""
+
+    async def send_message(self, run_id: str, topic: str, value: bytes, key: str | None) -> bool:
+        """Queue a message for a run.  Idempotent per `key` (False when already sent).
+
+        Raises `WorkflowNotFound` when no run has that id.
+        """
+
+    async def receive_message(
+        self, owner: str, run_id: str, topic: str, entry: EntryRecord
+    ) -> EntryRecord | None:
+        """Take the oldest unconsumed message of (run_id, topic) and journal `entry` with
+        the message as its output, in one transaction (exactly-once delivery).
+
+        Returns the entry written, or None (writing nothing) when no message waits.
+        Raises `LeaseLost` when `owner` does not hold the run.
+        """
+
+    async def set_event(
+        self, owner: str, run_id: str, key: str, value: bytes, entry: EntryRecord
+    ) -> None:
+        """Publish (or replace) an event of a run and journal `entry`, in one transaction."""
+
+    async def get_event(self, run_id: str, key: str) -> bytes | None:
+        """The value of a run's event, or None if it was never set."""
 
     async def request_cancel(self, run_ids: Sequence[str]) -> None:
         """Flag runs for cancellation; their owner sees the flag at its next check."""

@@ -30,17 +30,18 @@ import logging
 import re
 import time
 import urllib.parse
+import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
+import msgspec
 import psycopg
 import psycopg_pool
 from psycopg import errors as pg_errors
-from psycopg import pq
 from psycopg import sql as pg_sql
 
 from durable import errors
-from durable.journal import base, queries
+from durable.journal import base, postgres_writer, queries
 
 __all__ = ["PostgresJournal"]
 
@@ -52,15 +53,8 @@ _RUN_COLUMNS = (
     "cancel_requested"
 ).split()
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-_OUTAGE_LIMIT = 60.0
-_RETRYABLE = (
-    psycopg.OperationalError,  # connection lost, server shutting down or starting up
-    pg_errors.SerializationFailure,
-    pg_errors.DeadlockDetected,
-)
-_BARRIERS = frozenset({"claim_run", "release_all", "release_some", "reopen", "copy_entries"})
-
-Outcome = tuple["asyncio.Future[Any]", Any, BaseException | None]
+_RETRYABLE = postgres_writer.RETRYABLE
+_OUTAGE_LIMIT = postgres_writer.OUTAGE_LIMIT
 
 
 def _redact(url: str) -> str:
@@ -92,7 +86,9 @@ def _connect_hint(exc: psycopg.Error) -> str:
         return "create the database (createdb NAME) or fix its name in the URL"
     if re.search(r'role ".*" does not exist', text):
         return "create that role or fix the user name in the URL"
-    if isinstance(exc, psycopg.ProgrammingError):
+    if isinstance(exc, psycopg.ProgrammingError) or re.search(
+        r"invalid .*(value|option)|invalid (URI|connection)|unexpected", text
+    ):
         return "fix the URL: postgresql://user:password@host:port/dbname[?schema=NAME]"
     return "check that the server is running and that host and port in the URL are right"
 
@@ -121,82 +117,11 @@ def _entry_params(entry: base.EntryRecord) -> dict[str, Any]:
     }
 
 
+_json = msgspec.json.Encoder()
 _ENTRY_FIELDS = (
     "run_id seq ord kind name status fingerprint output error attempts started_at finished_at "
     "child_id"
 ).split()
-
-Finish = Callable[[list[Any], int, bool], Any]
-
-
-class _Write:
-    """One queued statement; `finish(rows, rowcount, retried)` gives its result or raises."""
-
-    __slots__ = ("finish", "future", "name", "params", "retried")
-
-    def __init__(self, name: str, params: dict[str, Any], finish: Finish) -> None:
-        self.name = name
-        self.params = params
-        self.finish = finish
-        self.retried = False
-        self.future: asyncio.Future[Any] | None = None
-
-
-class _Append:
-    """One queued `append_entries` call; merged with its neighbours into one statement."""
-
-    __slots__ = ("entries", "future", "owner", "retried")
-
-    def __init__(self, owner: str, entries: Sequence[base.EntryRecord]) -> None:
-        self.owner = owner
-        self.entries = entries
-        self.retried = False
-        self.future: asyncio.Future[Any] | None = None
-
-
-_Item = _Write | _Append
-
-
-class _Step:
-    """One statement of a group, and how its rows resolve the items behind it."""
-
-    __slots__ = ("items", "params", "query")
-
-    def __init__(self, query: str, params: dict[str, Any], items: list[_Item]) -> None:
-        self.query = query
-        self.params = params
-        self.items = items
-
-    def resolve(self, rows: list[Any], rowcount: int) -> list[Outcome]:
-        outcomes: list[Outcome] = []
-        if len(self.items) == 1 and isinstance(self.items[0], _Write):
-            item = self.items[0]
-            assert item.future is not None
-            try:
-                outcomes.append((item.future, item.finish(rows, rowcount, item.retried), None))
-            except base.LeaseLost as exc:
-                outcomes.append((item.future, None, exc))
-            return outcomes
-        lost = {row[0] for row in rows}
-        for k, append in enumerate(self.items):
-            assert isinstance(append, _Append) and append.future is not None
-            if k in lost:
-                run_ids = sorted({e.run_id for e in append.entries})
-                outcomes.append((append.future, None, base.LeaseLost(", ".join(run_ids))))
-            else:
-                outcomes.append((append.future, None, None))
-        return outcomes
-
-
-def _merge_appends(query: str, appends: list[_Append]) -> _Step:
-    columns: dict[str, list[Any]] = {name: [] for name in ("k", "owner", *_ENTRY_FIELDS)}
-    for k, append in enumerate(appends):
-        for entry in append.entries:
-            columns["k"].append(k)
-            columns["owner"].append(append.owner)
-            for name, value in _entry_params(entry).items():
-                columns[name].append(value)
-    return _Step(query, columns, list(appends))
 
 
 class PostgresJournal:
@@ -208,8 +133,9 @@ class PostgresJournal:
         ``postgresql://user:password@host:port/dbname``; ``?schema=NAME`` picks the
         schema holding durable's tables (default ``durable``).
     durability:
-        ``"process"`` keeps the server's ``synchronous_commit``; ``"full"`` makes sure
-        it is at least ``on`` for this journal's connections.
+        ``"process"``: a commit survives the client process and the server crashing
+        (``synchronous_commit`` is raised to ``on`` where the server has it ``off``);
+        ``"full"``: also raised from ``local``, so it reaches the disk before it counts.
     schema:
         The schema name (overrides ``?schema=``).
     pool_size:
@@ -240,12 +166,9 @@ class PostgresJournal:
         self._quoted = quoted
         self._pool_size = pool_size
         self._pool: psycopg_pool.AsyncConnectionPool[Any] | None = None
-        self._conn: psycopg.AsyncConnection[Any] | None = None
-        self._pending: list[_Item] = []
-        self._wake = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._writer: asyncio.Task[None] | None = None
+        self._writer = postgres_writer.GroupWriter(
+            self._q, self._connect, f"Postgres journal {_redact(url)!r}"
+        )
         self._listener: asyncio.Task[None] | None = None
         self._listening: asyncio.Event | None = None
         self._watchers: dict[str, set[asyncio.Future[None]]] = {}
@@ -255,8 +178,7 @@ class PostgresJournal:
 
     async def _connect(self) -> psycopg.AsyncConnection[Any]:
         conn = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
-        if self.durability == "full":
-            await self._configure(conn)
+        await self._configure(conn)
         return conn
 
     async def open(self) -> None:
@@ -273,7 +195,6 @@ class PostgresJournal:
         except BaseException:
             await conn.close()
             raise
-        self._conn = conn
         self._pool = psycopg_pool.AsyncConnectionPool(
             self.conninfo,
             kwargs={"autocommit": True},
@@ -281,16 +202,20 @@ class PostgresJournal:
             max_size=max(1, self._pool_size),
             open=False,
             timeout=10.0,
-            configure=self._configure if self.durability == "full" else None,
+            configure=self._configure,
             name=f"durable-{self.schema}",
         )
         await self._pool.open(wait=False)
-        self._writer = asyncio.create_task(self._write_loop(), name="durable-pg-writer")
+        self._writer.start(conn)
 
     async def _configure(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        # an acknowledged commit must survive a crash of the server: with
+        # synchronous_commit=off it may not, and the journal would lose entries whose
+        # results the workflow already used
+        weak = ("off",) if self.durability == "process" else ("off", "local")
         cur = await conn.execute("SHOW synchronous_commit")
         row = await cur.fetchone()
-        if row is not None and row[0] in ("off", "local"):
+        if row is not None and row[0] in weak:
             await conn.execute("SET synchronous_commit TO on")
 
     async def _migrate(self, conn: psycopg.AsyncConnection[Any]) -> None:
@@ -345,167 +270,25 @@ class PostgresJournal:
 
     async def close(self) -> None:
         """Commit what is queued, then disconnect."""
-        while self._pending or not self._idle.is_set():
-            if self._writer is None or self._writer.done():
-                break
-            self._wake.set()
-            await self._idle.wait()
-            await asyncio.sleep(0)
-        for task in (self._writer, self._listener):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-        self._writer = self._listener = None
-        self._fail(self._pending, None, "the journal was closed before this write committed")
-        self._pending = []
-        if self._conn is not None:
-            await self._conn.close()
-            self._conn = None
+        await self._writer.close()
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._listener
+            self._listener = None
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
 
     def abandon(self) -> None:
         """Drop queued writes and connections without committing, as a killed process would."""
-        tasks = [task for task in (self._writer, self._listener) if task is not None]
-        for task in tasks:
-            task.cancel()
-        self._writer = self._listener = None
-        for item in self._pending:
-            if item.future is not None:
-                item.future.cancel()
-        self._pending = []
-        conn, pool, self._conn, self._pool = self._conn, self._pool, None, None
+        task, conn = self._writer.abandon()
+        tasks = [t for t in (task, self._listener) if t is not None]
+        if self._listener is not None:
+            self._listener.cancel()
+            self._listener = None
+        pool, self._pool = self._pool, None
         self._closing = asyncio.ensure_future(_shut(tasks, conn, pool))
-
-    # -- group commit -----------------------------------------------------------------
-
-    def _submit(self, item: _Item) -> asyncio.Future[Any]:
-        if self._writer is None or self._writer.done():
-            raise errors.JournalError(
-                f"Postgres journal {_redact(self.url)!r} is not open (or was closed)"
-            )
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        item.future = future
-        self._pending.append(item)
-        self._wake.set()
-        return future
-
-    def _write(self, name: str, params: dict[str, Any], finish: Finish) -> asyncio.Future[Any]:
-        return self._submit(_Write(name, params, finish))
-
-    async def _write_loop(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            if not self._pending:
-                continue
-            batch, self._pending = self._pending, []
-            self._idle.clear()
-            try:
-                await self._commit(batch)
-            finally:
-                self._idle.set()
-
-    def _plan(self, batch: list[_Item]) -> list[_Step]:
-        """Statements in submission order; appends wait for the next barrier (an op that
-        changes owners or entries) or the end, and go out merged."""
-        steps: list[_Step] = []
-        appends: list[_Append] = []
-        for item in batch:
-            if isinstance(item, _Append):
-                appends.append(item)
-                continue
-            if item.name in _BARRIERS and appends:
-                steps.append(_merge_appends(self._q["append_entries"], appends))
-                appends = []
-            if item.name == "claim_run":
-                item.params["retried"] = item.retried
-            steps.append(_Step(self._q[item.name], item.params, [item]))
-        if appends:
-            steps.append(_merge_appends(self._q["append_entries"], appends))
-        return steps
-
-    async def _execute(self, conn: psycopg.AsyncConnection[Any], batch: list[_Item]) -> list[Any]:
-        steps = self._plan(batch)
-        if len(steps) == 1:
-            cur = await conn.execute(steps[0].query, steps[0].params)
-            rows = await cur.fetchall() if cur.description else []
-            return steps[0].resolve(rows, cur.rowcount)
-        try:
-            async with conn.pipeline():
-                await conn.execute("BEGIN")
-                cursors = [await conn.execute(step.query, step.params) for step in steps]
-                await conn.execute("COMMIT")
-        except psycopg.Error:
-            await _rollback(conn)
-            raise
-        outcomes: list[Outcome] = []
-        for step, cur in zip(steps, cursors, strict=True):
-            rows = await cur.fetchall() if cur.description else []
-            outcomes.extend(step.resolve(rows, cur.rowcount))
-        return outcomes
-
-    async def _commit(self, batch: list[_Item]) -> None:
-        delay, deadline = 0.02, time.monotonic() + _OUTAGE_LIMIT
-        while True:
-            try:
-                if self._conn is None or self._conn.closed:
-                    self._conn = await self._connect()
-                outcomes = await self._execute(self._conn, batch)
-            except _RETRYABLE as exc:
-                # outcome unknown: the same group is committed again, idempotently
-                if not await self._back_off(batch, exc, delay, deadline):
-                    return
-                delay = min(delay * 2, 2.0)
-                continue
-            except psycopg.Error as exc:
-                if len(batch) > 1:  # find the culprit: the others must not fail with it
-                    for item in batch:
-                        await self._commit([item])
-                else:
-                    self._fail(batch, exc, "nothing of this write was kept")
-                return
-            for future, value, error in outcomes:
-                if future.done():
-                    continue
-                if error is not None:
-                    future.set_exception(error)
-                else:
-                    future.set_result(value)
-            return
-
-    async def _back_off(
-        self, batch: list[_Item], exc: psycopg.Error, delay: float, deadline: float
-    ) -> bool:
-        """After a failure that may be temporary: wait and say whether to try again."""
-        for item in batch:
-            item.retried = True
-        if self._conn is not None and self._conn.broken:
-            await self._conn.close()
-            self._conn = None
-        if time.monotonic() > deadline:
-            self._fail(batch, exc, f"the database was unreachable for {_OUTAGE_LIMIT:.0f}s")
-            return False
-        logger.warning(
-            "journal write failed (%s), retrying in %.2fs",
-            str(exc).strip(),
-            delay,
-            extra={"action": "reconnect", "workflow_id": None},
-        )
-        await asyncio.sleep(delay)
-        return True
-
-    def _fail(self, batch: list[_Item], exc: BaseException | None, what: str) -> None:
-        for item in batch:
-            if item.future is not None and not item.future.done():
-                error = errors.JournalError(
-                    f"Postgres journal {_redact(self.url)!r} could not commit: "
-                    f"{str(exc).strip() if exc else 'closed'}; {what}"
-                )
-                error.__cause__ = exc
-                item.future.set_exception(error)
 
     # -- reads ------------------------------------------------------------------------
 
@@ -572,7 +355,7 @@ class PostgresJournal:
         def finish(rows: list[Any], rowcount: int, retried: bool) -> Any:
             return (rows[0] if rows else None), retried
 
-        row, retried = await self._write("create_run", params, finish)
+        row, retried = await self._writer.write("create_run", params, finish)
         if row is None:  # the conflicting row committed after this statement's snapshot
             record = await self.get_run(run.id)
             assert record is not None
@@ -598,12 +381,14 @@ class PostgresJournal:
         status: Sequence[base.Status] | None = None,
         name: str | None = None,
         parent_id: str | None = None,
+        root_id: str | None = None,
         limit: int = 100,
     ) -> list[base.RunRecord]:
         params = {
             "statuses": [str(s) for s in status] if status else None,
             "name": name,
             "parent_id": parent_id,
+            "root_id": root_id,
             "limit": limit,
         }
         rows = await self._read("list runs", "list_runs", params)
@@ -645,10 +430,10 @@ class PostgresJournal:
 
     async def append_entries(self, owner: str, entries: Sequence[base.EntryRecord]) -> None:
         if entries:
-            await self._submit(_Append(owner, list(entries)))
+            await self._writer.submit(postgres_writer.Append(owner, list(entries)))
 
     @staticmethod
-    def _held(run_id: str) -> Finish:
+    def _held(run_id: str) -> postgres_writer.Finish:
         def finish(rows: list[Any], rowcount: int, retried: bool) -> None:
             if not rows or not rows[0][0]:
                 raise base.LeaseLost(run_id)
@@ -665,7 +450,7 @@ class PostgresJournal:
             "failed_at": attempt.failed_at,
             "retry_at": attempt.retry_at,
         }
-        await self._write("insert_attempt", params, self._held(attempt.run_id))
+        await self._writer.write("insert_attempt", params, self._held(attempt.run_id))
 
     async def set_timer(self, owner: str, timer: base.TimerRecord) -> None:
         params = {
@@ -674,7 +459,7 @@ class PostgresJournal:
             "seq": timer.seq,
             "wake_at": timer.wake_at,
         }
-        await self._write("insert_timer", params, self._held(timer.run_id))
+        await self._writer.write("insert_timer", params, self._held(timer.run_id))
 
     async def update_run(self, owner: str, update: base.RunUpdate) -> None:
         params = {
@@ -688,7 +473,7 @@ class PostgresJournal:
             "owner": owner,
             "channel": self.channel,
         }
-        await self._write("update_run", params, self._held(update.run_id))
+        await self._writer.write("update_run", params, self._held(update.run_id))
 
     @contextlib.asynccontextmanager
     async def transaction(self, owner: str, run_id: str) -> AsyncIterator[base.Transaction]:
@@ -698,7 +483,7 @@ class PostgresJournal:
             try:
                 yield tx  # the user's statements: their errors reach the step unchanged
             except BaseException:
-                await _rollback(conn)
+                await postgres_writer.rollback(conn)
                 raise
             try:
                 await self._finish_transaction(conn, owner, run_id, tx.entry)
@@ -754,7 +539,7 @@ class PostgresJournal:
             if row is None or row[0] != owner:
                 raise base.LeaseLost(run_id)
         except BaseException:
-            await _rollback(conn)
+            await postgres_writer.rollback(conn)
             raise
         await conn.execute("COMMIT")
 
@@ -785,7 +570,7 @@ class PostgresJournal:
         def finish(rows: list[Any], rowcount: int, retried: bool) -> base.RunRecord | None:
             return _run_from_row(rows[0]) if rows else None
 
-        result: base.RunRecord | None = await self._write("claim_run", params, finish)
+        result: base.RunRecord | None = await self._writer.write("claim_run", params, finish)
         return result
 
     async def claimable(self, names: Sequence[str], *, limit: int = 1000) -> list[base.RunRecord]:
@@ -796,25 +581,95 @@ class PostgresJournal:
 
     async def heartbeat(self, owner: str, lease_expires_at: float) -> int:
         params = {"owner": owner, "lease_expires_at": lease_expires_at}
-        return int(await self._write("heartbeat", params, lambda rows, count, retried: count))
+        return int(
+            await self._writer.write("heartbeat", params, lambda rows, count, retried: count)
+        )
 
     async def release(self, owner: str, run_ids: Sequence[str] | None = None) -> None:
         if run_ids is None:
-            await self._write("release_all", {"owner": owner}, _nothing)
+            await self._writer.write("release_all", {"owner": owner}, _nothing)
         elif run_ids:
-            await self._write("release_some", {"owner": owner, "ids": list(run_ids)}, _nothing)
+            await self._writer.write(
+                "release_some", {"owner": owner, "ids": list(run_ids)}, _nothing
+            )
+
+    async def cancel_requested(self, owner: str) -> list[str]:
+        rows = await self._read("read cancellations", "cancel_requested", {"owner": owner})
+        return [row[0] for row in rows]
+
+    # -- messages and events ----------------------------------------------------------
+
+    async def send_message(self, run_id: str, topic: str, value: bytes, key: str | None) -> bool:
+        params = {
+            "run_id": run_id,
+            "topic": topic,
+            "value": value,
+            "at": time.time(),
+            "key": key if key is not None else f"auto:{uuid.uuid4().hex}",
+            "channel": self.channel,
+        }
+
+        def finish(rows: list[Any], rowcount: int, retried: bool) -> bool:
+            exists, inserted = rows[0][0], rows[0][1]
+            if not exists:
+                raise errors.WorkflowNotFound(workflow_id=run_id)
+            # a retried send whose first attempt committed finds its own key
+            return bool(inserted) or retried
+
+        return bool(await self._writer.write("send_message", params, finish))
+
+    async def receive_message(
+        self, owner: str, run_id: str, topic: str, entry: base.EntryRecord
+    ) -> base.EntryRecord | None:
+        params = {**_entry_params(entry), "owner": owner, "topic": topic}
+
+        def finish(rows: list[Any], rowcount: int, retried: bool) -> base.EntryRecord | None:
+            holder, value = rows[0]
+            if holder != owner:
+                raise base.LeaseLost(run_id)
+            if value is None:
+                return None
+            entry.output = value
+            return entry
+
+        result: base.EntryRecord | None = await self._writer.write(
+            "receive_message", params, finish
+        )
+        return result
+
+    async def set_event(
+        self, owner: str, run_id: str, key: str, value: bytes, entry: base.EntryRecord
+    ) -> None:
+        params = {
+            **_entry_params(entry),
+            "run_id": run_id,
+            "owner": owner,
+            "key": key,
+            "value": value,
+            "at": time.time(),
+            "channel": self.channel,
+        }
+        await self._writer.write("set_event", params, self._held(run_id))
+
+    async def get_event(self, run_id: str, key: str) -> bytes | None:
+        rows = await self._read("read an event", "select_event", {"run_id": run_id, "key": key})
+        return bytes(rows[0][0]) if rows else None
 
     async def request_cancel(self, run_ids: Sequence[str]) -> None:
         if run_ids:
-            await self._write("request_cancel", {"ids": list(run_ids)}, _nothing)
+            await self._writer.write("request_cancel", {"ids": list(run_ids)}, _nothing)
 
     async def reopen(self, run_id: str) -> int:
         params = {"id": run_id, "now": time.time(), "channel": self.channel}
-        return int(await self._write("reopen", params, lambda rows, count, retried: rows[0][0]))
+        return int(
+            await self._writer.write("reopen", params, lambda rows, count, retried: rows[0][0])
+        )
 
     async def copy_entries(self, source_id: str, target_id: str, before_seq: int) -> int:
         params = {"source": source_id, "target": target_id, "before": before_seq}
-        return int(await self._write("copy_entries", params, lambda rows, count, retried: count))
+        return int(
+            await self._writer.write("copy_entries", params, lambda rows, count, retried: count)
+        )
 
     # -- wake-ups -----------------------------------------------------------------------
 
@@ -888,12 +743,6 @@ async def _shut(
         await conn.close()
     if pool is not None:
         await pool.close()
-
-
-async def _rollback(conn: psycopg.AsyncConnection[Any]) -> None:
-    if not conn.closed and conn.info.transaction_status != pq.TransactionStatus.IDLE:
-        with contextlib.suppress(psycopg.Error):
-            await conn.execute("ROLLBACK")
 
 
 def _nothing(rows: list[Any], rowcount: int, retried: bool) -> None:

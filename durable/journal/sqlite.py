@@ -370,10 +370,11 @@ class SqliteJournal:
         status: Sequence[base.Status] | None = None,
         name: str | None = None,
         parent_id: str | None = None,
+        root_id: str | None = None,
         limit: int = 100,
     ) -> list[base.RunRecord]:
         statuses = json.dumps([str(s) for s in status]) if status else None
-        rows = self._read(_Q["list_runs"], (statuses, name, parent_id, limit))
+        rows = self._read(_Q["list_runs"], (statuses, name, parent_id, limit, root_id))
         return [_run_from_row(row) for row in rows]
 
     async def load(self, run_id: str) -> base.RunLoad | None:
@@ -550,6 +551,47 @@ class SqliteJournal:
                     conn.execute(_Q["release_one"], (owner, run_id))
 
         await self._write(op)
+
+    async def cancel_requested(self, owner: str) -> list[str]:
+        return [row[0] for row in self._read(_Q["cancel_requested"], (owner,))]
+
+    async def send_message(self, run_id: str, topic: str, value: bytes, key: str | None) -> bool:
+        def op(conn: sqlite3.Connection) -> bool:
+            if conn.execute(_Q["run_exists"], (run_id,)).fetchone() is None:
+                raise errors.WorkflowNotFound(workflow_id=run_id)
+            cur = conn.execute(_Q["insert_message"], (run_id, topic, value, time.time(), key))
+            return cur.rowcount == 1
+
+        return bool(await self._write(op))
+
+    async def receive_message(
+        self, owner: str, run_id: str, topic: str, entry: base.EntryRecord
+    ) -> base.EntryRecord | None:
+        def op(conn: sqlite3.Connection) -> base.EntryRecord | None:
+            self._check_owner(conn, owner, run_id)
+            row = conn.execute(_Q["take_message"], (run_id, topic, entry.seq)).fetchone()
+            if row is None:
+                return None
+            entry.output = row[0]
+            conn.execute(_Q["insert_entry"], _entry_params(entry))
+            return entry
+
+        result: base.EntryRecord | None = await self._write(op, run_id)
+        return result
+
+    async def set_event(
+        self, owner: str, run_id: str, key: str, value: bytes, entry: base.EntryRecord
+    ) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            self._check_owner(conn, owner, run_id)
+            conn.execute(_Q["upsert_event"], (run_id, key, value, time.time()))
+            conn.execute(_Q["insert_entry"], _entry_params(entry))
+
+        await self._write(op, run_id)
+
+    async def get_event(self, run_id: str, key: str) -> bytes | None:
+        rows = self._read(_Q["select_event"], (run_id, key))
+        return bytes(rows[0][0]) if rows else None
 
     async def request_cancel(self, run_ids: Sequence[str]) -> None:
         def op(conn: sqlite3.Connection) -> None:

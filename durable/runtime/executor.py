@@ -18,7 +18,7 @@ import time
 import uuid as _uuid
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from durable import codec as codec_mod
 from durable import errors
@@ -34,6 +34,33 @@ logger = logging.getLogger(__name__)
 _INSTANT_KINDS = frozenset({"now", "uuid", "random"})
 
 
+class RunControl(Protocol):
+    """What workflows need of the engine beyond the journal: children, waits, cancels."""
+
+    async def start_child(
+        self,
+        parent: Executor,
+        seq: int,
+        child_id: str,
+        definition: registry.WorkflowDef,
+        input: bytes,
+    ) -> base.RunRecord:
+        """Create the child run (idempotent per id) and see that it executes."""
+
+    async def wait_finished(self, run_id: str) -> base.RunRecord:
+        """Wait until a run is SUCCEEDED, FAILED or CANCELLED; return its row."""
+
+    async def cancel(self, run_id: str) -> None:
+        """Cancel a run and its descendants."""
+
+    def changed(self, run_id: str) -> asyncio.Event:
+        """An event set when a message or event for `run_id` arrives in this process."""
+
+    @property
+    def poll_interval(self) -> float:
+        """Seconds between looks at the journal for what other processes did."""
+
+
 @dataclass
 class Host:
     """What an executor needs from the engine that runs it."""
@@ -41,6 +68,7 @@ class Host:
     journal: base.Journal
     codec: codec_mod.Codec
     owner: str
+    runs: RunControl
 
 
 def _describe(kind: str, name: str, fingerprint: str, args: Any = None) -> str:
@@ -97,6 +125,7 @@ class Executor:
         # now/uuid4/random entries not yet written: they go out with the run's next
         # write, so nothing that depends on their values is journaled without them.
         self.instants: list[base.EntryRecord] = []
+        self.background: set[asyncio.Task[Any]] = set()
 
     @property
     def workflow_id(self) -> str:
@@ -144,7 +173,9 @@ class Executor:
     async def _call_workflow(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         fn = self.definition.fn
         if self.definition.timeout is not None:
-            async with asyncio.timeout(self.definition.timeout):
+            from durable.runtime import racing
+
+            async with racing.Timeout(self.definition.timeout):
                 return await fn(*args, **kwargs)
         return await fn(*args, **kwargs)
 
@@ -165,6 +196,8 @@ class Executor:
             return self._ending(exc)
         finally:
             self.sequencer.close()
+            for task in list(self.background):
+                task.cancel()
         return self._ending(None, value=value)
 
     def _ending(
@@ -196,7 +229,7 @@ class Executor:
         )
 
     def cancel(self) -> None:
-        """Cancel the workflow (it becomes CANCELLED)."""
+        """Cancel the workflow (it becomes CANCELLED); its children are the engine's to cancel."""
         self.cancel_requested = True
         if self.task is not None and not self.task.done():
             self.task.cancel()
@@ -281,6 +314,10 @@ class Executor:
                 if entry.output is None:
                     return None
                 return codec.decode(entry.output, what=what, workflow_id=self.run.id)
+            if entry.status == "cancelled":
+                if entry.kind == "child":
+                    raise errors.Cancelled(workflow_id=entry.child_id)
+                raise asyncio.CancelledError(entry.output.decode() if entry.output else None)
             if entry.error is None or entry.status != "error":
                 raise errors.JournalError(
                     f"{what} of workflow {self.run.id!r} has status {entry.status!r} and "
@@ -292,10 +329,23 @@ class Executor:
         except (errors.JournalError, errors.SerializationError) as exc:
             exc.seq = entry.seq
             raise self._diverge(exc) from exc.__cause__
+        if entry.kind == "child":
+            record = codec.decode_error_record(entry.error)
+            failed = errors.WorkflowFailed(
+                workflow_id=entry.child_id,
+                error_type=record.type.replace(":", "."),
+                error_message=record.message,
+                traceback=record.traceback,
+            )
+            raise failed from error
         raise error
 
     async def _journal(self, entry: base.EntryRecord) -> Any:
         """Journal a live outcome, then hand it back in its turn."""
+        return self._result(await (await self._commit_outcome(entry)))
+
+    async def _commit_outcome(self, entry: base.EntryRecord) -> asyncio.Future[Any]:
+        """Journal a live outcome; returns the future that receives it in its turn."""
         entry.ord = self.sequencer.reserve(entry.seq)
         token = context.workflow_code.set(None)
         try:
@@ -305,7 +355,15 @@ class Executor:
             raise self._abort(exc) from exc
         finally:
             context.workflow_code.reset(token)
-        return self._result(await self.sequencer.committed(entry.seq, entry))
+        return self.sequencer.committed(entry.seq, entry)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run engine work for this run (not workflow code) in the background; it is
+        cancelled when the run stops executing here."""
+        task = asyncio.get_running_loop().create_task(coro, context=contextvars.Context())
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
+        return task
 
     def call_step(
         self, step: registry.StepDef, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -328,12 +386,28 @@ class Executor:
         if recorded is not None:
             return self._result(await self.sequencer.replayed(seq, recorded))
         self.outstanding += 1
+        started = time.time()
         token = context.workflow_code.set(None)
         try:
             if step.transaction:
                 entry, committed = await self._run_transaction(seq, step, args, kwargs)
             else:
                 entry, committed = await self._attempts(seq, step, args, kwargs), False
+        except asyncio.CancelledError as cancel:
+            if not signals.journaled_cancel(cancel):
+                raise
+            kind = "transaction" if step.transaction else "step"
+            fingerprint = codec_mod.fingerprint(args, kwargs)
+            entry = self._entry(
+                seq,
+                kind,
+                step.name,
+                fingerprint,
+                started,
+                status="cancelled",
+                output=str(cancel.args[0]).encode(),
+            )
+            committed = False
         finally:
             context.workflow_code.reset(token)
             self.outstanding -= 1

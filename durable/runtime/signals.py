@@ -6,7 +6,19 @@ They derive from `BaseException` (as `asyncio.CancelledError` does), so an
 
 from __future__ import annotations
 
-__all__ = ["RunAborted"]
+__all__ = ["RACE_LOST", "TIMED_OUT", "RunAborted", "journaled_cancel"]
+
+# Messages carried by the `asyncio.CancelledError` that `durable.race` and
+# `durable.timeout` send, so a step can tell them from a shutdown (which must not
+# journal anything).
+RACE_LOST = "durable: lost a race"
+TIMED_OUT = "durable: timed out"
+
+
+def journaled_cancel(error: BaseException) -> bool:
+    """Whether a cancellation comes from `durable.race` or `durable.timeout`: such a
+    cancellation is part of the run's history and is journaled, unlike a shutdown."""
+    return bool(error.args) and error.args[0] in (RACE_LOST, TIMED_OUT)
 
 
 class RunAborted(BaseException):

@@ -73,6 +73,7 @@ async def poll(engine: Engine) -> None:
     while True:
         await asyncio.sleep(engine.poll_interval)
         try:
+            await engine.apply_cancellations()
             await recover(engine)
         except errors.JournalError as exc:
             logger.warning(

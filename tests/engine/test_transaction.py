@@ -34,7 +34,9 @@ async def note(conn, dialect: str, topic: str, body: str) -> int:
 
 @durable.transaction(name="tests.tx.count")
 async def count(conn, dialect: str, topic: str) -> int:
-    cur = await conn.execute(_sql(dialect, "SELECT count(*) FROM tx_notes WHERE topic = ?"), (topic,))
+    cur = await conn.execute(
+        _sql(dialect, "SELECT count(*) FROM tx_notes WHERE topic = ?"), (topic,)
+    )
     row = await cur.fetchone()
     return int(row[0])
 

@@ -55,6 +55,7 @@ FROM {schema}.runs
 WHERE (%(statuses)s::text[] IS NULL OR status = ANY (%(statuses)s::text[]))
   AND (%(name)s::text IS NULL OR name = %(name)s::text)
   AND (%(parent_id)s::text IS NULL OR parent_id = %(parent_id)s::text)
+  AND (%(root_id)s::text IS NULL OR root_id = %(root_id)s::text)
 ORDER BY created_at DESC, id DESC
 LIMIT %(limit)s;
 
@@ -74,17 +75,20 @@ SELECT run_id, seq, wake_at FROM {schema}.timers WHERE run_id = %(id)s ORDER BY 
 SELECT 1 FROM {schema}.entries WHERE run_id = %(run_id)s AND seq = %(seq)s AND ord = %(ord)s;
 
 -- name: append_entries
--- Entries of several append_entries calls (numbered k) in one statement: a call whose
--- runs are not all held by its owner writes nothing and is returned.
-WITH e AS (
-    SELECT * FROM unnest(
-        %(k)s::int[], %(owner)s::text[], %(run_id)s::text[], %(seq)s::bigint[],
-        %(ord)s::bigint[], %(kind)s::text[], %(name)s::text[], %(status)s::text[],
-        %(fingerprint)s::text[], %(output)s::bytea[], %(error)s::bytea[],
-        %(attempts)s::int[], %(started_at)s::float8[], %(finished_at)s::float8[],
-        %(child_id)s::text[]
-    ) AS e (k, owner, run_id, seq, ord, kind, name, status, fingerprint, output, error,
-            attempts, started_at, finished_at, child_id)
+-- The entries of several append_entries calls in one statement, as one JSON parameter
+-- ([{"owner": ..., "entries": [entry, ...]}, ...], bytes in base64): a call whose runs
+-- are not all held by its owner writes nothing, and its index (from 0) is returned.
+WITH c AS (
+    SELECT c.k - 1 AS k, c.v ->> 'owner' AS owner, c.v -> 'entries' AS entries
+    FROM json_array_elements(%(calls)s::json) WITH ORDINALITY AS c (v, k)
+),
+e AS (
+    SELECT c.k, c.owner, r.*
+    FROM c, json_to_recordset(c.entries) AS r (
+        run_id text, seq bigint, ord bigint, kind text, name text, status text,
+        fingerprint text, output text, error text, attempts integer,
+        started_at double precision, finished_at double precision, child_id text
+    )
 ),
 held AS (
     SELECT r.id, r.owner FROM {schema}.runs r
@@ -101,8 +105,8 @@ ins AS (
         run_id, seq, ord, kind, name, status, fingerprint, output, error, attempts,
         started_at, finished_at, child_id
     )
-    SELECT run_id, seq, ord, kind, name, status, fingerprint, output, error, attempts,
-           started_at, finished_at, child_id
+    SELECT run_id, seq, ord, kind, name, status, fingerprint, decode(output, 'base64'),
+           decode(error, 'base64'), attempts, started_at, finished_at, child_id
     FROM e WHERE e.k NOT IN (SELECT k FROM lost)
     ON CONFLICT (run_id, seq) DO NOTHING
 )
@@ -239,3 +243,77 @@ WHERE run_id = %(source)s AND seq < %(before)s
              WHERE run_id = %(source)s AND seq >= %(before)s)
 ON CONFLICT (run_id, seq) DO NOTHING;
 
+
+-- name: cancel_requested
+SELECT id FROM {schema}.runs
+WHERE owner = %(owner)s AND cancel_requested AND status IN ('PENDING', 'RUNNING', 'SLEEPING');
+
+-- name: send_message
+-- Returns (whether the run exists, whether the message is new).  A send without a key
+-- gets a random one, so that a retried send lands once.
+WITH target AS (
+    SELECT id FROM {schema}.runs WHERE id = %(run_id)s
+),
+ins AS (
+    INSERT INTO {schema}.messages (run_id, topic, value, sent_at, send_key)
+    SELECT id, %(topic)s, %(value)s, %(at)s, %(key)s FROM target
+    ON CONFLICT (send_key) DO NOTHING
+    RETURNING id
+)
+SELECT (SELECT count(*) FROM target), (SELECT count(*) FROM ins), pg_notify(%(channel)s, %(run_id)s);
+
+-- name: receive_message
+-- Takes the oldest unconsumed message and journals the entry with it, while the owner
+-- holds the run.  A message this very entry consumed before (a retried write) is
+-- returned again instead of taking the next one.
+WITH held AS (
+    SELECT owner FROM {schema}.runs WHERE id = %(run_id)s FOR SHARE
+),
+prior AS (
+    SELECT value FROM {schema}.messages
+    WHERE run_id = %(run_id)s AND topic = %(topic)s AND consumed_seq = %(seq)s
+),
+taken AS (
+    UPDATE {schema}.messages SET consumed_seq = %(seq)s
+    WHERE id = (SELECT id FROM {schema}.messages
+                WHERE run_id = %(run_id)s AND topic = %(topic)s AND consumed_seq IS NULL
+                ORDER BY id LIMIT 1)
+      AND EXISTS (SELECT 1 FROM held WHERE owner = %(owner)s)
+      AND NOT EXISTS (SELECT 1 FROM prior)
+    RETURNING value
+),
+ins AS (
+    INSERT INTO {schema}.entries (
+        run_id, seq, ord, kind, name, status, fingerprint, output, error, attempts,
+        started_at, finished_at, child_id
+    )
+    SELECT %(run_id)s, %(seq)s, %(ord)s, %(kind)s, %(name)s, %(status)s, %(fingerprint)s,
+           value, %(error)s, %(attempts)s, %(started_at)s, %(finished_at)s, %(child_id)s
+    FROM taken
+    ON CONFLICT (run_id, seq) DO NOTHING
+)
+SELECT (SELECT owner FROM held), coalesce((SELECT value FROM prior), (SELECT value FROM taken));
+
+-- name: set_event
+WITH held AS (
+    SELECT id FROM {schema}.runs WHERE id = %(run_id)s AND owner = %(owner)s FOR SHARE
+),
+event AS (
+    INSERT INTO {schema}.events (run_id, key, value, set_at)
+    SELECT id, %(key)s, %(value)s, %(at)s FROM held
+    ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, set_at = excluded.set_at
+),
+ins AS (
+    INSERT INTO {schema}.entries (
+        run_id, seq, ord, kind, name, status, fingerprint, output, error, attempts,
+        started_at, finished_at, child_id
+    )
+    SELECT id, %(seq)s, %(ord)s, %(kind)s, %(name)s, %(status)s, %(fingerprint)s,
+           %(output)s, %(error)s, %(attempts)s, %(started_at)s, %(finished_at)s, %(child_id)s
+    FROM held
+    ON CONFLICT (run_id, seq) DO NOTHING
+)
+SELECT (SELECT count(*) FROM held), pg_notify(%(channel)s, %(run_id)s);
+
+-- name: select_event
+SELECT value FROM {schema}.events WHERE run_id = %(run_id)s AND key = %(key)s;

@@ -30,6 +30,7 @@ FROM durable_runs
 WHERE (?1 IS NULL OR status IN (SELECT value FROM json_each(?1)))
   AND (?2 IS NULL OR name = ?2)
   AND (?3 IS NULL OR parent_id = ?3)
+  AND (?5 IS NULL OR root_id = ?5)
 ORDER BY created_at DESC, id DESC
 LIMIT ?4;
 
@@ -130,3 +131,29 @@ WHERE run_id = ?2 AND seq < ?3
   AND ord < (SELECT coalesce(min(ord), 9223372036854775807) FROM durable_entries
              WHERE run_id = ?2 AND seq >= ?3)
 ON CONFLICT (run_id, seq) DO NOTHING;
+
+-- name: run_exists
+SELECT 1 FROM durable_runs WHERE id = ?;
+
+-- name: insert_message
+INSERT INTO durable_messages (run_id, topic, value, sent_at, send_key)
+VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (send_key) DO NOTHING;
+
+-- name: take_message
+UPDATE durable_messages SET consumed_seq = ?3
+WHERE id = (SELECT id FROM durable_messages
+            WHERE run_id = ?1 AND topic = ?2 AND consumed_seq IS NULL
+            ORDER BY id LIMIT 1)
+RETURNING value;
+
+-- name: upsert_event
+INSERT INTO durable_events (run_id, key, value, set_at) VALUES (?, ?, ?, ?)
+ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, set_at = excluded.set_at;
+
+-- name: select_event
+SELECT value FROM durable_events WHERE run_id = ? AND key = ?;
+
+-- name: cancel_requested
+SELECT id FROM durable_runs
+WHERE owner = ? AND cancel_requested = 1 AND status IN ('PENDING', 'RUNNING', 'SLEEPING');

@@ -73,6 +73,7 @@ CREATE TABLE durable_messages (
     topic TEXT NOT NULL,
     value BLOB NOT NULL,
     sent_at REAL NOT NULL,
+    send_key TEXT UNIQUE,
     consumed_seq INTEGER
 );
 

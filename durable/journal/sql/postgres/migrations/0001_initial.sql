@@ -73,6 +73,7 @@ CREATE TABLE {schema}.messages (
     topic text NOT NULL,
     value bytea NOT NULL,
     sent_at double precision NOT NULL,
+    send_key text UNIQUE,
     consumed_seq bigint
 );
 
