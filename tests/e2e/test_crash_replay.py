@@ -184,10 +184,6 @@ async def test_branches_killed_mid_chain(
         b, j = points[seed]
         mine = {label for label in before[run_id].labels if label.startswith(f"b{b}.")}
         assert mine == {f"b{b}.{i}" for i in range(j)}, (run_id, sorted(mine))
-        # did the branches drift apart (call order unlike a round robin over the branches)?
-        names = [h.output.split(":")[0] for h in before[run_id].history]
-        round_robin = sorted(names, key=lambda n: tuple(map(int, n[1:].split(".")))[::-1])
-        interleaved += names != round_robin
 
     resumed = driver.resume(ids)
     after = await driver.snapshot(ids)
@@ -198,4 +194,8 @@ async def test_branches_killed_mid_chain(
         assert outcome.get("result") == expected, (run_id, outcome)
         check_journal(before[run_id], after[run_id], width * chain)
         check_effects(run_id, labels, before[run_id].labels, effects_before, effects_after)
+        # did the branches drift apart (call order unlike a round robin over the branches)?
+        names = [h.output.split(":")[0] for h in after[run_id].history]
+        round_robin = sorted(names, key=lambda n: tuple(map(int, n[1:].split(".")))[::-1])
+        interleaved += names != round_robin
     assert interleaved >= len(ids) // 2, "the branches were meant to interleave"
