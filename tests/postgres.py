@@ -32,6 +32,7 @@ from psycopg import sql
 from durable.journal import postgres
 
 TEMPLATE = "durable_template"
+PASSWORD_ROLE = "durable_pw"
 
 
 def in_ci() -> bool:
@@ -86,13 +87,20 @@ class Cluster:
             "port": str(self.port),
             "unix_socket_directories": f"'{self.root}'",
             "max_connections": "200",
-            # tests check semantics, not crash safety of the disk: skip the fsyncs
+            # tests check semantics, not the disk's crash safety: skip fsyncs (a crash of
+            # the server, not of the machine, still loses no acknowledged commit)
             "fsync": "off",
             "full_page_writes": "off",
-            "synchronous_commit": "off",
         }
         with open(os.path.join(self.data, "postgresql.conf"), "a") as handle:
             handle.writelines(f"{key} = {value}\n" for key, value in settings.items())
+        # trust, except for one role that must give its password (the bad-input tests)
+        with open(os.path.join(self.data, "pg_hba.conf"), "w") as handle:
+            handle.write(
+                f"local all all trust\n"
+                f"host all {PASSWORD_ROLE} 127.0.0.1/32 scram-sha-256\n"
+                "host all all 127.0.0.1/32 trust\n"
+            )
         self.start()
 
     def start(self) -> None:

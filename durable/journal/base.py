@@ -28,6 +28,7 @@ __all__ = [
     "TimerRecord",
     "Transaction",
     "TxConnection",
+    "Watchable",
 ]
 
 SCHEMA_VERSION = 1
@@ -302,3 +303,21 @@ class Journal(Protocol):
         """Make a FAILED or CANCELLED run PENDING again, with no owner, keeping its journal
         except the error entries completed after its last successful entry, which move
         to the attempts table.  Atomic.  Returns how many entries moved."""
+
+
+class Watchable(Protocol):
+    """Optional for a journal: wake-ups when a run changes, from any process.
+
+    The Postgres journal has it (``LISTEN/NOTIFY``: `Journal.update_run`, `Journal.reopen`,
+    `Journal.send_message` and `Journal.set_event` notify the run's id); callers find it
+    with ``getattr(journal, "wait_changed", None)`` and fall back to polling without it.
+    """
+
+    async def wait_changed(self, run_id: str, timeout: float | None = None) -> bool:
+        """Wait until `run_id` may have changed (True) or `timeout` passed (False).
+
+        May wake spuriously (at the first call, and after the listening connection
+        reconnected, since changes may have been missed).  Callers re-read the run after
+        it returns, and keep a timeout: a change between their read and this call is
+        only seen then.
+        """

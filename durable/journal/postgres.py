@@ -1,25 +1,21 @@
 """The Postgres journal: psycopg 3 (async), tables in their own schema (default ``durable``).
 
-Write path.  Every write is queued for one writer connection.  The writer takes
-everything queued in the same loop tick, or while its previous commit was in flight,
-and commits it as one transaction in one round trip: ``BEGIN``, the statements and
-``COMMIT`` go out together in pipeline mode (a group of one statement runs alone, in
-autocommit).  The appends of all runs in a group become one ``INSERT ... SELECT FROM
-unnest(...)``, whose owner check locks the run rows (``FOR SHARE``) in that statement,
-so a concurrent claim waits for the append to commit and then sees it.  Groups commit
-in submission order, so one run's entries commit in the order they were appended.
+Writes go through one connection that commits them in groups, in one round trip per
+group (`durable.journal.postgres_writer`); owner checks lock the run row (``FOR
+SHARE``) in the same statement as the write, so a concurrent claim waits for the write
+to commit and then sees it.  Reads and `@durable.transaction` steps use a pool.
 
-Reads and `@durable.transaction` steps use a connection pool.
+Faults.  Writes are retried across dropped connections and server restarts, and are
+idempotent (see `postgres_writer`).  Reads retry the same way.  A transaction step
+whose ``COMMIT`` lost its connection is looked up afterwards: its entry is in the
+journal exactly when its statements committed.
 
-Faults.  When the connection drops or the server restarts, a group's outcome is
-unknown: the writer reconnects with backoff and commits the same group again.  Every
-write is idempotent (entries keyed by (run_id, seq) with ``ON CONFLICT DO NOTHING``;
-a retried create or claim recognises its own earlier success), so it lands once.
-After `_OUTAGE_LIMIT` seconds without the database, the queued writes fail with
-`JournalError`.  Reads retry the same way.
+Schema.  Created or migrated at `open` under an advisory lock, inside one transaction,
+so processes opening the journal together do it once.  ``?schema=NAME`` in the URL (or
+``schema=``) picks the schema; the name is checked as an identifier and quoted.
 
-Wake-ups.  `update_run` and `reopen` send ``NOTIFY`` on the channel
-``"<schema>.changed"`` with the run id as payload; `wait_changed` listens to it.
+Wake-ups.  `update_run`, `reopen`, `send_message` and `set_event` ``NOTIFY`` the run id
+on the channel ``"<schema>.changed"``; `wait_changed` listens to it.
 """
 
 from __future__ import annotations
@@ -74,7 +70,7 @@ def _split_url(url: str, schema: str | None) -> tuple[str, str]:
             f"invalid Postgres schema name {chosen!r}: use letters, digits and underscores, "
             "starting with a letter or underscore (at most 63 characters)"
         )
-    query = urllib.parse.urlencode(kept)
+    query = urllib.parse.urlencode(kept, quote_via=urllib.parse.quote)
     return urllib.parse.urlunsplit(parts._replace(query=query)), chosen
 
 

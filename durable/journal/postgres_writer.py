@@ -94,7 +94,7 @@ class _Step:
             assert item.future is not None
             try:
                 outcomes.append((item.future, item.finish(rows, rowcount, item.retried), None))
-            except base.LeaseLost as exc:
+            except (base.LeaseLost, errors.DurableError) as exc:
                 outcomes.append((item.future, None, exc))
             return outcomes
         lost = {row[0] for row in rows}
@@ -185,6 +185,11 @@ class GroupWriter:
             self._idle.clear()
             try:
                 await self._commit(batch)
+            except Exception as exc:  # a bug must fail its writes, not stop the writer
+                logger.exception(
+                    "journal writer failed", extra={"action": "commit", "workflow_id": None}
+                )
+                self._fail(batch, exc, "nothing of this write is known to be kept")
             finally:
                 self._idle.set()
 
