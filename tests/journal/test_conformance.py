@@ -401,3 +401,60 @@ async def test_close_commits_what_is_queued(db_url: str) -> None:
         assert load is not None and [e.seq for e in load.entries] == list(range(5))
     finally:
         await reopened.close()
+
+
+# -- messages, events, cancellation ----------------------------------------------------------
+
+
+async def test_messages_are_taken_once_in_send_order(journal: base.Journal) -> None:
+    from durable import errors
+
+    await journal.create_run(new_run("r"))
+    assert await journal.send_message("r", "t", b"one", None)
+    assert await journal.send_message("r", "t", b"two", "k2")
+    assert not await journal.send_message("r", "t", b"two again", "k2")
+    assert await journal.send_message("r", "other", b"elsewhere", None)
+    with pytest.raises(errors.WorkflowNotFound):
+        await journal.send_message("missing", "t", b"x", None)
+    with pytest.raises(base.LeaseLost):
+        await journal.receive_message(OTHER, "r", "t", entry("r", 0, kind="recv", output=None))
+    first = await journal.receive_message(OWNER, "r", "t", entry("r", 0, kind="recv", output=None))
+    second = await journal.receive_message(OWNER, "r", "t", entry("r", 1, kind="recv", output=None))
+    none = await journal.receive_message(OWNER, "r", "t", entry("r", 2, kind="recv", output=None))
+    assert first is not None and first.output == b"one"
+    assert second is not None and second.output == b"two"
+    assert none is None
+    load = await journal.load("r")
+    assert load is not None and [(e.seq, e.output) for e in load.entries] == [
+        (0, b"one"),
+        (1, b"two"),
+    ]
+
+
+async def test_events_are_published_with_their_entry(journal: base.Journal) -> None:
+    await journal.create_run(new_run("r"))
+    assert await journal.get_event("r", "k") is None
+    await journal.set_event(OWNER, "r", "k", b"v1", entry("r", 0, kind="event"))
+    await journal.set_event(OWNER, "r", "k", b"v2", entry("r", 1, kind="event"))
+    assert await journal.get_event("r", "k") == b"v2"
+    with pytest.raises(base.LeaseLost):
+        await journal.set_event(OTHER, "r", "k", b"v3", entry("r", 2, kind="event"))
+    assert await journal.get_event("r", "k") == b"v2"
+    load = await journal.load("r")
+    assert load is not None and [e.seq for e in load.entries] == [0, 1]
+
+
+async def test_cancel_requested_lists_the_owners_flagged_runs(journal: base.Journal) -> None:
+    await journal.create_run(new_run("a"))
+    await journal.create_run(new_run("b"))
+    await journal.create_run(new_run("c", owner=OTHER))
+    await journal.request_cancel(["a", "c"])
+    assert await journal.cancel_requested(OWNER) == ["a"]
+    assert await journal.cancel_requested(OTHER) == ["c"]
+
+
+async def test_list_runs_by_root(journal: base.Journal) -> None:
+    await journal.create_run(new_run("root", created_at=1.0))
+    await journal.create_run(new_run("root.0", root_id="root", parent_id="root", created_at=2.0))
+    await journal.create_run(new_run("alone", created_at=3.0))
+    assert [r.id for r in await journal.list_runs(root_id="root")] == ["root.0", "root"]
