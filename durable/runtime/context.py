@@ -18,13 +18,17 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from durable.runtime.executor import Executor
 
-__all__ = ["ExecutionContext", "current_run", "workflow_code"]
+__all__ = ["ExecutionContext", "current_run", "current_step", "workflow_code"]
 
 current_run: contextvars.ContextVar[Executor | None] = contextvars.ContextVar(
     "durable_current_run", default=None
 )
 workflow_code: contextvars.ContextVar[Executor | None] = contextvars.ContextVar(
     "durable_workflow_code", default=None
+)
+# the sequence number of the step whose body is running (None in workflow code)
+current_step: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "durable_current_step", default=None
 )
 
 
@@ -44,8 +48,8 @@ class ExecutionContext:
     attempt:
         How many times this run has been taken up for execution (1 on the first).
     step:
-        The sequence number of the durable call being made (the next one, in
-        workflow code).
+        In a step body, that step's sequence number; in workflow code, the number
+        the next durable call will get.
     metadata:
         The dict given to `engine.start(..., metadata=...)`, inherited by children.
     """

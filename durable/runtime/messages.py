@@ -95,17 +95,17 @@ async def _wait_for_message(
     while True:
         arrived.clear()
         entry = executor._entry(seq, "recv", topic, fingerprint, started, status="ok")
-        entry.ord = executor.sequencer.reserve(seq)
+        entry.ord = executor.sequencer.reserve([seq])
         try:
             taken = await journal.receive_message(
                 executor.host.owner, executor.run.id, topic, entry
             )
         except (base.LeaseLost, errors.JournalError) as exc:
-            executor.sequencer.abandon(entry.ord)
+            executor.sequencer.abandon([entry.seq])
             raise executor._abort(exc) from exc
         if taken is not None:
             return taken
-        executor.sequencer.abandon(entry.ord)
+        executor.sequencer.abandon([entry.seq])
         remaining = None if wake_at is None else wake_at - time.time()
         if remaining is not None and remaining <= 0:
             entry = executor._entry(
@@ -117,13 +117,13 @@ async def _wait_for_message(
                 status="ok",
                 output=executor.host.codec.encode(None),
             )
-            entry.ord = executor.sequencer.reserve(seq)
+            entry.ord = executor.sequencer.reserve([seq])
             try:
                 await journal.append_entries(
                     executor.host.owner, [*executor._take_instants(), entry]
                 )
             except (base.LeaseLost, errors.JournalError) as exc:
-                executor.sequencer.abandon(entry.ord)
+                executor.sequencer.abandon([entry.seq])
                 raise executor._abort(exc) from exc
             return entry
         wait = runs.poll_interval if remaining is None else min(runs.poll_interval, remaining)
@@ -142,7 +142,7 @@ async def set_event(executor: Executor, key: str, value: Any) -> None:
         return
     data = executor.host.codec.encode(value, what=f"event {key!r}", workflow_id=executor.run.id)
     entry = executor._entry(seq, "event", key, fingerprint, time.time(), status="ok")
-    entry.ord = executor.sequencer.reserve(seq)
+    entry.ord = executor.sequencer.reserve([seq])
     token = context.workflow_code.set(None)
     try:
         if executor.instants:
@@ -153,7 +153,7 @@ async def set_event(executor: Executor, key: str, value: Any) -> None:
             executor.host.owner, executor.run.id, key, data, entry
         )
     except (base.LeaseLost, errors.JournalError) as exc:
-        executor.sequencer.abandon(entry.ord)
+        executor.sequencer.abandon([entry.seq])
         raise executor._abort(exc) from exc
     finally:
         context.workflow_code.reset(token)

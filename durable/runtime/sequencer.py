@@ -6,7 +6,9 @@ numbers follow call order, so replay must reproduce the original interleaving.
 
 The rule, the same live and on replay: results are delivered in completion order
 (`ord`), and a result is delivered only when the workflow is *quiescent*, i.e. no
-callback of its workflow code is waiting in the event loop's ready queue.  The
+callback of its workflow code is waiting in the event loop's ready queue.  Results
+journaled together share one `ord` (a group: a fan-out's steps that finished in the
+same loop iteration); a group is delivered at once, in call order.  The
 state a workflow reaches at a quiet moment depends only on the results delivered
 so far (its code is deterministic), so delivering the same results in the same
 order at quiet moments replays the same calls with the same sequence numbers.
@@ -80,7 +82,8 @@ class _Slot:
 class Sequencer:
     """Orders the deliveries of one run (see the module docstring).
 
-    Calls wait on `waiter(seq)`; results are delivered to those futures in `ord` order.
+    Calls wait on `waiter(seq)`; results are delivered to those futures group by group
+    in `ord` order.
     """
 
     def __init__(
@@ -91,9 +94,8 @@ class Sequencer:
         on_stall: Callable[[int], None],
     ) -> None:
         self._owner = owner
-        self._slots: dict[int, _Slot] = {}
-        self._by_seq: dict[int, _Slot] = {}
-        self._heap: list[int] = []
+        self._slots: dict[int, _Slot] = {}  # by seq
+        self._heap: list[tuple[int, int]] = []  # (ord, seq)
         self._waiters: dict[int, asyncio.Future[Any]] = {}
         self._loop = asyncio.get_running_loop()
         for ord_, seq in journaled:
@@ -116,9 +118,8 @@ class Sequencer:
 
     def _add(self, ord_: int, seq: int, *, live: bool) -> _Slot:
         slot = _Slot(ord_, seq, live)
-        self._slots[ord_] = slot
-        self._by_seq[seq] = slot
-        heapq.heappush(self._heap, ord_)
+        self._slots[seq] = slot
+        heapq.heappush(self._heap, (ord_, seq))
         return slot
 
     def waiter(self, seq: int) -> asyncio.Future[Any]:
@@ -128,11 +129,13 @@ class Sequencer:
             future = self._waiters[seq] = self._loop.create_future()
         return future
 
-    def reserve(self, seq: int) -> int:
-        """A completion number for the live result of call `seq`, about to be journaled."""
+    def reserve(self, seqs: list[int]) -> int:
+        """One completion number for the live results of calls `seqs`, about to be
+        journaled together (they will be delivered together)."""
         ord_ = self._next_ord
         self._next_ord += 1
-        self._add(ord_, seq, live=True)
+        for seq in seqs:
+            self._add(ord_, seq, live=True)
         return ord_
 
     def reserve_instant(self) -> int:
@@ -142,30 +145,29 @@ class Sequencer:
         return ord_
 
     def replayed(self, seq: int, value: Any) -> asyncio.Future[Any]:
-        """The workflow made call `seq`, whose result is journaled: deliver it in its turn."""
+        """The workflow made call `seq`, whose result is journaled: deliver it in its turn.
+
+        Called by the call's own coroutine, which then awaits the returned future.
+        """
         future = self.waiter(seq)
-        slot = self._by_seq[seq]
+        slot = self._slots[seq]
         slot.value = value
         slot.ready = True
-        self.pump()
+        self.pump(caller=seq)
         return future
 
     def committed(self, seq: int, value: Any) -> asyncio.Future[Any]:
-        """The live result of call `seq` is journaled: deliver it in its turn."""
+        """The live result of call `seq` is journaled: deliver it in its turn (called by
+        the call's own coroutine, which then awaits the returned future)."""
         return self.replayed(seq, value)
 
-    def abandon(self, ord_: int) -> None:
-        """A reserved result will never come (its write failed): stop waiting for it."""
-        slot = self._slots.pop(ord_, None)
-        if slot is not None:
-            self._by_seq.pop(slot.seq, None)
-            self._heap.remove(ord_)
-            heapq.heapify(self._heap)
-
-    def journaled_seq(self, seq: int) -> bool:
-        """Whether call `seq` has a journaled result still to be delivered."""
-        slot = self._by_seq.get(seq)
-        return slot is not None and not slot.live
+    def abandon(self, seqs: list[int]) -> None:
+        """Reserved results that will never come (their write failed): stop waiting."""
+        for seq in seqs:
+            slot = self._slots.pop(seq, None)
+            if slot is not None:
+                self._heap.remove((slot.ord, seq))
+        heapq.heapify(self._heap)
 
     def quiescent(self) -> bool:
         """True when no workflow-code callback of this run is queued in the event loop."""
@@ -190,23 +192,41 @@ class Sequencer:
                 return False
         return True
 
-    def pump(self) -> None:
-        """Deliver what can be delivered now; leave the rest to a background pump."""
+    def pump(self, caller: int | None = None) -> None:
+        """Deliver what can be delivered now; leave the rest to a background pump.
+
+        `caller` is the call whose coroutine is pumping: it goes on running after a
+        delivery to itself, before the wake-ups of others, so it may only receive its
+        result here when it is alone in its group.
+        """
         while self._heap:
-            slot = self._slots[self._heap[0]]
-            if not slot.ready:
-                if not slot.live:
+            group = self._group()
+            waiting = [slot for slot in group if not slot.ready]
+            if waiting:
+                if any(not slot.live for slot in waiting):
                     self._watch_stall()
+                return
+            if len(group) > 1 and any(slot.seq == caller for slot in group):
+                self._start_pump()
                 return
             if not self.quiescent():
                 self._start_pump()
                 return
-            heapq.heappop(self._heap)
-            del self._slots[slot.ord]
-            self._by_seq.pop(slot.seq, None)
-            future = self._waiters.pop(slot.seq, None)
-            if future is not None and not future.done():
-                future.set_result(slot.value)
+            for slot in group:  # in call order
+                heapq.heappop(self._heap)
+                del self._slots[slot.seq]
+                future = self._waiters.pop(slot.seq, None)
+                if future is not None and not future.done():
+                    future.set_result(slot.value)
+
+    def _group(self) -> list[_Slot]:
+        """The slots that share the smallest `ord`, in call order."""
+        head = self._heap[0][0]
+        if len(self._heap) == 1 or all(item[0] != head for item in self._heap[1:3]):
+            # the heap's two children hold the next-smallest items: a group of one
+            return [self._slots[self._heap[0][1]]]
+        members = sorted(item for item in self._heap if item[0] == head)
+        return [self._slots[seq] for _, seq in members]
 
     def _start_pump(self) -> None:
         if self._pump_task is None or self._pump_task.done():
@@ -223,22 +243,20 @@ class Sequencer:
         quiet = 0
         while self._heap:
             await asyncio.sleep(0)
-            slot = self._slots.get(self._heap[0])
-            if slot is None:
-                continue
-            if slot.ready:
+            if not self._heap:
+                return
+            group = self._group()
+            waiting = [slot for slot in group if not slot.ready]
+            if not waiting:
                 quiet = 0
                 self.pump()
-                if self._heap and self._slots[self._heap[0]].ready:
-                    continue
-                if not self._heap or self._slots[self._heap[0]].live:
-                    return
                 continue
-            if slot.live:
-                return  # a live result not yet committed: `committed` pumps again
+            stalled = [slot for slot in waiting if not slot.live]
+            if not stalled:
+                return  # live results not yet committed: `committed` pumps again
             quiet = quiet + 1 if self.quiescent() else 0
             if quiet >= _QUIET_CHECKS:
-                self._on_stall(slot.ord)
+                self._on_stall(stalled[0].seq)
                 return
 
     def close(self) -> None:

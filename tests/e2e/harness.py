@@ -148,14 +148,15 @@ class Driver:
 
 
 def check_journal(before: Snapshot, after: Snapshot, calls: int) -> None:
-    """The finished journal holds `calls` entries numbered 0..calls-1, all ok, with distinct
-    completion orders, and every entry journaled before the crash is unchanged.
+    """The finished journal holds `calls` entries numbered 0..calls-1, all ok, with
+    completion orders (entries journaled in one write share one), and every entry
+    journaled before the crash is unchanged.
     """
     assert after.status is durable.Status.SUCCEEDED
     assert [e.seq for e in after.entries] == list(range(calls))
     assert all(e.status == "ok" for e in after.entries)
     orders = [e.ord for e in after.entries]
-    assert len(set(orders)) == calls
+    assert all(order >= 0 for order in orders) and 0 < len(set(orders)) <= calls
     kept = {e.seq: e for e in after.entries}
     for entry in before.entries:
         assert kept[entry.seq] == entry, f"entry {entry.seq} changed after the resume"

@@ -14,8 +14,6 @@ import gc
 import time
 from typing import Any
 
-import pytest
-
 import durable
 
 
@@ -37,9 +35,6 @@ async def pipeline() -> int:
     return sum(fetched) + await parse(0) + await parse(1)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="durable/runtime/sequencer.py: _pump_later indexes an emptied heap"
-)
 async def test_resume_after_gather_and_sync_step_leaves_no_task_error(make_engine: Any) -> None:
     loop_errors: list[dict[str, Any]] = []
     asyncio.get_running_loop().set_exception_handler(lambda _, ctx: loop_errors.append(ctx))

@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import pytest
-
 import durable
 
 
@@ -28,7 +26,6 @@ async def numbers() -> list[tuple[str, int]]:
     return [first, *gathered]
 
 
-@pytest.mark.xfail(strict=True, reason="durable/runtime/executor.py reports next_seq in steps")
 async def test_step_body_sees_its_own_sequence_number(engine: Any) -> None:
     result = await engine.run(numbers)
     assert [tuple(pair) for pair in result] == [("first", 0), ("a", 1), ("b", 2), ("c", 3)]
