@@ -1,0 +1,179 @@
+"""Crash/replay properties of generated programs: replay equivalence, idempotency, journal
+integrity.  Each example runs a program crash-free on one fresh SQLite file and with
+in-process crashes at hypothesis-chosen body points on another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import tempfile
+from collections import Counter
+
+import pytest
+from hypothesis import given, note, settings
+from hypothesis import strategies as st
+
+from durable.journal import base
+from property_tests import harness, programs
+from property_tests.conftest import scaled
+from property_tests.stats import STATS
+
+# A crash while now/uuid4/random values are being flushed ahead of a durable sleep leaves the
+# `set_timer` coroutine un-awaited (durable bug, see test_regressions.py); that warning
+# alone is tolerated here so that the properties keep checking everything else.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:coroutine '.*Journal.set_timer' was never awaited:RuntimeWarning"
+)
+
+
+def run_pair(
+    data: st.DataObject, program: programs.Chain, max_crashes: int = 3
+) -> tuple[programs.Expected, harness.Trace, harness.Trace]:
+    """The model's answer, a crash-free trace, and a trace with crashes drawn from `data`."""
+    note(f"program: {programs.describe(program)}")
+    model = programs.expected(program)
+    with tempfile.TemporaryDirectory() as folder:
+        with harness.sqlite_backend(folder, "reference.db") as backend:
+            reference = asyncio.run(harness.execute(backend, program, "reference", []))
+        STATS["crash_free"] += 1
+        points = st.integers(1, max(1, reference.points))
+        crash_points = data.draw(st.lists(points, max_size=max_crashes), label="crash points")
+        with harness.sqlite_backend(folder, "crashy.db") as backend:
+            trace = asyncio.run(harness.execute(backend, program, "crashy", crash_points))
+    note(f"crashes that happened: {trace.crashes}")
+    return model, reference, trace
+
+
+def check_replay_equivalence(
+    model: programs.Expected, reference: harness.Trace, trace: harness.Trace
+) -> None:
+    assert reference.outcome == model.outcome, "the crash-free run disagrees with the model"
+    assert trace.outcome == reference.outcome, "crashing and resuming changed the outcome"
+    check_instants(trace)
+
+
+def check_instants(trace: harness.Trace) -> None:
+    """A now/uuid4/random value, once journaled, is what every later incarnation sees, and
+    the output holds the values the last incarnation saw."""
+    seen: dict[str, dict[int, list[str]]] = {}
+    for event in trace.events:
+        if event.what == "instant":
+            seen.setdefault(event.label, {}).setdefault(event.incarnation, []).append(event.value)
+    for label, by_incarnation in seen.items():
+        for values in by_incarnation.values():
+            assert len(set(values)) == 1, f"{label} changed within one incarnation: {values}"
+        for crash, snapshot in enumerate(trace.snapshots[:-1]):
+            journaled = {
+                repr(h.output) for h in snapshot.history if h.kind in ("now", "uuid", "random")
+            }
+            value = by_incarnation.get(crash, [None])[0]
+            if value in journaled:
+                later = {v[0] for i, v in by_incarnation.items() if i > crash}
+                assert later <= {value}, f"{label} was journaled as {value}, replayed as {later}"
+    if trace.outcome[0] == "ok":
+        final = [by_inc[max(by_inc)][0] for by_inc in seen.values() if max(by_inc) == trace.crashes]
+        # (an instant in a branch that failed later is not in the output)
+        assert Counter(programs.instants(trace.output)) <= Counter(final)
+
+
+@settings(max_examples=scaled(30))
+@given(program=programs.programs(), data=st.data())
+def test_replay_equivalence(program: programs.Chain, data: st.DataObject) -> None:
+    """Replay equivalence.  For a generated program (sequences, nested gathers, retried steps
+    with injected transient or permanent failures, durable sleeps, now/uuid4/random,
+    transaction steps) asserts:
+
+    1. the crash-free run's outcome equals the model's (`programs.expected`): the output
+       with now/uuid4/random values replaced by placeholders, or the error type and message;
+    2. a run crashed in-process (`durable.testing.crash`) at 0-3 hypothesis-chosen body
+       points, each time resumed by a fresh engine on the same SQLite file, ends with that
+       same outcome;
+    3. a now/uuid4/random value that was journaled before a crash is the value every later
+       incarnation sees, and the final output holds the values of the last incarnation.
+    """
+    model, reference, trace = run_pair(data, program)
+    check_replay_equivalence(model, reference, trace)
+
+
+@settings(max_examples=scaled(25))
+@given(program=programs.programs(), data=st.data())
+def test_idempotency(program: programs.Chain, data: st.DataObject) -> None:
+    """Idempotency.  Asserts, for every step and transaction of a generated program:
+
+    1. crash-free, its body starts exactly as often as the model says (``fail + 1``, or
+       ``attempts`` when broken; 0 if never reached);
+    2. once its entry is in the journal (seen in the snapshot taken after crash i), its
+       body never starts again in a later incarnation;
+    3. in any one incarnation its body starts at most ``attempts`` times, so a step without
+       retries runs at most 1 + (crashes that hit while it was in flight) times;
+    4. a transaction's row exists exactly once if its entry is journaled ``ok`` and not at
+       all otherwise, at every snapshot (after each crash and at the end).
+    """
+    model, reference, trace = run_pair(data, program)
+    assert {label: sum(reference.starts(label).values()) for label in model.starts} == (
+        model.starts
+    ), "crash-free body starts differ from the model"
+    for label, op in programs.bodies(program).items():
+        starts = trace.starts(label)
+        in_flight = 0
+        for crash, snapshot in enumerate(trace.snapshots[:-1]):
+            journaled = snapshot.journaled()
+            if label in journaled:
+                again = {i: n for i, n in starts.items() if i > crash}
+                assert not again, f"{label} was journaled at crash {crash}, then ran: {again}"
+            elif any(i <= crash for i in starts):
+                in_flight += 1
+        for incarnation, count in starts.items():
+            assert count <= op.attempts, f"{label} started {count} times in {incarnation}"
+        if op.attempts == 1:
+            assert sum(starts.values()) <= 1 + in_flight
+        if isinstance(op, programs.Tx):
+            for snapshot in trace.snapshots:
+                rows = snapshot.effects.get(label, 0)
+                want = 1 if snapshot.journaled().get(label) == "ok" else 0
+                assert rows == want, f"{label}: {rows} rows, entry {snapshot.journaled()}"
+
+
+@settings(max_examples=scaled(20))
+@given(program=programs.programs(), data=st.data())
+def test_journal_integrity(program: programs.Chain, data: st.DataObject) -> None:
+    """Journal integrity across crashes.  Asserts:
+
+    1. append-only: every entry, failed-attempt record and timer in the snapshot after
+       crash i is present and unchanged (every field) in every later snapshot;
+    2. at the end the entries' seqs are exactly 0..n-1 and their completion orders
+       (``ord``, shared by a group journaled together) are non-negative;
+    3. statuses only move forward: unfinished (PENDING/RUNNING/SLEEPING) after every
+       crash, terminal at the end, matching the outcome; the run's attempt counter grows
+       with every takeover;
+    4. lineage: a top-level run is its own root and has no parent;
+    5. the final journal holds the same entries, counted by (kind, name, status), as the
+       crash-free run's.
+    """
+    _, reference, trace = run_pair(data, program)
+    snapshots = trace.snapshots
+    for earlier, later in itertools.pairwise(snapshots):
+        entries = {e.seq: e for e in later.entries}
+        for entry in earlier.entries:
+            assert entries.get(entry.seq) == entry, f"entry {entry.seq} changed"
+        attempts = {(a.seq, a.attempt): a for a in later.attempts}
+        for attempt in earlier.attempts:
+            assert attempts.get((attempt.seq, attempt.attempt)) == attempt
+        timers = {t.seq: t for t in later.timers}
+        for timer in earlier.timers:
+            assert timers.get(timer.seq) == timer, f"timer {timer.seq} changed"
+        assert later.attempt > earlier.attempt, "a takeover did not count as an attempt"
+    final = snapshots[-1]
+    assert [e.seq for e in final.entries] == list(range(len(final.entries)))
+    assert all(e.ord >= 0 for e in final.entries)
+    for snapshot in snapshots[:-1]:
+        assert snapshot.status not in base.TERMINAL
+    status = {"ok": base.Status.SUCCEEDED, "error": base.Status.FAILED}[trace.outcome[0]]
+    assert final.status is status
+    assert final.root_id == "crashy" and final.parent_id is None
+
+    def shape(snapshot: harness.Snapshot) -> Counter[tuple[str, str, str]]:
+        return Counter((e.kind, e.name, e.status) for e in snapshot.entries)
+
+    assert shape(final) == shape(reference.snapshots[-1])
