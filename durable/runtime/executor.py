@@ -355,7 +355,7 @@ class Executor:
         outcome = self.sequencer.waiter(entry.seq)  # before delivery can pop it
         token = context.workflow_code.set(None)
         try:
-            if self.group is None and self.outstanding == 0:
+            if self.group is None and self.sequencer.sequential:
                 await self._write_group([entry])  # the sequential path: no loop hop
             else:
                 if self.group is None:

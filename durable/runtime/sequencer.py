@@ -79,11 +79,20 @@ class _Slot:
         self.value: Any = None
 
 
+class _Group:
+    __slots__ = ("not_ready", "slots", "stalled")
+
+    def __init__(self) -> None:
+        self.slots: dict[int, _Slot] = {}  # by seq
+        self.not_ready = 0  # members still waiting for their commit or their call
+        self.stalled = 0  # journaled members whose call has not been made yet
+
+
 class Sequencer:
     """Orders the deliveries of one run (see the module docstring).
 
     Calls wait on `waiter(seq)`; results are delivered to those futures group by group
-    in `ord` order.
+    in `ord` order, each group in call order.
     """
 
     def __init__(
@@ -95,7 +104,8 @@ class Sequencer:
     ) -> None:
         self._owner = owner
         self._slots: dict[int, _Slot] = {}  # by seq
-        self._heap: list[tuple[int, int]] = []  # (ord, seq)
+        self._groups: dict[int, _Group] = {}  # by ord
+        self._heap: list[int] = []  # the ords of the groups
         self._waiters: dict[int, asyncio.Future[Any]] = {}
         self._loop = asyncio.get_running_loop()
         for ord_, seq in journaled:
@@ -116,10 +126,27 @@ class Sequencer:
     def _task_done(self, _: asyncio.Task[Any]) -> None:
         self._tasks -= 1
 
+    @property
+    def sequential(self) -> bool:
+        """Whether the workflow code runs in one task and that task is the one running."""
+        return (
+            self._counted
+            and self._tasks == 1
+            and self.main_task is not None
+            and asyncio.current_task() is self.main_task
+        )
+
     def _add(self, ord_: int, seq: int, *, live: bool) -> _Slot:
         slot = _Slot(ord_, seq, live)
         self._slots[seq] = slot
-        heapq.heappush(self._heap, (ord_, seq))
+        group = self._groups.get(ord_)
+        if group is None:
+            group = self._groups[ord_] = _Group()
+            heapq.heappush(self._heap, ord_)
+        group.slots[seq] = slot
+        group.not_ready += 1
+        if not live:
+            group.stalled += 1
         return slot
 
     def waiter(self, seq: int) -> asyncio.Future[Any]:
@@ -152,7 +179,12 @@ class Sequencer:
         future = self.waiter(seq)
         slot = self._slots[seq]
         slot.value = value
-        slot.ready = True
+        if not slot.ready:
+            slot.ready = True
+            group = self._groups[slot.ord]
+            group.not_ready -= 1
+            if not slot.live:
+                group.stalled -= 1
         self.pump(caller=seq)
         return future
 
@@ -165,30 +197,28 @@ class Sequencer:
         """Reserved results that will never come (their write failed): stop waiting."""
         for seq in seqs:
             slot = self._slots.pop(seq, None)
-            if slot is not None:
-                self._heap.remove((slot.ord, seq))
-        heapq.heapify(self._heap)
+            if slot is None:
+                continue
+            group = self._groups[slot.ord]
+            del group.slots[seq]
+            if not slot.ready:
+                group.not_ready -= 1
+            if not group.slots:
+                del self._groups[slot.ord]
+                self._heap.remove(slot.ord)
+                heapq.heapify(self._heap)
 
     def quiescent(self) -> bool:
         """True when no workflow-code callback of this run is queued in the event loop."""
-        if (
-            self._counted
-            and self._tasks == 1
-            and self.main_task is not None
-            and asyncio.current_task() is self.main_task
-        ):
+        if self.sequential:
             return True  # the only workflow task is this one, and it is running
         ready = self._ready_queue
         if ready is None:  # an event loop without a visible ready queue: assume quiet
             return True
-        owner = self._owner
+        owner, var = self._owner, context.workflow_code
         for handle in ready:
             ctx = getattr(handle, "_context", None)
-            if (
-                ctx is not None
-                and not handle._cancelled
-                and ctx.get(context.workflow_code) is owner
-            ):
+            if ctx is not None and not handle._cancelled and ctx.get(var) is owner:
                 return False
         return True
 
@@ -200,33 +230,25 @@ class Sequencer:
         result here when it is alone in its group.
         """
         while self._heap:
-            group = self._group()
-            waiting = [slot for slot in group if not slot.ready]
-            if waiting:
-                if any(not slot.live for slot in waiting):
-                    self._watch_stall()
+            ord_ = self._heap[0]
+            group = self._groups[ord_]
+            if group.not_ready:
+                if group.stalled:
+                    self._start_pump()  # watch for a call that is never made
                 return
-            if len(group) > 1 and any(slot.seq == caller for slot in group):
+            if len(group.slots) > 1 and caller in group.slots:
                 self._start_pump()
                 return
             if not self.quiescent():
                 self._start_pump()
                 return
-            for slot in group:  # in call order
-                heapq.heappop(self._heap)
-                del self._slots[slot.seq]
-                future = self._waiters.pop(slot.seq, None)
+            heapq.heappop(self._heap)
+            del self._groups[ord_]
+            for seq in sorted(group.slots):  # in call order
+                slot = self._slots.pop(seq)
+                future = self._waiters.pop(seq, None)
                 if future is not None and not future.done():
                     future.set_result(slot.value)
-
-    def _group(self) -> list[_Slot]:
-        """The slots that share the smallest `ord`, in call order."""
-        head = self._heap[0][0]
-        if len(self._heap) == 1 or all(item[0] != head for item in self._heap[1:3]):
-            # the heap's two children hold the next-smallest items: a group of one
-            return [self._slots[self._heap[0][1]]]
-        members = sorted(item for item in self._heap if item[0] == head)
-        return [self._slots[seq] for _, seq in members]
 
     def _start_pump(self) -> None:
         if self._pump_task is None or self._pump_task.done():
@@ -235,28 +257,22 @@ class Sequencer:
                 self._pump_later(), context=contextvars.Context()
             )
 
-    def _watch_stall(self) -> None:
-        """The next journaled result answers a call not made yet: detect if it never is."""
-        self._start_pump()
-
     async def _pump_later(self) -> None:
         quiet = 0
         while self._heap:
             await asyncio.sleep(0)
             if not self._heap:
                 return
-            group = self._group()
-            waiting = [slot for slot in group if not slot.ready]
-            if not waiting:
+            group = self._groups[self._heap[0]]
+            if not group.not_ready:
                 quiet = 0
                 self.pump()
                 continue
-            stalled = [slot for slot in waiting if not slot.live]
-            if not stalled:
+            if not group.stalled:
                 return  # live results not yet committed: `committed` pumps again
             quiet = quiet + 1 if self.quiescent() else 0
             if quiet >= _QUIET_CHECKS:
-                self._on_stall(stalled[0].seq)
+                self._on_stall(min(s.seq for s in group.slots.values() if not s.ready))
                 return
 
     def close(self) -> None:
