@@ -24,7 +24,9 @@ __all__ = [
     "Step",
     "Workflow",
     "context",
+    "deprecate_patch",
     "now",
+    "patched",
     "race",
     "random",
     "recv",
@@ -419,3 +421,30 @@ async def set_event(key: str, value: Any) -> None:
     """Publish `value` under `key`, for `Engine.get_event` callers (the last value wins)."""
     executor = _require_workflow("set_event")
     await messages.set_event(executor, key, value)
+
+
+def patched(patch_id: str) -> bool:
+    """Whether this run takes the new code path of patch `patch_id`.
+
+    True for runs that reach this point after the patch was deployed (the decision is
+    journaled), False for runs whose journal was written by the code before it, so
+    they replay the old path.  Once no old run remains, replace the check with
+    `deprecate_patch(patch_id)` and keep only the new path.
+
+    Examples
+    --------
+    >>> patched("retry-with-fallback")  # outside a workflow: always the new path
+    True
+    """
+    executor = _executor_for_workflow_code()
+    if executor is None:
+        return True
+    return executor.call_patched(patch_id)
+
+
+def deprecate_patch(patch_id: str) -> None:
+    """Mark where `patched(patch_id)` was, once every run takes the new path: runs that
+    journaled the patch decision still replay, and new runs journal nothing."""
+    executor = _executor_for_workflow_code()
+    if executor is not None:
+        executor.call_deprecate_patch(patch_id)

@@ -19,7 +19,7 @@ from durable import errors
 from durable.api import Workflow
 from durable.journal import base, open_journal
 from durable.runtime import executor as executor_mod
-from durable.runtime import registry, sequencer
+from durable.runtime import registry, replayer, sequencer
 from durable.worker import leases, recovery
 
 __all__ = ["Engine", "HistoryEntry", "LineageNode", "Run", "RunInfo"]
@@ -465,6 +465,56 @@ class Engine:
             output=output,
             error=error,
         )
+
+    # -- debugging ------------------------------------------------------------------------------
+
+    async def replay(
+        self,
+        workflow_id: str,
+        *,
+        on_call: Any = None,
+        break_at: int | None = None,
+        on_break: Any = None,
+    ) -> replayer.ReplayReport:
+        """Re-execute a run's workflow code against its journal, running no step body and
+        writing nothing; report the calls matched and the first divergence, if any.
+
+        Parameters
+        ----------
+        on_call:
+            ``on_call(seq, kind, name, matched)`` for each call as it is matched.
+        break_at, on_break:
+            ``on_break(seq)`` runs just before call number `break_at` is made.
+        """
+        load = await self.journal.load(workflow_id)
+        if load is None:
+            raise errors.WorkflowNotFound(workflow_id=workflow_id)
+        definition = registry.lookup_workflow(load.run.name)
+        if definition is None:
+            raise errors.NotRegistered(workflow_id=workflow_id, name=load.run.name)
+        return await replayer.replay(
+            load, definition, self.codec, on_call=on_call, break_at=break_at, on_break=on_break
+        )
+
+    async def check(
+        self,
+        *,
+        name: str | None = None,
+        since: datetime.datetime | None = None,
+        limit: int = 10_000,
+    ) -> builtins.list[replayer.ReplayReport]:
+        """Replay every matching run against the current code; return the reports of the
+        runs it would break (their divergence), the check to run before deploying."""
+        broken = []
+        for record in await self.journal.list_runs(name=name, limit=limit):
+            if since is not None and record.created_at < since.timestamp():
+                continue
+            if registry.lookup_workflow(record.name) is None:
+                continue
+            report = await self.replay(record.id)
+            if not report.ok:
+                broken.append(report)
+        return broken
 
     # -- operations ---------------------------------------------------------------------------
 

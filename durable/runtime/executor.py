@@ -31,7 +31,7 @@ __all__ = ["Executor", "Host"]
 logger = logging.getLogger(__name__)
 
 # Kinds answered synchronously at the call: they never wait in the delivery order.
-_INSTANT_KINDS = frozenset({"now", "uuid", "random"})
+_INSTANT_KINDS = frozenset({"now", "uuid", "random", "patch"})
 
 
 class RunControl(Protocol):
@@ -115,6 +115,19 @@ class Executor:
         self.sequencer = Sequencer(self, journaled, next_ord, self._stalled)
         self.next_seq = 0
         self.outstanding = 0
+        # the highest call number the journal knows of: a patch check below it belongs
+        # to a run that was already past that point when the patch was deployed
+        self.journal_end = max(
+            [e.seq for e in load.entries]
+            + [t.seq for t in load.timers]
+            + [a.seq for a in load.attempts],
+            default=-1,
+        )
+        # replay for debugging: no write, no body; `observer` sees each matched call
+        self.replay_only = False
+        self.observer: Callable[[int, str, str, bool], None] | None = None
+        self.break_at: int | None = None
+        self.on_break: Callable[[int], None] | None = None
         # set when the run cannot go on whatever the workflow code does (a divergence, a
         # corrupt journal row): the run ends FAILED with it even if the code catches it
         self.divergence: errors.DurableError | None = None
@@ -285,8 +298,12 @@ class Executor:
         if self.divergence is not None:
             raise self.divergence
         seq = self.next_seq
+        if seq == self.break_at and self.on_break is not None:
+            self.on_break(seq)
         self.next_seq += 1
         recorded = self.entries.pop(seq, None)
+        if self.replay_only:
+            self._check_replayable(seq, kind, name, fingerprint, args, recorded)
         if recorded is not None:
             if (recorded.kind, recorded.name, recorded.fingerprint) != (kind, name, fingerprint):
                 raise self._diverge(
@@ -307,6 +324,25 @@ class Executor:
                 )
             )
         return seq, recorded
+
+    def _check_replayable(
+        self,
+        seq: int,
+        kind: str,
+        name: str,
+        fingerprint: str,
+        args: Any,
+        recorded: base.EntryRecord | None,
+    ) -> None:
+        matched = recorded is not None and (recorded.kind, recorded.name, recorded.fingerprint) == (
+            kind,
+            name,
+            fingerprint,
+        )
+        if self.observer is not None:
+            self.observer(seq, kind, name, matched)
+        if recorded is None:
+            raise signals.ReplayReachedLive(seq, _describe(kind, name, fingerprint, args))
 
     def _result(self, entry: base.EntryRecord) -> Any:
         codec, what = self.host.codec, f"result of {entry.kind} {entry.name!r} (seq {entry.seq})"
@@ -681,9 +717,10 @@ class Executor:
             )
         )
 
-    def call_instant(self, kind: str, produce: Callable[[], Any]) -> Any:
+    def call_instant(self, kind: str, produce: Callable[[], Any], name: str | None = None) -> Any:
         """`now`, `uuid4`, `random`: answered at once, journaled in the same write order."""
-        seq, recorded = self._issue(kind, kind, "")
+        name = name or kind
+        seq, recorded = self._issue(kind, name, "")
         if recorded is not None:
             return self._result(recorded)
         value = produce()
@@ -693,7 +730,7 @@ class Executor:
             seq=seq,
             ord=self.sequencer.reserve_instant(),
             kind=kind,
-            name=kind,
+            name=name,
             status="ok",
             fingerprint="",
             output=self.host.codec.encode(value, what=kind, workflow_id=self.run.id),
@@ -702,6 +739,27 @@ class Executor:
         )
         self.instants.append(entry)
         return value
+
+    def call_patched(self, patch_id: str) -> bool:
+        """`durable.patched`: True past the end of this run's journal (the new code path),
+        False when the journal was written by code without the patch."""
+        seq = self.next_seq
+        recorded = self.entries.get(seq)
+        if recorded is not None:
+            if recorded.kind != "patch" or recorded.name != patch_id:
+                return False  # the journal predates the patch: no call number is used
+            self._issue("patch", patch_id, "")
+            return bool(self._result(recorded))
+        if seq <= self.journal_end:
+            return False
+        self.call_instant("patch", lambda: True, name=patch_id)
+        return True
+
+    def call_deprecate_patch(self, patch_id: str) -> None:
+        """`durable.deprecate_patch`: skip the marker a patched run journaled, if any."""
+        recorded = self.entries.get(self.next_seq)
+        if recorded is not None and recorded.kind == "patch" and recorded.name == patch_id:
+            self._issue("patch", patch_id, "")
 
     def execution_context(self) -> context.ExecutionContext:
         """What `durable.context()` returns inside this run."""

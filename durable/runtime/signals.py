@@ -6,7 +6,7 @@ They derive from `BaseException` (as `asyncio.CancelledError` does), so an
 
 from __future__ import annotations
 
-__all__ = ["RACE_LOST", "TIMED_OUT", "RunAborted", "journaled_cancel"]
+__all__ = ["RACE_LOST", "TIMED_OUT", "ReplayReachedLive", "RunAborted", "journaled_cancel"]
 
 # Messages carried by the `asyncio.CancelledError` that `durable.race` and
 # `durable.timeout` send, so a step can tell them from a shutdown (which must not
@@ -28,3 +28,13 @@ class RunAborted(BaseException):
         super().__init__(f"run {run_id!r} stopped in this process: {reason}")
         self.run_id = run_id
         self.reason = reason
+
+
+class ReplayReachedLive(BaseException):
+    """Replay for debugging reached a call the journal does not answer: a live run would
+    execute it.  Raised at the call, so nothing runs."""
+
+    def __init__(self, seq: int, description: str) -> None:
+        super().__init__(f"a live run would continue at seq {seq}: {description}")
+        self.seq = seq
+        self.description = description

@@ -1,0 +1,127 @@
+"""Replay for debugging and patching, on both backends."""
+
+from __future__ import annotations
+
+import asyncio
+
+import durable
+from durable import testing
+
+bodies: list[str] = []
+
+
+@durable.step(name="tests.dbg.step")
+async def act(label: str) -> str:
+    bodies.append(label)
+    return label.upper()
+
+
+@durable.workflow(name="tests.dbg.flow")
+async def flow() -> list[str]:
+    first = await act("a")
+    rest = await asyncio.gather(act("b"), act("c"))
+    return [first, *rest]
+
+
+async def test_replay_runs_no_body_and_writes_nothing(engine) -> None:
+    assert await engine.run(flow, workflow_id="dbg") == ["A", "B", "C"]
+    before = await engine.history("dbg")
+    bodies.clear()
+    seen: list[tuple[int, str, str, bool]] = []
+    report = await engine.replay("dbg", on_call=lambda *call: seen.append(call))
+    assert report.ok and report.finished and report.result == ["A", "B", "C"]
+    assert bodies == []
+    assert seen == [
+        (0, "step", "tests.dbg.step", True),
+        (1, "step", "tests.dbg.step", True),
+        (2, "step", "tests.dbg.step", True),
+    ]
+    assert await engine.history("dbg") == before
+    assert await engine.get("dbg").status() is durable.Status.SUCCEEDED
+
+
+async def test_replay_reports_the_divergence_and_break_at(engine) -> None:
+    assert await engine.run(flow, workflow_id="dbg2") == ["A", "B", "C"]
+    original = flow.definition.fn
+
+    @durable.workflow(name="tests.dbg.flow")
+    async def changed() -> list[str]:
+        return [await act("a"), await act("x")]
+
+    try:
+        breaks: list[int] = []
+        report = await engine.replay("dbg2", break_at=1, on_break=breaks.append)
+        assert not report.ok and breaks == [1]
+        assert report.divergence is not None and report.divergence.seq == 1
+        assert "'x'" in str(report.divergence)
+        broken = await engine.check(name="tests.dbg.flow")
+        assert "dbg2" in [r.workflow_id for r in broken]
+    finally:
+        durable.workflow(name="tests.dbg.flow")(original)
+    assert await engine.check(name="tests.dbg.flow") == []
+
+
+@durable.workflow(name="tests.dbg.unfinished")
+async def unfinished() -> str:
+    await act("one")
+    await durable.sleep(30)
+    return await act("two")
+
+
+async def test_replay_of_an_unfinished_run_says_where_it_would_go_on(make_engine) -> None:
+    first = await make_engine()
+    await first.start(unfinished, workflow_id="unf")
+    for _ in range(400):
+        if len(await first.history("unf")) >= 1:
+            break
+        await asyncio.sleep(0.005)
+    testing.crash(first)
+    inspector = await make_engine(execute=False)
+    report = await inspector.replay("unf")
+    assert report.ok and not report.finished
+    assert report.live_at is not None and report.live_at.seq == 1
+    assert "sleep" in report.live_at.description
+
+
+@durable.workflow(name="tests.dbg.patched")
+async def evolving() -> list[str]:
+    out = [await act("start")]
+    if durable.patched("extra-step"):
+        out.append(await act("extra"))
+    else:
+        await act("late")  # the old path, kept for runs that journaled it
+    await durable.sleep(0.4)
+    out.append(await act("end"))
+    return out
+
+
+async def test_patched_old_runs_keep_the_old_path(make_engine) -> None:
+    original = evolving.definition.fn
+
+    @durable.workflow(name="tests.dbg.patched")
+    async def before_patch() -> list[str]:
+        out = [await act("start")]
+        await act("late")
+        await durable.sleep(0.4)
+        out.append(await act("end"))
+        return out
+
+    try:
+        first = await make_engine()
+        await first.start(before_patch, workflow_id="old")
+        for _ in range(400):
+            if len(await first.history("old")) >= 2:
+                break
+            await asyncio.sleep(0.005)
+        testing.crash(first)
+    finally:
+        durable.workflow(name="tests.dbg.patched")(original)
+    bodies.clear()
+    second = await make_engine()  # the patched code is deployed; the old run resumes
+    new = await second.start(evolving, workflow_id="new")
+    assert await new.result(timeout=10) == ["START", "EXTRA", "END"]
+    assert await second.get("old").result(timeout=10) == ["START", "END"]
+    assert sorted(bodies) == sorted(["start", "extra", "end", "end"])
+    assert ("patch", "extra-step") in [(h.kind, h.name) for h in await second.history("new")]
+    assert "patch" not in [h.kind for h in await second.history("old")]
+    assert (await second.replay("new")).ok and (await second.replay("old")).ok
