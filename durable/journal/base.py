@@ -304,6 +304,17 @@ class Journal(Protocol):
         except the error entries completed after its last successful entry, which move
         to the attempts table.  Atomic.  Returns how many entries moved."""
 
+    async def list_finished(
+        self, *, after: float, after_id: str = "", before: float | None = None, limit: int = 1000
+    ) -> list[RunRecord]:
+        """Finished runs with ``(finished_at, id) > (after, after_id)`` and ``finished_at <
+        before``, in that order (keyset paging for export)."""
+
+    async def delete_runs(self, runs: Sequence[tuple[str, float]]) -> int:
+        """Delete each finished run whose id and ``finished_at`` are as given, with its
+        entries, attempts, timers, messages and events (a run reopened or finished again
+        since is kept).  Atomic; idempotent.  Returns how many runs were deleted."""
+
 
 class Watchable(Protocol):
     """Optional for a journal: wake-ups when a run changes, from any process.

@@ -727,6 +727,23 @@ class PostgresJournal:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 2.0)
 
+    # -- export and prune ---------------------------------------------------------------
+
+    async def list_finished(
+        self, *, after: float, after_id: str = "", before: float | None = None, limit: int = 1000
+    ) -> list[base.RunRecord]:
+        params = {"after": after, "after_id": after_id, "before": before, "limit": limit}
+        rows = await self._read("list finished runs", "list_finished", params)
+        return [_run_from_row(row) for row in rows]
+
+    async def delete_runs(self, runs: Sequence[tuple[str, float]]) -> int:
+        if not runs:
+            return 0
+        params = {"ids": [r[0] for r in runs], "finished": [r[1] for r in runs]}
+        return int(
+            await self._writer.write("delete_runs", params, lambda rows, count, retried: rows[0][0])
+        )
+
 
 async def _shut(
     tasks: list[asyncio.Task[None]],

@@ -619,6 +619,24 @@ class SqliteJournal:
 
         return int(await self._write(op))
 
+    async def list_finished(
+        self, *, after: float, after_id: str = "", before: float | None = None, limit: int = 1000
+    ) -> list[base.RunRecord]:
+        rows = self._read(_Q["list_finished"], (after, after_id, before, limit))
+        return [_run_from_row(row) for row in rows]
+
+    async def delete_runs(self, runs: Sequence[tuple[str, float]]) -> int:
+        def op(conn: sqlite3.Connection) -> int:
+            deleted = 0
+            for run_id, finished_at in runs:
+                if conn.execute(_Q["delete_finished_run"], (run_id, finished_at)).rowcount:
+                    deleted += 1
+                    for table in ("entries", "attempts", "timers", "messages", "events"):
+                        conn.execute(_Q[f"delete_run_{table}"], (run_id,))
+            return deleted
+
+        return int(await self._write(op))
+
 
 def _statements(script: str) -> list[str]:
     lines = [line for line in script.splitlines() if not line.strip().startswith("--")]

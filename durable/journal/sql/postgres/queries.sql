@@ -317,3 +317,31 @@ SELECT (SELECT count(*) FROM held), pg_notify(%(channel)s, %(run_id)s);
 
 -- name: select_event
 SELECT value FROM {schema}.events WHERE run_id = %(run_id)s AND key = %(key)s;
+
+-- name: list_finished
+SELECT id, name, status, input, output, error, parent_id, parent_seq, root_id, queue,
+       metadata, attempt, owner, lease_expires_at, wake_at, priority, created_at,
+       updated_at, started_at, finished_at, cancel_requested
+FROM {schema}.runs
+WHERE status IN ('SUCCEEDED', 'FAILED', 'CANCELLED') AND finished_at IS NOT NULL
+  AND (finished_at > %(after)s OR (finished_at = %(after)s AND id > %(after_id)s))
+  AND (%(before)s::float8 IS NULL OR finished_at < %(before)s::float8)
+ORDER BY finished_at, id
+LIMIT %(limit)s;
+
+-- name: delete_runs
+WITH wanted AS (
+    SELECT * FROM unnest(%(ids)s::text[], %(finished)s::float8[]) AS w (id, finished_at)
+),
+gone AS (
+    DELETE FROM {schema}.runs r USING wanted w
+    WHERE r.id = w.id AND r.finished_at = w.finished_at
+      AND r.status IN ('SUCCEEDED', 'FAILED', 'CANCELLED')
+    RETURNING r.id
+),
+entries AS (DELETE FROM {schema}.entries WHERE run_id IN (SELECT id FROM gone)),
+attempts AS (DELETE FROM {schema}.attempts WHERE run_id IN (SELECT id FROM gone)),
+timers AS (DELETE FROM {schema}.timers WHERE run_id IN (SELECT id FROM gone)),
+messages AS (DELETE FROM {schema}.messages WHERE run_id IN (SELECT id FROM gone)),
+events AS (DELETE FROM {schema}.events WHERE run_id IN (SELECT id FROM gone))
+SELECT count(*) FROM gone;

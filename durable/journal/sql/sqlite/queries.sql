@@ -157,3 +157,33 @@ SELECT value FROM durable_events WHERE run_id = ? AND key = ?;
 -- name: cancel_requested
 SELECT id FROM durable_runs
 WHERE owner = ? AND cancel_requested = 1 AND status IN ('PENDING', 'RUNNING', 'SLEEPING');
+
+-- name: list_finished
+SELECT id, name, status, input, output, error, parent_id, parent_seq, root_id, queue,
+       metadata, attempt, owner, lease_expires_at, wake_at, priority, created_at,
+       updated_at, started_at, finished_at, cancel_requested
+FROM durable_runs
+WHERE status IN ('SUCCEEDED', 'FAILED', 'CANCELLED') AND finished_at IS NOT NULL
+  AND (finished_at > ?1 OR (finished_at = ?1 AND id > ?2))
+  AND (?3 IS NULL OR finished_at < ?3)
+ORDER BY finished_at, id
+LIMIT ?4;
+
+-- name: delete_finished_run
+DELETE FROM durable_runs
+WHERE id = ? AND finished_at = ? AND status IN ('SUCCEEDED', 'FAILED', 'CANCELLED');
+
+-- name: delete_run_entries
+DELETE FROM durable_entries WHERE run_id = ?;
+
+-- name: delete_run_attempts
+DELETE FROM durable_attempts WHERE run_id = ?;
+
+-- name: delete_run_timers
+DELETE FROM durable_timers WHERE run_id = ?;
+
+-- name: delete_run_messages
+DELETE FROM durable_messages WHERE run_id = ?;
+
+-- name: delete_run_events
+DELETE FROM durable_events WHERE run_id = ?;
