@@ -192,6 +192,16 @@ class Engine:
     execute:
         Whether this engine executes runs; ``False`` makes an engine that only
         starts and inspects them.
+    concurrency:
+        At most this many runs executing here at once (runs it starts itself
+        included); None for no limit.  Workers set it.
+    queues:
+        Take over only runs of these queues (a run without a queue is on
+        ``"default"``); None for every queue.
+    suspend_sleeps:
+        A run whose only pending call is a durable sleep of at least this many
+        seconds gives up its slot and its lease; whichever engine is free when it
+        is due resumes it.  None keeps sleeping runs in memory.
 
     Examples
     --------
@@ -215,6 +225,9 @@ class Engine:
         lease: float = 30.0,
         poll_interval: float = 1.0,
         execute: bool = True,
+        concurrency: int | None = None,
+        queues: Sequence[str] | None = None,
+        suspend_sleeps: float | None = None,
     ) -> None:
         self.url = url or os.environ.get("DURABLE_DATABASE_URL") or DEFAULT_URL
         self.codec = codec_mod.Codec(pickle=pickle)
@@ -222,6 +235,10 @@ class Engine:
         self.lease = lease
         self.poll_interval = poll_interval
         self.execute = execute
+        self.concurrency = concurrency
+        self.queues = None if queues is None else frozenset(queues)
+        self.suspend_sleeps = suspend_sleeps
+        self.draining = False
         self.owner = ""
         self.unregistered: dict[str, errors.NotRegistered] = {}
         self._active: dict[str, tuple[executor_mod.Executor, asyncio.Task[None]]] = {}
@@ -334,6 +351,13 @@ class Engine:
     # -- executing --------------------------------------------------------------------------
 
     def _launch(self, load: base.RunLoad, definition: registry.WorkflowDef) -> None:
+        logger.info(
+            "run %s (%s) starts here, attempt %d",
+            load.run.id,
+            load.run.name,
+            load.run.attempt,
+            extra={"action": "start", "workflow_id": load.run.id},
+        )
         host = executor_mod.Host(
             journal=self.journal, codec=self.codec, owner=self.owner, runs=self
         )
@@ -354,6 +378,9 @@ class Engine:
         finally:
             self._active.pop(run_id, None)
             self._notify_finished(run_id)
+            if executor.suspended and self._open:
+                with contextlib.suppress(errors.JournalError):
+                    await self.journal.release(self.owner, [run_id])
 
     def _notify_finished(self, run_id: str) -> None:
         event = self._finished.pop(run_id, None)
@@ -385,6 +412,21 @@ class Engine:
         )
         self._launch(load, definition)
         return True
+
+    def free_slots(self) -> int:
+        """How many more runs this engine may execute now."""
+        if self.draining or not self._open:
+            return 0
+        if self.concurrency is None:
+            return 1 << 30
+        return self.concurrency - len(self._active)
+
+    def drain(self) -> None:
+        """Stop taking runs; running ones stop at their next durable call (their steps in
+        flight finish and are journaled first), then are released to other engines."""
+        self.draining = True
+        for executor, _ in self._active.values():
+            executor.drain()
 
     async def recover(self) -> int:
         """Take over every unfinished run this process can execute; returns how many."""

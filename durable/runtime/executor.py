@@ -60,6 +60,10 @@ class RunControl(Protocol):
     def poll_interval(self) -> float:
         """Seconds between looks at the journal for what other processes did."""
 
+    @property
+    def suspend_sleeps(self) -> float | None:
+        """Sleeps at least this long release the run instead of holding it (None: never)."""
+
 
 @dataclass
 class Host:
@@ -128,6 +132,9 @@ class Executor:
         self.observer: Callable[[int, str, str, bool], None] | None = None
         self.break_at: int | None = None
         self.on_break: Callable[[int], None] | None = None
+        # set when this process stops the run on purpose (draining, a long sleep): it is
+        # released for another engine, not failed
+        self.suspended = False
         # set when the run cannot go on whatever the workflow code does (a divergence, a
         # corrupt journal row): the run ends FAILED with it even if the code catches it
         self.divergence: errors.DurableError | None = None
@@ -249,11 +256,21 @@ class Executor:
         if self.task is not None and not self.task.done():
             self.task.cancel()
 
+    def drain(self) -> None:
+        """Stop at the next durable call (calls in flight finish and are journaled)."""
+        self.suspend("the engine is shutting down")
+
+    def suspend(self, why: str) -> signals.RunAborted:
+        """Stop executing the run here without an error; the engine releases it."""
+        self.suspended = True
+        return self._abort(signals.Suspended(why))
+
     def _abort(self, reason: BaseException) -> signals.RunAborted:
         """Stop executing here without finishing the run (lease lost, journal unusable)."""
         if self.aborted is None:
             self.aborted = reason
-            level = logging.DEBUG if isinstance(reason, base.LeaseLost) else logging.ERROR
+            quiet = isinstance(reason, base.LeaseLost | signals.Suspended)
+            level = logging.DEBUG if quiet else logging.ERROR
             logger.log(
                 level,
                 "run %s stopped in this process: %s",
@@ -261,7 +278,7 @@ class Executor:
                 reason,
                 extra={"action": "abort", "workflow_id": self.run.id},
             )
-            if self.task is not None and not self.task.done():
+            if self.task is not None and not self.task.done() and not self.suspended:
                 asyncio.get_running_loop().call_soon(self.task.cancel)
         return signals.RunAborted(self.run.id, reason)
 
@@ -689,6 +706,9 @@ class Executor:
             long_sleep = wake_at - time.time() >= 1.0 and self.outstanding == 1
             if long_sleep:
                 await self._set_status(base.Status.SLEEPING, wake_at)
+                threshold = self.host.runs.suspend_sleeps
+                if threshold is not None and wake_at - time.time() >= threshold:
+                    raise self.suspend(f"sleeping until {wake_at:.3f}")
             await asyncio.sleep(max(0.0, wake_at - time.time()))
             if long_sleep:
                 await self._set_status(base.Status.RUNNING, None)

@@ -6,7 +6,14 @@ They derive from `BaseException` (as `asyncio.CancelledError` does), so an
 
 from __future__ import annotations
 
-__all__ = ["RACE_LOST", "TIMED_OUT", "ReplayReachedLive", "RunAborted", "journaled_cancel"]
+__all__ = [
+    "RACE_LOST",
+    "TIMED_OUT",
+    "ReplayReachedLive",
+    "RunAborted",
+    "Suspended",
+    "journaled_cancel",
+]
 
 # Messages carried by the `asyncio.CancelledError` that `durable.race` and
 # `durable.timeout` send, so a step can tell them from a shutdown (which must not
@@ -38,3 +45,7 @@ class ReplayReachedLive(BaseException):
         super().__init__(f"a live run would continue at seq {seq}: {description}")
         self.seq = seq
         self.description = description
+
+
+class Suspended(Exception):
+    """Why a run stopped here on purpose (draining, a long sleep): it is released, not failed."""

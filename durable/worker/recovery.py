@@ -21,21 +21,28 @@ logger = logging.getLogger(__name__)
 
 
 def _free(record: base.RunRecord, now: float) -> bool:
-    """Whether nobody live holds `record`: no holder, a dead one, or an expired lease."""
+    """Whether nobody live holds `record`: no holder, a dead one, or an expired lease;
+    a run suspended in a durable sleep is free only once its wake-up time has come."""
     if record.owner is None:
-        return True
+        return record.status is not base.Status.SLEEPING or (record.wake_at or 0) <= now
     if leases.is_dead(record.owner):
         return True
     return record.lease_expires_at is not None and record.lease_expires_at < now
 
 
 async def recover(engine: Engine) -> int:
-    """Take over every unfinished run of a registered workflow that no live process holds."""
+    """Take over unfinished runs of registered workflows that no live process holds:
+    highest priority first, then oldest; only from the engine's queues (all when None);
+    no more than its free slots (`Engine(concurrency=...)`)."""
     names = registry.workflow_names()
     taken = 0
     now = time.time()
     if names:
         for record in await engine.journal.claimable(names):
+            if engine.free_slots() <= 0:
+                break
+            if engine.queues is not None and (record.queue or "default") not in engine.queues:
+                continue
             if (
                 record.owner != engine.owner
                 and _free(record, now)

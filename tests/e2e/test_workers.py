@@ -1,0 +1,137 @@
+"""Worker processes (`durable worker`) sharing one journal, killed and replaced."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import durable
+from tests.e2e import worker_jobs
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _spawn(db_url: str, effects: Path, *extra: str) -> subprocess.Popen[bytes]:
+    log = effects.with_name(f"worker-{time.monotonic_ns()}.log")
+    env = {
+        **os.environ,
+        "DURABLE_TEST_EFFECTS": str(effects),
+        "PYTHONPATH": str(ROOT),
+    }
+    with log.open("wb") as stderr:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "durable.worker.process",
+                "tests.e2e.worker_jobs",
+                "--db",
+                db_url,
+                "--poll",
+                "0.2",
+                *extra,
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+
+
+def _effects(path: Path) -> collections.Counter[tuple[str, int]]:
+    if not path.exists():
+        return collections.Counter()
+    lines = [line.split() for line in path.read_text().splitlines() if line.strip()]
+    return collections.Counter((run_id, int(index)) for run_id, index, _ in lines)
+
+
+@pytest.mark.slow
+async def test_workers_survive_sigkills_and_run_everything_once(db_url, tmp_path) -> None:
+    effects = tmp_path / "effects.txt"
+    runs = 150
+    async with durable.Engine(db_url, execute=False, poll_interval=0) as client:
+        ids = [f"job-{i}" for i in range(runs)]
+        for run_id in ids:
+            await client.start(worker_jobs.ten, 0.02, workflow_id=run_id)
+        workers = [_spawn(db_url, effects, "--concurrency", "10") for _ in range(3)]
+        rng = random.Random(7)
+        kills = 0
+        try:
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline:
+                done = await client.list(status="SUCCEEDED", limit=1000)
+                if len(done) == runs:
+                    break
+                await asyncio.sleep(0.5)
+                if kills < 4 and len(done) < runs * 0.8:
+                    victim = workers.pop(rng.randrange(len(workers)))
+                    victim.send_signal(signal.SIGKILL)
+                    victim.wait()
+                    kills += 1
+                    workers.append(_spawn(db_url, effects, "--concurrency", "10"))
+            results = {run_id: await client.get(run_id).result(timeout=5) for run_id in ids}
+        finally:
+            for worker in workers:
+                worker.send_signal(signal.SIGTERM)
+            for worker in workers:
+                worker.wait(timeout=30)
+        assert results == {run_id: 45 for run_id in ids}
+        assert kills >= 2
+        counted = _effects(effects)
+        for run_id in ids:
+            history = await client.history(run_id)
+            assert [h.seq for h in history] == list(range(10))
+            for entry in history:
+                # a body may run again only if the kill came before its entry was written,
+                # and at most once per kill
+                assert 1 <= counted[(run_id, entry.seq)] <= 1 + kills
+
+
+async def test_sigterm_hands_runs_over_at_once(db_url, tmp_path) -> None:
+    effects = tmp_path / "effects.txt"
+    async with durable.Engine(db_url, execute=False, poll_interval=0) as client:
+        await client.start(worker_jobs.ten, 0.3, workflow_id="slow")
+        first = _spawn(db_url, effects, "--grace", "5")
+        for _ in range(200):
+            if _effects(effects):
+                break
+            await asyncio.sleep(0.05)
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=20) == 0
+        info = await client.get("slow").info()
+        assert info.owner is None and info.status is durable.Status.RUNNING
+        handed = time.monotonic()
+        second = _spawn(db_url, effects)
+        try:
+            assert await client.get("slow").result(timeout=30) == 45
+        finally:
+            second.send_signal(signal.SIGTERM)
+            second.wait(timeout=20)
+        assert time.monotonic() - handed < 15  # no lease expiry (30 s) was waited for
+        counted = _effects(effects)
+        assert all(counted[("slow", index)] == 1 for index in range(10)), counted
+
+
+async def test_sleeping_run_holds_no_slot(db_url, tmp_path) -> None:
+    effects = tmp_path / "effects.txt"
+    async with durable.Engine(db_url, execute=False, poll_interval=0) as client:
+        await client.start(worker_jobs.nap, 6.0, workflow_id="napper")
+        await client.start(worker_jobs.ten, 0.0, workflow_id="busy")
+        worker = _spawn(db_url, effects, "--concurrency", "1")
+        try:
+            # with one slot, "busy" can only run while "napper" sleeps without holding it
+            assert await client.get("busy").result(timeout=20) == 45
+            assert await client.get("napper").status() is durable.Status.SLEEPING
+            assert await client.get("napper").result(timeout=30) == "rested"
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=20)
