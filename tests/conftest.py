@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import hypothesis  # noqa: F401  imported early: CPython 3.11.7 can fail to parse it lazily
 import pytest
 
 import durable

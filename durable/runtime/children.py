@@ -94,11 +94,9 @@ async def _start(
 
     data = encode_input(executor.host.codec, args, kwargs, child_id)
     started = time.time()
-    token = context.workflow_code.set(None)
-    try:
-        await executor.host.runs.start_child(executor, seq, child_id, definition, data)
-    finally:
-        context.workflow_code.reset(token)
+    await executor.machinery(
+        executor.host.runs.start_child(executor, seq, child_id, definition, data)
+    )
     fingerprint = codec_mod.fingerprint(args, kwargs)
     handle = ChildHandle(executor, seq, child_id)
     executor.spawn(_watch(executor, seq, child_id, definition.name, fingerprint, started))

@@ -135,6 +135,9 @@ class Executor:
         # set when this process stops the run on purpose (draining, a long sleep): it is
         # released for another engine, not failed
         self.suspended = False
+        # workflow code waiting on engine work that resumes it without a delivery (a
+        # child being created, a deadline being journaled): it is not stuck
+        self.busy = 0
         # set when the run cannot go on whatever the workflow code does (a divergence, a
         # corrupt journal row): the run ends FAILED with it even if the code catches it
         self.divergence: errors.DurableError | None = None
@@ -255,6 +258,16 @@ class Executor:
         self.cancel_requested = True
         if self.task is not None and not self.task.done():
             self.task.cancel()
+
+    async def machinery(self, work: Coroutine[Any, Any, Any]) -> Any:
+        """Await engine work on behalf of workflow code (see `busy`)."""
+        self.busy += 1
+        token = context.workflow_code.set(None)
+        try:
+            return await work
+        finally:
+            context.workflow_code.reset(token)
+            self.busy -= 1
 
     def drain(self) -> None:
         """Stop at the next durable call (calls in flight finish and are journaled)."""

@@ -121,18 +121,10 @@ class Timeout:
             wake_at = executor.timers.pop(self._seq, None)
             if wake_at is None:
                 wake_at = time.time() + self.seconds
-                token = context.workflow_code.set(None)
-                try:
-                    await executor._durably(
-                        executor.host.journal.set_timer(
-                            executor.host.owner,
-                            base.TimerRecord(
-                                run_id=executor.run.id, seq=self._seq, wake_at=wake_at
-                            ),
-                        )
-                    )
-                finally:
-                    context.workflow_code.reset(token)
+                timer = base.TimerRecord(run_id=executor.run.id, seq=self._seq, wake_at=wake_at)
+                await executor.machinery(
+                    executor._durably(executor.host.journal.set_timer(executor.host.owner, timer))
+                )
             self._watcher = executor.spawn(self._watch(wake_at))
             future = executor.sequencer.waiter(self._seq)
         future.add_done_callback(self._delivered)

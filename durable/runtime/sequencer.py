@@ -270,7 +270,7 @@ class Sequencer:
                 continue
             if not group.stalled:
                 return  # live results not yet committed: `committed` pumps again
-            quiet = quiet + 1 if self.quiescent() else 0
+            quiet = quiet + 1 if self.quiescent() and not self._owner.busy else 0
             if quiet >= _QUIET_CHECKS:
                 self._on_stall(min(s.seq for s in group.slots.values() if not s.ready))
                 return

@@ -1,0 +1,550 @@
+"""A Parquet archive of finished runs: `export`, `prune`, and `load_archived` for replay.
+
+The archive is a folder with four hive-partitioned datasets, ``runs/``, ``entries/``,
+``attempts/`` and ``timers/``, each laid out as
+``<table>/date=YYYY-MM-DD/workflow=<name>/part-<export_id>.parquet`` (the date is the
+UTC day the run finished; the name is URI-escaped, as pyarrow's hive partitioning reads
+it).  Every payload appears twice: ``<col>`` holds the journal's exact bytes (what a
+replay needs) and ``<col>_json`` the decoded value as JSON text when it is plain data
+(builtins, and dataclasses, Structs, datetimes, UUIDs and Decimals as msgspec writes them
+in JSON), null otherwise (bytes inside, or pickled).  The README's "Export" section
+documents every column.
+
+Export is incremental: ``_durable_export.json`` in the folder keeps a watermark (every
+run finished before it has been written) and the ids of the runs finished in the last
+`OVERLAP` seconds before it, which the next export looks at again, so that a run whose
+finish committed late is still picked up, and one already written is not written twice.
+A run that is resumed after its export and finishes again is exported again (its rows
+carry another ``export_id``; `load_archived` takes the latest).
+
+`prune` deletes from the journal only runs whose exact finish (id and ``finished_at``)
+is in the archive, so a run that was never exported, or changed since, is never lost.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import importlib
+import json
+import math
+import os
+import sys
+import time
+import urllib.parse
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import msgspec
+
+from durable import errors
+from durable.journal import base
+
+__all__ = ["OVERLAP", "ExportResult", "export", "load_archived", "prune", "require_pyarrow"]
+
+OVERLAP = 60.0
+STATE_FILE = "_durable_export.json"
+TABLES = ("runs", "entries", "attempts", "timers")
+_PAGE = 500
+_plain = msgspec.msgpack.Decoder()
+
+
+def require_pyarrow() -> Any:
+    """Import pyarrow (with parquet and dataset) or raise a `DurableError` saying how to."""
+    try:
+        pyarrow = importlib.import_module("pyarrow")
+        importlib.import_module("pyarrow.dataset")
+        importlib.import_module("pyarrow.parquet")
+    except ImportError as exc:
+        raise errors.DurableError(
+            f"Parquet export needs pyarrow, which is not installed ({exc}); "
+            "install it with: pip install 'durable[parquet]'"
+        ) from exc
+    return pyarrow
+
+
+# -- payloads -----------------------------------------------------------------------------
+
+
+def _has_bytes(value: Any, depth: int = 0) -> bool:
+    if isinstance(value, bytes | bytearray | memoryview) or depth > 64:
+        return True
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, list | tuple):
+        return any(_has_bytes(item, depth + 1) for item in value)
+    if isinstance(value, dict):
+        return any(
+            not isinstance(key, str) or _has_bytes(item, depth + 1) for key, item in value.items()
+        )
+    return False
+
+
+def payload_json(data: bytes | None) -> str | None:
+    """The payload as JSON text when it is plain data (see the module docstring), else None."""
+    if data is None or len(data) < 1:
+        return None
+    data = bytes(data)
+    try:
+        if data[:1] == b"M":
+            value = _plain.decode(data[1:])
+        elif data[:1] == b"T":
+            size = int.from_bytes(data[1:5], "big")
+            value = _plain.decode(data[5 + size :])  # the body, without rebuilding types
+        else:
+            return None
+        if _has_bytes(value):
+            return None
+        return msgspec.json.encode(value).decode()
+    except (msgspec.MsgspecError, TypeError, ValueError, OverflowError):
+        return None
+
+
+def _error_fields(data: bytes | None) -> tuple[str | None, str | None]:
+    if data is None:
+        return None, None
+    try:
+        record = msgspec.msgpack.decode(bytes(data))
+        return str(record["type"]).replace(":", "."), str(record["message"])
+    except (msgspec.MsgspecError, KeyError, TypeError):
+        return "<corrupt error record>", None
+
+
+# -- schemas and rows ---------------------------------------------------------------------
+
+
+def _schemas(pa: Any) -> dict[str, Any]:
+    ts = pa.timestamp("us", tz="UTC")
+    text, blob, i64 = pa.string(), pa.binary(), pa.int64()
+
+    def payload(name: str) -> list[tuple[str, Any]]:
+        return [(f"{name}_json", text), (name, blob)]
+
+    def failure(name: str = "error") -> list[tuple[str, Any]]:
+        return [(f"{name}_type", text), (f"{name}_message", text), (name, blob)]
+
+    common = [("export_id", text)]
+    run_ids = [("id", text), ("name", text), ("status", text), ("parent_id", text)]
+    run_more = [("parent_seq", i64), ("root_id", text), ("queue", text), ("attempt", i64)]
+    times = [("created_at", ts), ("updated_at", ts), ("started_at", ts), ("finished_at", ts)]
+    entry_ids = [("run_id", text), ("seq", i64), ("ord", i64), ("kind", text), ("name", text)]
+    entry_more = [("status", text), ("fingerprint", text), ("attempts", i64)]
+    return {
+        "runs": pa.schema(
+            [
+                *run_ids,
+                *run_more,
+                *times,
+                *payload("input"),
+                *payload("output"),
+                *failure(),
+                *payload("metadata"),
+                ("exported_at", ts),
+                *common,
+            ]
+        ),
+        "entries": pa.schema(
+            [
+                *entry_ids,
+                *entry_more,
+                ("child_id", text),
+                ("started_at", ts),
+                ("finished_at", ts),
+                *payload("output"),
+                *failure(),
+                *common,
+            ]
+        ),
+        "attempts": pa.schema(
+            [
+                ("run_id", text),
+                ("seq", i64),
+                ("attempt", i64),
+                *failure(),
+                ("failed_at", ts),
+                ("retry_at", ts),
+                *common,
+            ]
+        ),
+        "timers": pa.schema([("run_id", text), ("seq", i64), ("wake_at", ts), *common]),
+    }
+
+
+def _micros(ts: float | None) -> int | None:
+    return None if ts is None else round(ts * 1_000_000)
+
+
+def _run_row(run: base.RunRecord, export_id: str, now: float) -> dict[str, Any]:
+    error_type, error_message = _error_fields(run.error)
+    return {
+        "id": run.id,
+        "name": run.name,
+        "status": str(run.status),
+        "parent_id": run.parent_id,
+        "parent_seq": run.parent_seq,
+        "root_id": run.root_id,
+        "queue": run.queue,
+        "attempt": run.attempt,
+        "created_at": _micros(run.created_at),
+        "updated_at": _micros(run.updated_at),
+        "started_at": _micros(run.started_at),
+        "finished_at": _micros(run.finished_at),
+        "input_json": payload_json(run.input),
+        "input": run.input,
+        "output_json": payload_json(run.output),
+        "output": run.output,
+        "error_type": error_type,
+        "error_message": error_message,
+        "error": run.error,
+        "metadata_json": payload_json(run.metadata),
+        "metadata": run.metadata,
+        "exported_at": _micros(now),
+        "export_id": export_id,
+    }
+
+
+def _entry_row(entry: base.EntryRecord, export_id: str) -> dict[str, Any]:
+    error_type, error_message = _error_fields(entry.error)
+    return {
+        "run_id": entry.run_id,
+        "seq": entry.seq,
+        "ord": entry.ord,
+        "kind": entry.kind,
+        "name": entry.name,
+        "status": entry.status,
+        "fingerprint": entry.fingerprint,
+        "attempts": entry.attempts,
+        "child_id": entry.child_id,
+        "started_at": _micros(entry.started_at),
+        "finished_at": _micros(entry.finished_at),
+        "output_json": payload_json(entry.output),
+        "output": entry.output,
+        "error_type": error_type,
+        "error_message": error_message,
+        "error": entry.error,
+        "export_id": export_id,
+    }
+
+
+def _attempt_row(attempt: base.AttemptRecord, export_id: str) -> dict[str, Any]:
+    error_type, error_message = _error_fields(attempt.error)
+    return {
+        "run_id": attempt.run_id,
+        "seq": attempt.seq,
+        "attempt": attempt.attempt,
+        "error_type": error_type,
+        "error_message": error_message,
+        "error": attempt.error,
+        "failed_at": _micros(attempt.failed_at),
+        "retry_at": _micros(attempt.retry_at),
+        "export_id": export_id,
+    }
+
+
+def _timer_row(timer: base.TimerRecord, export_id: str) -> dict[str, Any]:
+    return {
+        "run_id": timer.run_id,
+        "seq": timer.seq,
+        "wake_at": _micros(timer.wake_at),
+        "export_id": export_id,
+    }
+
+
+def _partition(run: base.RunRecord) -> tuple[str, str]:
+    assert run.finished_at is not None
+    day = datetime.datetime.fromtimestamp(run.finished_at, datetime.UTC).date().isoformat()
+    return day, run.name
+
+
+# -- the watermark ------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class _State:
+    """What ``_durable_export.json`` holds."""
+
+    watermark: float = 0.0
+    recent: dict[str, float] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def read(cls, folder: str) -> _State:
+        path = os.path.join(folder, STATE_FILE)
+        if not os.path.exists(path):
+            return cls()
+        try:
+            with open(path) as handle:
+                raw = json.load(handle)
+            return cls(
+                float(raw["watermark"]), {str(k): float(v) for k, v in raw["recent"].items()}
+            )
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise errors.DurableError(
+                f"the export state {path!r} is unreadable ({exc}); restore it, or export to an "
+                "empty folder"
+            ) from exc
+
+    def write(self, folder: str) -> None:
+        keep = self.watermark - OVERLAP
+        self.recent = {k: v for k, v in self.recent.items() if v >= keep}
+        path = os.path.join(folder, STATE_FILE)
+        with open(path + ".tmp", "w") as handle:
+            json.dump({"format": 1, "watermark": self.watermark, "recent": self.recent}, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(path + ".tmp", path)
+
+
+# -- export -------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class ExportResult:
+    """What one `export` wrote."""
+
+    runs: int = 0
+    entries: int = 0
+    files: list[str] = dataclasses.field(default_factory=list)
+
+
+def _progress(enabled: bool, unit: str, total: int | None = None) -> Any:
+    """A tqdm bar on a terminal; a stand-in that does nothing otherwise."""
+    if enabled and sys.stderr.isatty():
+        try:
+            tqdm = importlib.import_module("tqdm")
+        except ImportError:
+            pass
+        else:
+            return tqdm.tqdm(total=total, unit=unit, file=sys.stderr, leave=False)
+    return _NoBar()
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+async def _finished_pages(
+    journal: base.Journal, after: float, before: float | None
+) -> AsyncIterator[list[base.RunRecord]]:
+    after_id = ""
+    while True:
+        page = await journal.list_finished(
+            after=after, after_id=after_id, before=before, limit=_PAGE
+        )
+        if not page:
+            return
+        yield page
+        last = page[-1]
+        assert last.finished_at is not None
+        after, after_id = last.finished_at, last.id
+
+
+async def export(
+    journal: base.Journal,
+    folder: str,
+    *,
+    since: float | None = None,
+    until: float | None = None,
+    progress: bool = False,
+) -> ExportResult:
+    """Write the finished runs not yet in `folder` (see the module docstring).
+
+    `since`/`until` bound the runs' ``finished_at`` (seconds since the epoch); runs
+    already exported are skipped whatever the bounds.
+    """
+    pa = require_pyarrow()
+    os.makedirs(folder, exist_ok=True)
+    state = _State.read(folder)
+    lower = max(state.watermark - OVERLAP, 0.0)
+    contiguous = since is None or since <= state.watermark
+    if since is not None:
+        lower = max(lower, since)
+    result, schemas, bar = ExportResult(), _schemas(pa), _progress(progress, "runs")
+    try:
+        async for page in _finished_pages(journal, lower, until):
+            fresh = [r for r in page if state.recent.get(r.id) != r.finished_at]
+            await _write_page(journal, folder, fresh, schemas, result)
+            for run in fresh:
+                assert run.finished_at is not None
+                state.recent[run.id] = run.finished_at
+            if contiguous:
+                last = page[-1].finished_at
+                assert last is not None
+                state.watermark = max(state.watermark, last)
+            if fresh:
+                state.write(folder)
+            bar.update(len(fresh))
+    finally:
+        bar.close()
+    return result
+
+
+async def _write_page(
+    journal: base.Journal,
+    folder: str,
+    runs: Sequence[base.RunRecord],
+    schemas: dict[str, Any],
+    result: ExportResult,
+) -> None:
+    export_id = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
+    now = time.time()
+    groups: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
+    for run in runs:
+        load = await journal.load(run.id)
+        if load is None or load.run.finished_at != run.finished_at:
+            continue  # deleted or reopened meanwhile: the next export sees its new state
+        rows = groups.setdefault(_partition(run), {table: [] for table in TABLES})
+        rows["runs"].append(_run_row(load.run, export_id, now))
+        rows["entries"].extend(_entry_row(e, export_id) for e in load.entries)
+        rows["attempts"].extend(_attempt_row(a, export_id) for a in load.attempts)
+        rows["timers"].extend(_timer_row(t, export_id) for t in load.timers)
+        result.runs += 1
+        result.entries += len(load.entries)
+    pa, pq = importlib.import_module("pyarrow"), importlib.import_module("pyarrow.parquet")
+    for (day, name), tables in groups.items():
+        segment = f"date={day}/workflow={urllib.parse.quote(name, safe='')}"
+        for table, table_rows in tables.items():
+            if not table_rows:
+                continue
+            path = os.path.join(folder, table, segment, f"part-{export_id}.parquet")
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            pq.write_table(pa.Table.from_pylist(table_rows, schema=schemas[table]), path)
+            result.files.append(path)
+
+
+# -- reading the archive ------------------------------------------------------------------
+
+
+def _dataset(folder: str, table: str) -> Any:
+    require_pyarrow()
+    ds = importlib.import_module("pyarrow.dataset")
+    path = os.path.join(folder, table)
+    if not os.path.isdir(path):
+        return None
+    return ds.dataset(path, format="parquet", partitioning="hive")
+
+
+def archived_finishes(folder: str) -> set[tuple[str, int]]:
+    """(id, finished_at in microseconds) of every run in the archive."""
+    dataset = _dataset(folder, "runs")
+    if dataset is None:
+        return set()
+    table = dataset.to_table(columns=["id", "finished_at"])
+    ids = table.column("id").to_pylist()
+    finishes = table.column("finished_at").cast("int64").to_pylist()
+    return set(zip(ids, finishes, strict=True))
+
+
+def _rows(folder: str, table: str, column: str, value: str) -> list[dict[str, Any]]:
+    ds = importlib.import_module("pyarrow.dataset")
+    dataset = _dataset(folder, table)
+    if dataset is None:
+        return []
+    rows: list[dict[str, Any]] = dataset.to_table(filter=ds.field(column) == value).to_pylist()
+    return rows
+
+
+def _seconds(value: datetime.datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
+
+
+def load_archived(folder: str, run_id: str) -> base.RunLoad:
+    """Rebuild a run and its journal from the archive (its latest export)."""
+    runs = _rows(folder, "runs", "id", run_id)
+    if not runs:
+        raise errors.WorkflowNotFound(
+            f"no run {run_id!r} in the archive {folder!r}; `durable export` writes finished "
+            "runs there, check the id and the folder",
+            workflow_id=run_id,
+        )
+    row = max(runs, key=lambda r: (r["finished_at"], r["export_id"]))
+    export_id = row["export_id"]
+    run = base.RunRecord(
+        id=row["id"],
+        name=row["name"],
+        status=base.Status(row["status"]),
+        input=row["input"],
+        output=row["output"],
+        error=row["error"],
+        parent_id=row["parent_id"],
+        parent_seq=row["parent_seq"],
+        root_id=row["root_id"],
+        queue=row["queue"],
+        metadata=row["metadata"],
+        attempt=row["attempt"],
+        created_at=row["created_at"].timestamp(),
+        updated_at=row["updated_at"].timestamp(),
+        started_at=_seconds(row["started_at"]),
+        finished_at=_seconds(row["finished_at"]),
+    )
+
+    def mine(table: str) -> list[dict[str, Any]]:
+        found = _rows(folder, table, "run_id", run_id)
+        return sorted((r for r in found if r["export_id"] == export_id), key=lambda r: r["seq"])
+
+    return base.RunLoad(
+        run=run,
+        entries=[_entry_from_row(r) for r in mine("entries")],
+        attempts=[
+            base.AttemptRecord(
+                run_id=r["run_id"],
+                seq=r["seq"],
+                attempt=r["attempt"],
+                error=r["error"],
+                failed_at=r["failed_at"].timestamp(),
+                retry_at=r["retry_at"].timestamp(),
+            )
+            for r in mine("attempts")
+        ],
+        timers=[
+            base.TimerRecord(run_id=r["run_id"], seq=r["seq"], wake_at=r["wake_at"].timestamp())
+            for r in mine("timers")
+        ],
+    )
+
+
+def _entry_from_row(row: dict[str, Any]) -> base.EntryRecord:
+    return base.EntryRecord(
+        run_id=row["run_id"],
+        seq=row["seq"],
+        ord=row["ord"],
+        kind=row["kind"],
+        name=row["name"],
+        status=row["status"],
+        fingerprint=row["fingerprint"],
+        output=row["output"],
+        error=row["error"],
+        attempts=row["attempts"],
+        started_at=row["started_at"].timestamp(),
+        finished_at=row["finished_at"].timestamp(),
+        child_id=row["child_id"],
+    )
+
+
+# -- prune --------------------------------------------------------------------------------
+
+
+async def prune(
+    journal: base.Journal, folder: str, *, older_than: float, progress: bool = False
+) -> int:
+    """Delete from the journal the runs finished more than `older_than` seconds ago whose
+    exact finish is in the archive at `folder`; return how many were deleted."""
+    archived = archived_finishes(folder)
+    deleted, bar = 0, _progress(progress, "runs")
+    try:
+        async for page in _finished_pages(journal, 0.0, time.time() - older_than):
+            batch = [
+                (run.id, run.finished_at)
+                for run in page
+                if run.finished_at is not None and (run.id, _micros(run.finished_at)) in archived
+            ]
+            if batch:
+                deleted += await journal.delete_runs(batch)
+            bar.update(len(batch))
+    finally:
+        bar.close()
+    return deleted
