@@ -444,21 +444,43 @@ class Engine:
         deadline = None if timeout is None else time.monotonic() + timeout
         delay = 0.01
         while True:
+            if workflow_id in self._active:
+                finished = self._finished.setdefault(workflow_id, asyncio.Event())
+            else:
+                finished = None
+            self.changed(workflow_id).clear()
             record = await self._record(workflow_id)
             if record.status in base.TERMINAL:
                 return record
             wait = delay if deadline is None else min(delay, deadline - time.monotonic())
             if wait <= 0:
                 raise TimeoutError(f"run {workflow_id!r} did not finish within {timeout}s")
-            event = None
-            if workflow_id in self._active:
-                event = self._finished.setdefault(workflow_id, asyncio.Event())
-            with contextlib.suppress(TimeoutError):
-                if event is not None:
-                    await asyncio.wait_for(event.wait(), timeout=max(wait, 0.5))
-                else:
-                    await asyncio.sleep(wait)
-            delay = min(delay * 2, 0.5)
+            await self.wait_changed(workflow_id, wait, also=finished)
+            delay = min(delay * 2, 1.0 if self._watchable else 0.5)
+
+    @property
+    def _watchable(self) -> bool:
+        return getattr(self.journal, "wait_changed", None) is not None
+
+    async def wait_changed(
+        self, run_id: str, timeout: float, *, also: asyncio.Event | None = None
+    ) -> None:
+        """Wait at most `timeout` seconds for news of `run_id`: a message or event sent
+        through this engine, a notification from the journal (Postgres ``LISTEN``), or
+        `also`.  Callers re-read what they wait for afterwards."""
+        waits: builtins.list[Any] = [self.changed(run_id).wait()]
+        if also is not None:
+            waits.append(also.wait())
+        watch = getattr(self.journal, "wait_changed", None)
+        if watch is not None:
+            waits.append(watch(run_id, timeout))
+        tasks = [asyncio.ensure_future(wait) for wait in waits]
+        try:
+            await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def list(
         self,
@@ -731,18 +753,17 @@ class Engine:
         Waits until it is set, at most `timeout` seconds (then returns None).
         """
         deadline = None if timeout is None else time.monotonic() + timeout
+        safety = 2.0 if self._watchable else 0.5
         while True:
-            changed = self.changed(workflow_id)
-            changed.clear()
+            self.changed(workflow_id).clear()
             data = await self.journal.get_event(workflow_id, key)
             if data is not None:
                 return self.codec.decode(data, what=f"event {key!r}", workflow_id=workflow_id)
             await self._record(workflow_id)  # WorkflowNotFound for an unknown id
-            wait = 0.5 if deadline is None else min(0.5, deadline - time.monotonic())
+            wait = safety if deadline is None else min(safety, deadline - time.monotonic())
             if wait <= 0:
                 return None
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), timeout=wait)
+            await self.wait_changed(workflow_id, wait)
 
     async def lineage(self, workflow_id: str) -> LineageNode:
         """The tree of runs under `workflow_id`'s root: ids, names, statuses, timings."""

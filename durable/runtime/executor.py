@@ -56,6 +56,10 @@ class RunControl(Protocol):
     def changed(self, run_id: str) -> asyncio.Event:
         """An event set when a message or event for `run_id` arrives in this process."""
 
+    async def wait_changed(self, run_id: str, timeout: float) -> None:
+        """Wait at most `timeout` seconds for news of `run_id` (from any process if the
+        journal can tell)."""
+
     @property
     def poll_interval(self) -> float:
         """Seconds between looks at the journal for what other processes did."""

@@ -10,7 +10,6 @@ in this process, and by a look at the journal every `poll_interval` otherwise.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -91,9 +90,8 @@ async def _wait_for_message(
     """Poll-and-wait until a message is taken (and journaled) or the deadline passes."""
     journal, runs = executor.host.journal, executor.host.runs
     wake_at = await _deadline(executor, seq, timeout)
-    arrived = runs.changed(executor.run.id)
     while True:
-        arrived.clear()
+        runs.changed(executor.run.id).clear()
         entry = executor._entry(seq, "recv", topic, fingerprint, started, status="ok")
         entry.ord = executor.sequencer.reserve([seq])
         try:
@@ -126,11 +124,9 @@ async def _wait_for_message(
                 executor.sequencer.abandon([entry.seq])
                 raise executor._abort(exc) from exc
             return entry
-        wait = runs.poll_interval if remaining is None else min(runs.poll_interval, remaining)
-        try:
-            await asyncio.wait_for(arrived.wait(), timeout=max(wait, 0.01))
-        except TimeoutError:
-            pass
+        poll = runs.poll_interval if runs.poll_interval > 0 else 0.5
+        wait = poll if remaining is None else min(poll, remaining)
+        await runs.wait_changed(executor.run.id, max(wait, 0.01))
 
 
 async def set_event(executor: Executor, key: str, value: Any) -> None:
