@@ -259,6 +259,9 @@ class Engine:
         await self.journal.open()
         sequencer.count_workflow_tasks(asyncio.get_running_loop())
         self.owner = leases.new_owner_id()
+        register = getattr(self.journal, "register_owner", None)
+        if register is not None:
+            await register(self.owner)
         self._open = True
         if self.execute:
             await self.recover()
@@ -412,6 +415,13 @@ class Engine:
         )
         self._launch(load, definition)
         return True
+
+    async def _unheld(self, record: base.RunRecord) -> bool:
+        """Whether no live engine holds `record` (no holder, or one known dead)."""
+        if record.owner is None or leases.is_dead(record.owner):
+            return True
+        alive = getattr(self.journal, "owner_alive", None)
+        return alive is not None and record.owner != self.owner and not await alive(record.owner)
 
     def free_slots(self) -> int:
         """How many more runs this engine may execute now."""
@@ -600,7 +610,7 @@ class Engine:
             active = self._active.get(target.id)
             if active is not None:
                 active[0].cancel()
-            elif target.owner is None or leases.is_dead(target.owner):
+            elif await self._unheld(target):
                 await self._cancel_unheld(target)
 
     async def _subtree(self, record: base.RunRecord) -> builtins.list[base.RunRecord]:
@@ -652,7 +662,7 @@ class Engine:
             return Run(self, workflow_id)
         if registry.lookup_workflow(record.name) is None:
             raise errors.NotRegistered(workflow_id=workflow_id, name=record.name)
-        if record.owner is None or leases.is_dead(record.owner) or record.owner == self.owner:
+        if record.owner == self.owner or await self._unheld(record):
             await self.take_over(record)
         return Run(self, workflow_id)
 
@@ -721,7 +731,7 @@ class Engine:
         if created:
             self._launch(base.RunLoad(run=record, entries=[], attempts=[], timers=[]), definition)
         elif record.status not in base.TERMINAL and record.id not in self._active:
-            if record.owner is None or record.owner == self.owner or leases.is_dead(record.owner):
+            if record.owner == self.owner or await self._unheld(record):
                 await self.take_over(record)
         return record
 

@@ -332,3 +332,18 @@ class Watchable(Protocol):
         it returns, and keep a timeout: a change between their read and this call is
         only seen then.
         """
+
+
+class OwnerRegistry(Protocol):
+    """Optional for a journal: knowing at once that an engine on another machine died.
+
+    The Postgres journal has it (a session-level advisory lock per engine).  Callers
+    find it with ``getattr(journal, "owner_alive", None)``; without it, a holder on
+    another machine is presumed dead only when its lease expires.
+    """
+
+    async def register_owner(self, owner: str) -> None:
+        """Mark `owner` (this engine) alive for as long as this journal stays open."""
+
+    async def owner_alive(self, owner: str) -> bool:
+        """False when the engine `owner` certainly no longer runs."""

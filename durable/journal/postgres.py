@@ -37,7 +37,7 @@ from psycopg import errors as pg_errors
 from psycopg import sql as pg_sql
 
 from durable import errors
-from durable.journal import base, postgres_writer, queries
+from durable.journal import base, postgres_owners, postgres_writer, queries
 
 __all__ = ["PostgresJournal"]
 
@@ -169,6 +169,7 @@ class PostgresJournal:
         self._listening: asyncio.Event | None = None
         self._watchers: dict[str, set[asyncio.Future[None]]] = {}
         self._closing: asyncio.Future[None] | None = None
+        self._owners = postgres_owners.OwnerLocks(self._connect)
 
     # -- connection ---------------------------------------------------------------
 
@@ -264,8 +265,25 @@ class PostgresJournal:
         # the schema name is validated and quoted; the rest of the script is constant
         return text.replace("{schema}", self._quoted).encode()
 
+    async def register_owner(self, owner: str) -> None:
+        """Hold `owner`'s advisory lock while this journal is open (see postgres_owners)."""
+        try:
+            await self._owners.hold(owner)
+        except psycopg.Error as exc:
+            raise self._error("take the engine's advisory lock", exc, None) from exc
+
+    async def owner_alive(self, owner: str) -> bool:
+        """Whether the engine `owner` still has a session (its advisory lock is held)."""
+
+        async def fn(conn: psycopg.AsyncConnection[Any]) -> bool:
+            return await self._owners.alive(owner, conn)
+
+        alive: bool = await self._with_conn("check an engine's advisory lock", fn)
+        return alive
+
     async def close(self) -> None:
         """Commit what is queued, then disconnect."""
+        await self._owners.release()
         await self._writer.close()
         if self._listener is not None:
             self._listener.cancel()
@@ -278,6 +296,9 @@ class PostgresJournal:
 
     def abandon(self) -> None:
         """Drop queued writes and connections without committing, as a killed process would."""
+        held = list(self._owners._held.values())
+        self._owners.drop()
+        self._locks_closing = asyncio.gather(*(lock_conn.close() for lock_conn in held))
         task, conn = self._writer.abandon()
         tasks = [t for t in (task, self._listener) if t is not None]
         if self._listener is not None:

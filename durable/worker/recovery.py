@@ -20,14 +20,19 @@ __all__ = ["heartbeat", "poll", "recover"]
 logger = logging.getLogger(__name__)
 
 
-def _free(record: base.RunRecord, now: float) -> bool:
+async def _free(engine: Engine, record: base.RunRecord, now: float) -> bool:
     """Whether nobody live holds `record`: no holder, a dead one, or an expired lease;
     a run suspended in a durable sleep is free only once its wake-up time has come."""
     if record.owner is None:
         return record.status is not base.Status.SLEEPING or (record.wake_at or 0) <= now
     if leases.is_dead(record.owner):
         return True
-    return record.lease_expires_at is not None and record.lease_expires_at < now
+    if record.lease_expires_at is not None and record.lease_expires_at < now:
+        return True
+    alive = getattr(engine.journal, "owner_alive", None)
+    if alive is not None and record.owner != engine.owner:
+        return not await alive(record.owner)
+    return False
 
 
 async def recover(engine: Engine) -> int:
@@ -45,7 +50,7 @@ async def recover(engine: Engine) -> int:
                 continue
             if (
                 record.owner != engine.owner
-                and _free(record, now)
+                and await _free(engine, record, now)
                 and await engine.take_over(record)
             ):
                 taken += 1
