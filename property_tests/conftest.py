@@ -40,6 +40,13 @@ def scaled(ci: int) -> int:
     return max(1, ci * settings.default.max_examples // 25)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Property tests run many examples: bound them per profile, not by the 120 s default."""
+    profile = os.environ.get("HYPOTHESIS_PROFILE", "ci")
+    for item in items:
+        item.add_marker(pytest.mark.timeout(300 if profile == "ci" else 0))
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     lines = summary()
     if lines:

@@ -12,15 +12,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import urllib.parse
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+import psycopg
+from psycopg import sql
 
 import durable
 from durable import testing
 from durable.journal import base
 from property_tests import programs
 from property_tests.stats import STATS
+from tests.postgres import TEMPLATE
 
 TIMEOUT = 20.0
 
@@ -107,6 +113,43 @@ def sqlite_backend(folder: str, name: str = "journal.db") -> Iterator[Backend]:
     backend = Backend(f"sqlite:///{folder}/{name}")
     backend.prepare()
     yield backend
+
+
+class PostgresBackend(Backend):
+    """A database cloned from the test template (``CREATE DATABASE ... TEMPLATE``)."""
+
+    dialect = "postgres"
+
+    def prepare(self) -> None:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(programs.EFFECTS_TABLE)
+
+    def effects(self, run_id: str) -> dict[str, int]:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT label, count(*) FROM prop_effects WHERE run_id = %s GROUP BY label",
+                (run_id,),
+            ).fetchall()
+        return {label: count for label, count in rows}
+
+
+@contextlib.contextmanager
+def postgres_backend(cluster_url: str) -> Iterator[Backend]:
+    """A fresh database on the test cluster, dropped afterwards."""
+    name = f"durable_prop_{uuid.uuid4().hex[:12]}"
+    ident = sql.Identifier(name)
+    with psycopg.connect(cluster_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(ident, sql.Identifier(TEMPLATE))
+        )
+    parts = urllib.parse.urlsplit(cluster_url)
+    backend = PostgresBackend(urllib.parse.urlunsplit(parts._replace(path=f"/{name}")))
+    try:
+        backend.prepare()
+        yield backend
+    finally:
+        with psycopg.connect(cluster_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
 
 
 async def _snapshot(backend: Backend, run_id: str) -> Snapshot:

@@ -269,5 +269,5 @@ class RunMachine(RuleBasedStateMachine):
                 assert status == base.Status(model.status), f"{run_id}: {status}, not {model}"
 
 
-RunMachine.TestCase.settings = settings(max_examples=scaled(25), stateful_step_count=20)
+RunMachine.TestCase.settings = settings(max_examples=scaled(40), stateful_step_count=20)
 test_run_operations = RunMachine.TestCase
