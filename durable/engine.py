@@ -315,11 +315,15 @@ class Engine:
         workflow_id: str | None = None,
         queue: str | None = None,
         metadata: dict[str, Any] | None = None,
+        priority: int = 0,
         **kwargs: Any,
     ) -> Run:
         """Start a run of `wf` (a `@workflow` function or its registered name).
 
         Starting an id that already exists returns that run; nothing runs twice.
+        Workers take higher `priority` first; each minute a run waits counts as one
+        more point, so low priority work is never starved.  `metadata` is visible as
+        ``durable.context().metadata`` in the run and its children.
         """
         definition = self._definition(wf)
         run_id = workflow_id or uuid.uuid4().hex
@@ -336,6 +340,7 @@ class Engine:
             lease_expires_at=now + self.lease if executes else None,
             created_at=now,
             status=base.Status.RUNNING if executes else base.Status.PENDING,
+            priority=priority,
         )
         record, created = await self.journal.create_run(new)
         if created and executes:

@@ -256,7 +256,9 @@ class Journal(Protocol):
         """
 
     async def claimable(self, names: Sequence[str], *, limit: int = 1000) -> list[RunRecord]:
-        """Unfinished runs of the given workflow names, oldest first, with their owners."""
+        """Unfinished runs of the given workflow names, with their owners: highest
+        ``priority + minutes waited`` first (so low priority work is never starved),
+        then oldest."""
 
     async def heartbeat(self, owner: str, lease_expires_at: float) -> int:
         """Extend the lease of every unfinished run `owner` holds; returns how many."""

@@ -592,7 +592,9 @@ class PostgresJournal:
 
     async def claimable(self, names: Sequence[str], *, limit: int = 1000) -> list[base.RunRecord]:
         rows = await self._read(
-            "list claimable runs", "claimable", {"names": list(names), "limit": limit}
+            "list claimable runs",
+            "claimable",
+            {"names": list(names), "limit": limit, "now": time.time()},
         )
         return [_run_from_row(row) for row in rows]
 

@@ -533,7 +533,7 @@ class SqliteJournal:
         return await self.get_run(run_id)
 
     async def claimable(self, names: Sequence[str], *, limit: int = 1000) -> list[base.RunRecord]:
-        rows = self._read(_Q["claimable"], (json.dumps(list(names)), limit))
+        rows = self._read(_Q["claimable"], (json.dumps(list(names)), limit, time.time()))
         return [_run_from_row(row) for row in rows]
 
     async def heartbeat(self, owner: str, lease_expires_at: float) -> int:

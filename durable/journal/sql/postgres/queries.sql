@@ -188,7 +188,8 @@ SELECT id, name, status, input, output, error, parent_id, parent_seq, root_id, q
 FROM {schema}.runs
 WHERE status IN ('PENDING', 'RUNNING', 'SLEEPING')
   AND name = ANY (%(names)s::text[])
-ORDER BY priority DESC, created_at, id
+-- priority, plus one point per minute waited: low priority work is never starved
+ORDER BY priority + (%(now)s - created_at) / 60.0 DESC, created_at, id
 LIMIT %(limit)s;
 
 -- name: heartbeat

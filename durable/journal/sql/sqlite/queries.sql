@@ -85,7 +85,8 @@ SELECT id, name, status, input, output, error, parent_id, parent_seq, root_id, q
 FROM durable_runs
 WHERE status IN ('PENDING', 'RUNNING', 'SLEEPING')
   AND name IN (SELECT value FROM json_each(?1))
-ORDER BY priority DESC, created_at, id
+-- priority, plus one point per minute waited: low priority work is never starved
+ORDER BY priority + (?3 - created_at) / 60.0 DESC, created_at, id
 LIMIT ?2;
 
 -- name: heartbeat
