@@ -578,7 +578,10 @@ async def cmd_prune(args: argparse.Namespace) -> int:
 
 
 async def cmd_worker(args: argparse.Namespace) -> int:
-    process = importlib.import_module("durable.worker.process")
+    try:
+        process = importlib.import_module("durable.worker.process")
+    except ImportError as exc:
+        raise UsageError(f"the worker is not available in this installation ({exc})") from None
     result: int = process.main(args)
     return result
 

@@ -110,16 +110,23 @@ def _spec_of(value: Any, depth: int = 0) -> Spec | None:
         return None
     kind = type(value)
     if kind in (list, set, frozenset):
-        return _homogeneous(kind.__name__, [_spec_of(item, depth + 1) for item in value])
+        specs = [_spec_of(item, depth + 1) for item in value]
+        same = _homogeneous(kind.__name__, specs)
+        if same is not None or None in specs:
+            return same
+        return ["items", kind.__name__, specs]  # mixed types: one spec per item
     if kind is tuple:
         specs = [_spec_of(item, depth + 1) for item in value]
         return None if None in specs else ["tuple", *specs]
     if kind is dict:
-        keys = _homogeneous("k", [_spec_of(key, depth + 1) for key in value])
-        values = _homogeneous("v", [_spec_of(item, depth + 1) for item in value.values()])
-        if keys is None or values is None:
+        key_specs = [_spec_of(key, depth + 1) for key in value]
+        value_specs = [_spec_of(item, depth + 1) for item in value.values()]
+        keys, values = _homogeneous("k", key_specs), _homogeneous("v", value_specs)
+        if keys is not None and values is not None:
+            return ["dict", keys[1], values[1]]
+        if None in key_specs or None in value_specs:
             return None
-        return ["dict", keys[1], values[1]]
+        return ["fields", key_specs, value_specs]  # mixed types: one spec per item
     if kind in _CLASS_TYPES or _is_user_class(kind):
         path = _class_path(kind)
         return None if path is None else ["c", path]
@@ -127,7 +134,46 @@ def _spec_of(value: Any, depth: int = 0) -> Spec | None:
 
 
 def _is_user_class(kind: type) -> bool:
-    return dataclasses.is_dataclass(kind) or issubclass(kind, (msgspec.Struct, enum.Enum))
+    if issubclass(kind, enum.Enum):
+        # msgspec encodes enums by value and needs all values str or all int
+        values = {type(member.value) for member in kind}
+        return values <= {str} or values <= {int}
+    return dataclasses.is_dataclass(kind) or issubclass(kind, msgspec.Struct)
+
+
+def _mixed(spec: Spec) -> bool:
+    """Whether a spec holds per-item parts, which a typed decoder cannot express."""
+    if isinstance(spec, str):
+        return False
+    return spec[0] in ("items", "fields") or any(
+        _mixed(part)
+        for part in spec[1:]
+        if isinstance(part, list) and part and isinstance(part[0], str)
+    )
+
+
+def _rebuild(raw: Any, spec: Spec) -> Any:
+    """Turn plainly decoded data back into the types `spec` describes."""
+    if spec == "a":
+        return raw
+    assert isinstance(spec, list)
+    head = spec[0]
+    if head == "items":
+        container: Any = {"list": list, "set": set, "frozenset": frozenset}[spec[1]]
+        return container(_rebuild(item, part) for item, part in zip(raw, spec[2], strict=True))
+    if head == "fields":
+        return {
+            _rebuild(key, key_spec): _rebuild(item, value_spec)
+            for (key, item), key_spec, value_spec in zip(raw.items(), spec[1], spec[2], strict=True)
+        }
+    if head == "tuple":
+        return tuple(_rebuild(item, part) for item, part in zip(raw, spec[1:], strict=True))
+    if head in ("list", "set", "frozenset"):
+        container = {"list": list, "set": set, "frozenset": frozenset}[head]
+        return container(_rebuild(item, spec[1]) for item in raw)
+    if head == "dict":
+        return {_rebuild(k, spec[1]): _rebuild(v, spec[2]) for k, v in raw.items()}
+    return msgspec.convert(raw, _import_path(spec[1]), strict=False)
 
 
 def _homogeneous(name: str, specs: list[Spec | None]) -> list[Any] | None:
@@ -167,6 +213,21 @@ def _type_of(spec: Spec) -> Any:
     return container[_type_of(spec[1])]
 
 
+def _decode_typed(data: bytes) -> Any:
+    """Decode a ``T`` payload: a typed decoder, or plain decoding then rebuilding."""
+    size = int.from_bytes(data[1:5], "big")
+    spec_bytes = bytes(data[5 : 5 + size])
+    spec = _specs.get(spec_bytes)
+    if spec is None:
+        spec = _specs[spec_bytes] = msgspec.msgpack.decode(spec_bytes)
+    if _mixed(spec):
+        return _rebuild(_plain_decoder.decode(data[5 + size :]), spec)
+    return _decoder_for(spec_bytes).decode(data[5 + size :])
+
+
+_specs: dict[bytes, Any] = {}
+
+
 def _decoder_for(spec_bytes: bytes) -> msgspec.msgpack.Decoder[Any]:
     decoder = _spec_decoders.get(spec_bytes)
     if decoder is None:
@@ -184,17 +245,18 @@ class Codec:
 
     def encode(self, value: Any, *, what: str = "value", workflow_id: str | None = None) -> bytes:
         """Encode `value`; raise `SerializationError` naming `what` when it cannot be."""
-        if _is_plain(value):
-            return b"M" + _encoder.encode(value)
-        spec = _spec_of(value)
-        if spec is not None:
-            try:
+        try:
+            if _is_plain(value):
+                return b"M" + _encoder.encode(value)
+            spec = _spec_of(value)
+            if spec is not None:
                 spec_bytes = _encoder.encode(spec)
-                body = _encoder.encode(value)
-            except (TypeError, ValueError, OverflowError):
-                pass
-            else:
-                return b"T" + len(spec_bytes).to_bytes(4, "big") + spec_bytes + body
+                data = b"T" + len(spec_bytes).to_bytes(4, "big") + spec_bytes
+                data += _encoder.encode(value)
+                _decode_typed(data)  # what cannot come back the same way is not written so
+                return data
+        except (TypeError, ValueError, OverflowError, UnicodeError, msgspec.MsgspecError):
+            pass
         return self._pickle(value, what=what, workflow_id=workflow_id)
 
     def _pickle(self, value: Any, *, what: str, workflow_id: str | None) -> bytes:
@@ -225,8 +287,7 @@ class Codec:
             if tag == b"M":
                 return _plain_decoder.decode(data[1:])
             if tag == b"T":
-                size = int.from_bytes(data[1:5], "big")
-                return _decoder_for(bytes(data[5 : 5 + size])).decode(data[5 + size :])
+                return _decode_typed(data)
             if tag == b"P":
                 if not self.pickle:
                     raise errors.SerializationError(

@@ -162,11 +162,6 @@ _mixed = st.one_of(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="durable bug: with pickle=False a list/dict mixing supported types (e.g. "
-    "[1, date] or {'count': 1, 'when': datetime}) raises SerializationError",
-)
 @settings(max_examples=scaled(20))
 @given(value=_mixed)
 def test_mixed_containers_of_supported_types_round_trip(value: Any) -> None:
@@ -179,11 +174,6 @@ def test_mixed_containers_of_supported_types_round_trip(value: Any) -> None:
     assert equal(codec.decode(codec.encode(value)), value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="durable bug: a str with a lone surrogate raises UnicodeEncodeError from "
-    "Codec.encode (not SerializationError, and no pickle fallback)",
-)
 @settings(max_examples=scaled(10))
 @given(
     value=st.text(st.characters(categories=("Cs",)), min_size=1, max_size=3), pickle=st.booleans()
@@ -200,11 +190,6 @@ def test_unencodable_strings_raise_serialization_error(value: str, pickle: bool)
         assert decoded == [value]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="durable bug: Codec.encode accepts an enum whose values mix str and int (tag T), "
-    "then decode raises JournalError 'corrupt in the journal'",
-)
 @settings(max_examples=scaled(5))
 @given(value=st.sampled_from(Mixed), pickle=st.booleans())
 def test_what_encodes_decodes(value: Mixed, pickle: bool) -> None:

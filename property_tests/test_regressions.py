@@ -26,13 +26,6 @@ NOW_THEN_SLEEP_BESIDE_A_STEP = p.Chain(
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="durable bug: after testing.crash, Executor._durably leaves the write it "
-    "was given (set_timer, or asyncio.sleep(0) before a transaction) un-awaited "
-    "(RuntimeWarning), and SqliteJournal._flush, scheduled by a write made after abandon(), "
-    "raises JournalError in a loop callback",
-)
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_a_crash_leaves_nothing_behind_in_the_event_loop() -> None:
     """Crashing ``[gather[[now, sleep 0] | [step]]]`` when the step's body starts must

@@ -20,14 +20,6 @@ from property_tests import harness, programs
 from property_tests.conftest import scaled
 from property_tests.stats import STATS
 
-# A crash while now/uuid4/random values are being flushed ahead of a durable sleep or a
-# transaction leaves the write `Executor._durably` was given (`set_timer`, `asyncio.sleep(0)`)
-# un-awaited (durable bug, see test_regressions.py); that warning alone is tolerated here so
-# that the properties keep checking everything else.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:coroutine '(.*Journal.set_timer|sleep)' was never awaited:RuntimeWarning"
-)
-
 
 def run_pair(
     data: st.DataObject,

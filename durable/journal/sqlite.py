@@ -239,6 +239,11 @@ class SqliteJournal:
     def _write(self, op: _Op, key: str | None = None) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
+        if self._conn is None:  # closed or abandoned: fail here, not in a loop callback
+            future.set_exception(
+                errors.JournalError(f"SQLite journal {self.url!r} is not open (or was closed)")
+            )
+            return future
         self._pending.append((op, future))
         if self._eager and self._flush_handle is None:
             if self._eager_marker is None:

@@ -738,13 +738,16 @@ class Executor:
         taken, self.instants = self.instants, []
         return taken
 
-    async def _durably(self, write: Any) -> None:
+    async def _durably(self, write: Coroutine[Any, Any, Any]) -> None:
+        """Await a journal write (after the pending instants); a failure stops the run."""
         try:
             if self.instants:
                 await self.host.journal.append_entries(self.host.owner, self._take_instants())
             await write
         except (base.LeaseLost, errors.JournalError) as exc:
             raise self._abort(exc) from exc
+        finally:
+            write.close()  # never started when the instants failed: no "never awaited"
 
     async def _set_status(self, status: base.Status, wake_at: float | None) -> None:
         await self._durably(
