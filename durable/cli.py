@@ -582,7 +582,7 @@ async def cmd_worker(args: argparse.Namespace) -> int:
         process = importlib.import_module("durable.worker.process")
     except ImportError as exc:
         raise UsageError(f"the worker is not available in this installation ({exc})") from None
-    result: int = process.main(args)
+    result: int = await process.serve(args)
     return result
 
 
@@ -644,6 +644,8 @@ def _add_operations(commands: Any) -> None:
     p.add_argument("--queue", dest="queues", action="append", metavar="Q")
     p.add_argument("--concurrency", type=int, default=None, metavar="N")
     p.add_argument("--burst", action="store_true", help="stop when there is nothing to do")
+    p.add_argument("--grace", type=float, default=30.0, help="seconds to let steps finish")
+    p.add_argument("--poll", type=float, default=0.5, help="seconds between looks for runs")
 
 
 def _add_debugging(commands: Any) -> None:

@@ -122,39 +122,43 @@ def parser() -> argparse.ArgumentParser:
     return parse
 
 
-def main(args: argparse.Namespace | Sequence[str] | None = None) -> int:
-    """Run a worker process; returns the exit status."""
-    options = args if isinstance(args, argparse.Namespace) else parser().parse_args(args)
-    if not logging.getLogger().handlers:
+async def serve(options: argparse.Namespace) -> int:
+    """Import the modules and run a worker in the running event loop until SIGTERM/SIGINT
+    (what `durable worker` does); returns the exit status."""
+    if logging.getLogger().level > logging.INFO or not logging.getLogger().handlers:
         logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+            level=logging.INFO,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            force=True,
         )
+    modules = getattr(options, "worker_modules", None) or options.modules
     try:
-        _import(options.modules)
+        _import(modules)
     except errors.DurableError as exc:
         print(f"durable worker: {exc}", file=sys.stderr)
         return 2
     worker = Worker(
         getattr(options, "db", None),
         queues=getattr(options, "queues", None),
-        concurrency=getattr(options, "concurrency", 16),
+        concurrency=getattr(options, "concurrency", None) or 16,
         burst=getattr(options, "burst", False),
         grace=getattr(options, "grace", 30.0),
         poll_interval=getattr(options, "poll", 0.5),
     )
-
-    async def serve() -> None:
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, worker.stop)
-        await worker.run()
-
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, worker.stop)
     try:
-        asyncio.run(serve())
+        await worker.run()
     except errors.JournalError as exc:
         print(f"durable worker: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def main(args: Sequence[str] | None = None) -> int:
+    """Run a worker process (``python -m durable.worker.process``); the exit status."""
+    return asyncio.run(serve(parser().parse_args(args)))
 
 
 if __name__ == "__main__":
