@@ -71,14 +71,18 @@ def check_stderr(stderr: str) -> None:
 
 
 class Driver:
-    """The `crashy` driver on one database and one effects file."""
+    """The `crashy` driver (or another driver `module` with its commands) on one database
+    and one effects file."""
 
-    def __init__(self, db_url: str, tmp_path: pathlib.Path) -> None:
+    def __init__(
+        self, db_url: str, tmp_path: pathlib.Path, module: str = "tests.e2e.crashy"
+    ) -> None:
         self.db_url = db_url
         self.effects_path = tmp_path / "effects.jsonl"
+        self.module = module
 
     def _invoke(self, *args: str, swap: tuple[int, int] | None = None) -> Outcome:
-        command = [sys.executable, "-m", "tests.e2e.crashy", "--db", self.db_url]
+        command = [sys.executable, "-m", self.module, "--db", self.db_url]
         command += ["--effects", str(self.effects_path)]
         if swap is not None:
             command += ["--swap", str(swap[0]), str(swap[1])]

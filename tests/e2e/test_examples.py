@@ -122,3 +122,96 @@ def test_etl_pipeline_loads_exactly_once(tmp_path: pathlib.Path) -> None:
         rows = conn.execute("select count(*), count(distinct id) from readings").fetchone()
     conn.close()
     assert rows == (233, 233)
+
+
+FAN_OUT = ROOT / "examples" / "fan_out_summarize.py"
+CHAMPION = ROOT / "examples" / "champion_challenger.py"
+SUMMARY = "summary: 6 documents, 62 words (48 distinct); top keywords: step, fan, journal"
+
+
+def lineage_lines(output: str) -> list[str]:
+    """The lineage tree printed at the end, durations cut off."""
+    lines = output.splitlines()
+    tree = lines[lines.index("lineage:") + 1 :]
+    return [line.rsplit(" ", 1)[0] for line in tree]
+
+
+def test_fan_out_summarize_prints_summary_and_lineage(tmp_path: pathlib.Path) -> None:
+    first = run_example(FAN_OUT, tmp_path)
+    assert first.returncode == 0, first.stderr
+    out = first.stdout
+    assert out.splitlines()[0] == "starting run 'fan-out': fetching 6 sources"
+    fetched = sorted(line for line in out.splitlines() if " bytes in " in line)
+    assert [line.split(":")[0] for line in fetched] == [f"  fetch source-{i}" for i in range(6)]
+    assert out.count("  fetch source-3: connection reset, will retry") == 1
+    assert "9 step bodies ran in this process; steps retried (seq): [3]" in out
+    assert SUMMARY in out
+    tree = [
+        "  fan-out (fan_out.pipeline) SUCCEEDED",
+        "      fan-out.6 (fan_out.summarize) SUCCEEDED",
+        "          fan-out.6.0 (fan_out.stats) SUCCEEDED",
+        "          fan-out.6.1 (fan_out.topics) SUCCEEDED",
+    ]
+    assert lineage_lines(out) == tree
+    durations = [line.rsplit(" ", 1)[1] for line in out.splitlines()[-4:]]
+    assert all(d.endswith("s") and float(d[:-1]) >= 0 for d in durations), durations
+    assert float(durations[0][:-1]) >= 0.05  # the root waited for its sources
+    assert (tmp_path / "fan_out_summarize.db").exists()
+
+    again = run_example(FAN_OUT, tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines()[:3] == [
+        "run 'fan-out' is already in the journal (SUCCEEDED)",
+        "0 step bodies ran in this process; steps retried (seq): [3]",
+        SUMMARY,
+    ]
+    assert lineage_lines(again.stdout) == tree
+
+    other = run_example(FAN_OUT, tmp_path, "--db", f"sqlite:///{tmp_path}/x.db", "--id", "b")
+    assert other.returncode == 0, other.stderr
+    assert "  b.6 (fan_out.summarize) SUCCEEDED" in "\n".join(lineage_lines(other.stdout))
+
+
+def loser_entry(line: str) -> str:
+    """The loser's journal entry may not be written yet when its parent finishes (the
+    parent does not wait for it): accept either, as the example prints it."""
+    for state in ("cancelled", "not written"):
+        line = line.replace(f"journal entry {state}", "journal entry <cancelled>")
+    return line
+
+
+def test_champion_challenger_races_and_journals_the_winner(tmp_path: pathlib.Path) -> None:
+    first = run_example(CHAMPION, tmp_path)
+    assert first.returncode == 0, first.stderr
+    lines = first.stdout.splitlines()
+    report = [loser_entry(line) for line in lines if not line.startswith("  ")]
+    assert "  challenger: answered" in lines
+    assert "  champion: cancelled, it lost the race" in lines
+    assert "  champion: answered" not in lines
+    assert report[-4:] == [
+        "model run champion-challenger.0 (champion): CANCELLED, journal entry <cancelled>",
+        "model run champion-challenger.1 (challenger): SUCCEEDED, journal entry ok",
+        "journal: race entry seq 2 won by awaitable #1 (challenger)",
+        "answer: challenger says: 4 words, short question",
+    ]
+    assert (tmp_path / "champion_challenger.db").exists()
+
+    again = run_example(CHAMPION, tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert [loser_entry(line) for line in again.stdout.splitlines()] == [
+        "run 'champion-challenger' is already in the journal (SUCCEEDED)",
+        *report[-4:],
+    ]
+
+    flipped = run_example(
+        CHAMPION, tmp_path, "--id", "slow", "--challenger-latency", "3", "--question", "q"
+    )
+    assert flipped.returncode == 0, flipped.stderr
+    lines = flipped.stdout.splitlines()
+    assert "  challenger: cancelled, it lost the race" in lines
+    assert [loser_entry(line) for line in lines if not line.startswith("  ")][-4:] == [
+        "model run slow.0 (champion): SUCCEEDED, journal entry ok",
+        "model run slow.1 (challenger): CANCELLED, journal entry <cancelled>",
+        "journal: race entry seq 2 won by awaitable #0 (champion)",
+        "answer: champion says: 1 words, short question",
+    ]
