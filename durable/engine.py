@@ -244,6 +244,7 @@ class Engine:
         self._active: dict[str, tuple[executor_mod.Executor, asyncio.Task[None]]] = {}
         self._finished: dict[str, asyncio.Event] = {}
         self._changed: dict[str, asyncio.Event] = {}
+        self._claiming: set[str] = set()
         self._background: list[asyncio.Task[None]] = []
         self._open = False
 
@@ -398,8 +399,22 @@ class Engine:
     async def take_over(self, record: base.RunRecord) -> bool:
         """Claim `record` from its (dead or absent) holder and execute it here."""
         definition = registry.lookup_workflow(record.name)
-        if definition is None or record.id in self._active or not self._open:
+        if (
+            definition is None
+            or record.id in self._active
+            or record.id in self._claiming
+            or not self._open
+        ):
             return False
+        self._claiming.add(record.id)  # until launched: no second take-over meanwhile
+        try:
+            return await self._claim_and_launch(record, definition)
+        finally:
+            self._claiming.discard(record.id)
+
+    async def _claim_and_launch(
+        self, record: base.RunRecord, definition: registry.WorkflowDef
+    ) -> bool:
         claimed = await self.journal.claim(
             self.owner,
             record.id,
@@ -736,7 +751,7 @@ class Engine:
         if created:
             self._launch(base.RunLoad(run=record, entries=[], attempts=[], timers=[]), definition)
         elif record.status not in base.TERMINAL and record.id not in self._active:
-            if record.owner == self.owner or await self._unheld(record):
+            if record.owner != self.owner and await self._unheld(record):
                 await self.take_over(record)
         return record
 

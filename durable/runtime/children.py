@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from durable import codec as codec_mod
 from durable.journal import base
-from durable.runtime import context, registry, signals
+from durable.runtime import registry, signals
 
 if TYPE_CHECKING:
     from durable.runtime.executor import Executor
@@ -46,11 +46,7 @@ class ChildHandle:
         except asyncio.CancelledError as cancel:
             if signals.journaled_cancel(cancel):
                 # a race or a timeout gave up on the child: it is cancelled too
-                token = context.workflow_code.set(None)
-                try:
-                    await asyncio.shield(executor.host.runs.cancel(self.id))
-                finally:
-                    context.workflow_code.reset(token)
+                await asyncio.shield(executor.machinery(executor.host.runs.cancel(self.id)))
             raise
         return executor._result(entry)
 

@@ -318,7 +318,8 @@ class Executor:
     def _diverge(self, error: errors.DurableError) -> errors.DurableError:
         if self.divergence is None:
             self.divergence = error
-            logger.error("%s", error, extra={"action": "diverge", "workflow_id": self.run.id})
+            level = logging.DEBUG if self.replay_only else logging.ERROR
+            logger.log(level, "%s", error, extra={"action": "diverge", "workflow_id": self.run.id})
         return self.divergence
 
     # -- calls ------------------------------------------------------------------------
@@ -348,13 +349,13 @@ class Executor:
                         recorded=_describe(recorded.kind, recorded.name, recorded.fingerprint),
                     )
                 )
-        elif seq in self.timers and kind != "sleep":
+        elif seq in self.timers and kind not in ("sleep", "timeout", "recv"):
             raise self._diverge(
                 errors.NonDeterminismError(
                     workflow_id=self.run.id,
                     seq=seq,
                     expected=_describe(kind, name, fingerprint),
-                    recorded="a durable sleep",
+                    recorded="a durable timer (sleep, timeout or recv deadline)",
                 )
             )
         return seq, recorded

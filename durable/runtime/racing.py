@@ -63,22 +63,31 @@ async def race(*awaitables: Awaitable[Any]) -> Any:
     seq, recorded = executor._issue(
         "race", "race", codec_mod.fingerprint((len(tasks),), {}), (len(tasks),)
     )
-    winner = await _plain_race(tasks)
-    index = tasks.index(winner)
     if recorded is not None:
-        journaled = executor._result(await executor.sequencer.replayed(seq, recorded))
-        if journaled != index:
+        # the journal names the winner: wait for it, whatever the others do meanwhile
+        index = executor._result(recorded)
+        if not isinstance(index, int) or not 0 <= index < len(tasks):
             from durable import errors
 
             raise executor._diverge(
                 errors.NonDeterminismError(
                     workflow_id=executor.run.id,
                     seq=seq,
-                    expected=f"race won by awaitable #{index}",
-                    recorded=f"race won by awaitable #{journaled}",
+                    expected=f"a race of {len(tasks)} awaitables",
+                    recorded=f"a race won by awaitable #{index}",
                 )
             )
+        outcome = executor.sequencer.replayed(seq, recorded)
+        winner = tasks[index]
+        await asyncio.wait([winner])
+        for task in tasks:
+            if task is not winner and not task.done():
+                task.cancel(signals.RACE_LOST)
+        await asyncio.gather(*(t for t in tasks if t is not winner), return_exceptions=True)
+        await outcome
     else:
+        winner = await _plain_race(tasks)
+        index = tasks.index(winner)
         output = executor.host.codec.encode(index, what="race winner")
         started = time.time()
         fingerprint = codec_mod.fingerprint((len(tasks),), {})

@@ -113,12 +113,12 @@ async def _wait(task: asyncio.Task[Any], executor: Executor, idle_timeout: float
 
 
 def _conclude(report: ReplayReport, task: asyncio.Task[Any], executor: Executor) -> None:
+    error = None if task.cancelled() else task.exception()  # read, even when unused
     if isinstance(executor.divergence, errors.NonDeterminismError):
         report.divergence = executor.divergence
         return
     if task.cancelled():
         return
-    error = task.exception()
     if isinstance(error, signals.ReplayReachedLive):
         report.live_at = error
     elif isinstance(error, errors.NonDeterminismError):

@@ -66,15 +66,6 @@ def leaf_value(name: str, chain: int) -> str:
     return value
 
 
-@pytest.mark.xfail(
-    strict=False,  # intermittent: it depends on which of two coroutines wins a window
-    reason=(
-        "durable bug: a child is sometimes executed twice by the resumed process (a step "
-        "body runs twice, same pid): recovery's Engine.take_over and the parent's "
-        "Engine.start_child both launch it, since the id enters Engine._active only after "
-        "claim+load"
-    ),
-)
 async def test_family_killed_while_children_run(db_url: str, tmp_path: pathlib.Path) -> None:
     """Five children chaining steps with random latencies, then a sixth awaited directly;
     the kill lands after M step bodies of the tree, inside the last child, or between.
@@ -152,33 +143,13 @@ async def lineage_of(db_url: str, run_id: str) -> durable.LineageNode:
         return await engine.lineage(run_id)
 
 
-def xfail(reason: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=reason)
-
-
-RACE_BUG_PG = (
-    "durable bug: the resumed process executes the child racer twice (its step body runs "
-    "twice, same pid): recovery's Engine.take_over and the parent's Engine.start_child both "
-    "launch it, since the id enters Engine._active only after claim+load"
-)
-RACE_BUG_A = (
-    "durable bug: the race entry (seq 2) is declared never called while the losing child's "
-    "cancellation awaits journal I/O (Sequencer stall detection counts that as quiescent)"
-)
-RACE_BUG_B = (
-    "durable bug: on replay both racers are done at once (the losing step's journaled "
-    "'cancelled' entry comes before the race entry) and racing._plain_race picks the first "
-    "in argument order instead of the journaled winner"
-)
-
-
 @pytest.mark.parametrize(
     ("winner", "point"),
     [
         ("step", "started:2"),
         ("child", "started:2"),
-        pytest.param("step", "after:raced", marks=xfail(RACE_BUG_A)),
-        pytest.param("child", "after:raced", marks=xfail(RACE_BUG_B)),
+        ("step", "after:raced"),
+        ("child", "after:raced"),
     ],
 )
 async def test_race_killed(
@@ -194,9 +165,6 @@ async def test_race_killed(
     right after the race was decided (``after:raced``: the journaled winner stands, the
     loser stays cancelled and runs no more).
     """
-    if backend == "postgres" and point == "started:2":
-        # intermittent (it depends on which of two coroutines wins a window): not strict
-        request.applymarker(pytest.mark.xfail(strict=False, reason=RACE_BUG_PG))
     driver = Driver(db_url, tmp_path, MODULE)
     fast, slow = 0.4, 30.0
     args = [fast, slow] if winner == "step" else [slow, fast]
@@ -308,14 +276,6 @@ async def test_recv_killed_while_waiting(db_url: str, tmp_path: pathlib.Path) ->
             assert await engine.get(root).status() is durable.Status.SUCCEEDED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "durable bug: Executor._issue takes any pending timer row without an entry for a "
-        "durable sleep, so a resumed durable.timeout / timeout= / recv(timeout=) raises "
-        "NonDeterminismError ('the journal holds a durable sleep')"
-    ),
-)
 async def test_deadlines_pass_while_the_process_is_dead(
     db_url: str, tmp_path: pathlib.Path
 ) -> None:
