@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
 from durable import errors
-from durable.runtime import children, messages, racing, registry
+from durable.runtime import children, messages, racing, registry, timers
 from durable.runtime import context as context_mod
 from durable.runtime import executor as executor_mod
 from durable.runtime.retry import NO_RETRY, Retry
@@ -304,7 +304,7 @@ def sleep(seconds: float) -> Coroutine[Any, Any, None]:
     executor = _executor_for_workflow_code()
     if executor is None:
         return asyncio.sleep(seconds)
-    return executor.call_sleep(seconds)
+    return timers.call_sleep(executor, seconds)
 
 
 def now() -> datetime.datetime:
@@ -318,7 +318,7 @@ def now() -> datetime.datetime:
     executor = _executor_for_workflow_code()
     if executor is None:
         return datetime.datetime.now(datetime.UTC)
-    value: datetime.datetime = executor.call_instant("now", executor_mod.instant_now)
+    value: datetime.datetime = timers.call_instant(executor, "now", executor_mod.instant_now)
     return value
 
 
@@ -333,7 +333,7 @@ def uuid4() -> _uuid.UUID:
     executor = _executor_for_workflow_code()
     if executor is None:
         return _uuid.uuid4()
-    value: _uuid.UUID = executor.call_instant("uuid", executor_mod.instant_uuid)
+    value: _uuid.UUID = timers.call_instant(executor, "uuid", executor_mod.instant_uuid)
     return value
 
 
@@ -348,7 +348,7 @@ def random() -> float:
     executor = _executor_for_workflow_code()
     if executor is None:
         return _random.random()
-    value: float = executor.call_instant("random", executor_mod.instant_random)
+    value: float = timers.call_instant(executor, "random", executor_mod.instant_random)
     return value
 
 
@@ -439,7 +439,7 @@ def patched(patch_id: str) -> bool:
     executor = _executor_for_workflow_code()
     if executor is None:
         return True
-    return executor.call_patched(patch_id)
+    return timers.call_patched(executor, patch_id)
 
 
 def deprecate_patch(patch_id: str) -> None:
@@ -447,4 +447,4 @@ def deprecate_patch(patch_id: str) -> None:
     journaled the patch decision still replay, and new runs journal nothing."""
     executor = _executor_for_workflow_code()
     if executor is not None:
-        executor.call_deprecate_patch(patch_id)
+        timers.call_deprecate_patch(executor, patch_id)

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from durable import codec as codec_mod
 from durable import errors
 from durable.journal import base
-from durable.runtime import context, registry, signals
+from durable.runtime import context, registry, signals, steps
 from durable.runtime.sequencer import Sequencer
 
 __all__ = ["Executor", "Host"]
@@ -492,9 +492,9 @@ class Executor:
         step_token = context.current_step.set(seq)
         try:
             if step.transaction:
-                entry, committed = await self._run_transaction(seq, step, args, kwargs)
+                entry, committed = await steps.run_transaction(self, seq, step, args, kwargs)
             else:
-                entry, committed = await self._attempts(seq, step, args, kwargs), False
+                entry, committed = await steps.run_attempts(self, seq, step, args, kwargs), False
         except asyncio.CancelledError as cancel:
             if not signals.journaled_cancel(cancel):
                 raise
@@ -533,208 +533,6 @@ class Executor:
             **fields,
         )
 
-    async def _invoke(
-        self, step: registry.StepDef, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        if step.is_async:
-            call = step.fn(*args, **kwargs)
-        else:
-            call = asyncio.to_thread(step.fn, *args, **kwargs)
-        if step.timeout is None:
-            return await call
-        async with asyncio.timeout(step.timeout):
-            return await call
-
-    async def _wait_for_retry(self, seq: int) -> tuple[int, int]:
-        """Resume a backoff cut short by a crash.
-
-        Returns the next attempt number and how many attempts precede the retry
-        budget: a final failure archived by `Engine.resume` (its ``retry_at`` equals
-        its ``failed_at``) starts a fresh budget, so a resumed step is retried anew.
-        """
-        prior = self.attempts.pop(seq, [])
-        if not prior:
-            return 1, 0
-        budget_start = max((a.attempt for a in prior if a.retry_at == a.failed_at), default=0)
-        delay = prior[-1].retry_at - time.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        return prior[-1].attempt + 1, budget_start
-
-    async def _attempts(
-        self, seq: int, step: registry.StepDef, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> base.EntryRecord:
-        """Run a step's attempts until one succeeds or the retry policy gives up."""
-        fingerprint, codec = codec_mod.fingerprint(args, kwargs), self.host.codec
-        started = time.time()
-        attempt, spent = await self._wait_for_retry(seq)
-        while True:
-            try:
-                value = await self._invoke(step, args, kwargs)
-                output = codec.encode(
-                    value, what=f"result of step {step.name!r} (seq {seq})", workflow_id=self.run.id
-                )
-                return self._entry(
-                    seq,
-                    "step",
-                    step.name,
-                    fingerprint,
-                    started,
-                    status="ok",
-                    output=output,
-                    attempts=attempt,
-                )
-            except errors.SerializationError as exc:
-                error: Exception = exc
-            except Exception as exc:
-                error = exc
-                if step.retry.should_retry(exc, attempt - spent):
-                    await self._record_attempt(seq, attempt, exc, step.retry.delay(attempt - spent))
-                    attempt += 1
-                    continue
-            return self._entry(
-                seq,
-                "step",
-                step.name,
-                fingerprint,
-                started,
-                status="error",
-                error=codec.encode_error(error),
-                attempts=attempt,
-            )
-
-    async def _record_attempt(self, seq: int, attempt: int, exc: Exception, delay: float) -> None:
-        now = time.time()
-        record = base.AttemptRecord(
-            run_id=self.run.id,
-            seq=seq,
-            attempt=attempt,
-            error=self.host.codec.encode_error(exc),
-            failed_at=now,
-            retry_at=now + delay,
-        )
-        try:
-            await self.host.journal.record_attempt(self.host.owner, record)
-        except (base.LeaseLost, errors.JournalError) as journal_error:
-            raise self._abort(journal_error) from journal_error
-        logger.warning(
-            "run %s: attempt %d of step seq %d failed (%s); retrying in %.2fs",
-            self.run.id,
-            attempt,
-            seq,
-            exc,
-            delay,
-            extra={"action": "retry", "workflow_id": self.run.id, "seq": seq},
-        )
-        await asyncio.sleep(delay)
-
-    async def _run_transaction(
-        self, seq: int, step: registry.StepDef, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> tuple[base.EntryRecord, bool]:
-        """A `@durable.transaction` step: its statements and its entry commit together.
-
-        Returns the entry and whether it is already committed (an error entry is not).
-        """
-        fingerprint, codec, journal = (
-            codec_mod.fingerprint(args, kwargs),
-            self.host.codec,
-            self.host.journal,
-        )
-        started = time.time()
-        attempt, spent = await self._wait_for_retry(seq)
-        if self.instants:
-            await self._durably(asyncio.sleep(0))
-        while True:
-            entry: base.EntryRecord | None = None
-            try:
-                async with journal.transaction(self.host.owner, self.run.id) as tx:
-                    call = step.fn(tx.conn, *args, **kwargs)
-                    if step.timeout is not None:
-                        async with asyncio.timeout(step.timeout):
-                            value = await call
-                    else:
-                        value = await call
-                    output = codec.encode(
-                        value, what=f"result of transaction {step.name!r}", workflow_id=self.run.id
-                    )
-                    entry = self._entry(
-                        seq,
-                        "transaction",
-                        step.name,
-                        fingerprint,
-                        started,
-                        status="ok",
-                        output=output,
-                        attempts=attempt,
-                    )
-                    entry.ord = self.sequencer.reserve([entry.seq])
-                    tx.entry = entry
-            except (base.LeaseLost, errors.JournalError) as exc:
-                if entry is not None:
-                    self.sequencer.abandon([entry.seq])
-                raise self._abort(exc) from exc
-            except Exception as exc:
-                if entry is not None:
-                    self.sequencer.abandon([entry.seq])
-                if not isinstance(exc, errors.SerializationError) and step.retry.should_retry(
-                    exc, attempt - spent
-                ):
-                    await self._record_attempt(seq, attempt, exc, step.retry.delay(attempt - spent))
-                    attempt += 1
-                    continue
-                failed = self._entry(
-                    seq,
-                    "transaction",
-                    step.name,
-                    fingerprint,
-                    started,
-                    status="error",
-                    error=codec.encode_error(exc),
-                    attempts=attempt,
-                )
-                return failed, False
-            return entry, True
-
-    def call_sleep(self, seconds: float) -> Coroutine[Any, Any, None]:
-        """`durable.sleep`: a timer whose deadline is journaled when it is set."""
-        fingerprint = codec_mod.fingerprint((float(seconds),), {})
-        seq, recorded = self._issue("sleep", "sleep", fingerprint)
-        return self._sleep(seq, recorded, seconds, fingerprint)
-
-    async def _sleep(
-        self, seq: int, recorded: base.EntryRecord | None, seconds: float, fingerprint: str
-    ) -> None:
-        if recorded is not None:
-            self._result(await self.sequencer.replayed(seq, recorded))
-            return
-        started = time.time()
-        self.outstanding += 1
-        token = context.workflow_code.set(None)
-        try:
-            wake_at = self.timers.pop(seq, None)
-            if wake_at is None:
-                wake_at = started + max(0.0, float(seconds))
-                # fixed before the wait, so a restart resumes the remaining time
-                await self._durably(
-                    self.host.journal.set_timer(
-                        self.host.owner,
-                        base.TimerRecord(run_id=self.run.id, seq=seq, wake_at=wake_at),
-                    )
-                )
-            long_sleep = wake_at - time.time() >= 1.0 and self.outstanding == 1
-            if long_sleep:
-                await self._set_status(base.Status.SLEEPING, wake_at)
-                threshold = self.host.runs.suspend_sleeps
-                if threshold is not None and wake_at - time.time() >= threshold:
-                    raise self.suspend(f"sleeping until {wake_at:.3f}")
-            await asyncio.sleep(max(0.0, wake_at - time.time()))
-            if long_sleep:
-                await self._set_status(base.Status.RUNNING, None)
-        finally:
-            context.workflow_code.reset(token)
-            self.outstanding -= 1
-        await self._journal(self._entry(seq, "sleep", "sleep", fingerprint, started, status="ok"))
-
     def _take_instants(self) -> list[base.EntryRecord]:
         taken, self.instants = self.instants, []
         return taken
@@ -757,50 +555,6 @@ class Executor:
                 base.RunUpdate(run_id=self.run.id, status=status, at=time.time(), wake_at=wake_at),
             )
         )
-
-    def call_instant(self, kind: str, produce: Callable[[], Any], name: str | None = None) -> Any:
-        """`now`, `uuid4`, `random`: answered at once, journaled in the same write order."""
-        name = name or kind
-        seq, recorded = self._issue(kind, name, "")
-        if recorded is not None:
-            return self._result(recorded)
-        value = produce()
-        now = time.time()
-        entry = base.EntryRecord(
-            run_id=self.run.id,
-            seq=seq,
-            ord=self.sequencer.reserve_instant(),
-            kind=kind,
-            name=name,
-            status="ok",
-            fingerprint="",
-            output=self.host.codec.encode(value, what=kind, workflow_id=self.run.id),
-            started_at=now,
-            finished_at=now,
-        )
-        self.instants.append(entry)
-        return value
-
-    def call_patched(self, patch_id: str) -> bool:
-        """`durable.patched`: True past the end of this run's journal (the new code path),
-        False when the journal was written by code without the patch."""
-        seq = self.next_seq
-        recorded = self.entries.get(seq)
-        if recorded is not None:
-            if recorded.kind != "patch" or recorded.name != patch_id:
-                return False  # the journal predates the patch: no call number is used
-            self._issue("patch", patch_id, "")
-            return bool(self._result(recorded))
-        if seq <= self.journal_end:
-            return False
-        self.call_instant("patch", lambda: True, name=patch_id)
-        return True
-
-    def call_deprecate_patch(self, patch_id: str) -> None:
-        """`durable.deprecate_patch`: skip the marker a patched run journaled, if any."""
-        recorded = self.entries.get(self.next_seq)
-        if recorded is not None and recorded.kind == "patch" and recorded.name == patch_id:
-            self._issue("patch", patch_id, "")
 
     def execution_context(self) -> context.ExecutionContext:
         """What `durable.context()` returns inside this run."""
