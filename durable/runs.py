@@ -1,0 +1,149 @@
+"""What the engine hands out about runs: `Run` handles and the rows of `Engine.list`,
+`Engine.history` and `Engine.lineage`."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from durable import codec as codec_mod
+from durable import errors
+from durable.journal import base
+
+if TYPE_CHECKING:
+    from durable.engine import Engine
+
+__all__ = ["HistoryEntry", "LineageNode", "Run", "RunInfo"]
+
+
+def _when(ts: float | None) -> datetime.datetime | None:
+    return None if ts is None else datetime.datetime.fromtimestamp(ts, datetime.UTC)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """A run as `Engine.list` and `Run.info` describe it."""
+
+    id: str
+    name: str
+    status: base.Status
+    parent_id: str | None
+    root_id: str
+    queue: str | None
+    attempt: int
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+    finished_at: datetime.datetime | None
+    owner: str | None
+
+    @classmethod
+    def from_record(cls, record: base.RunRecord) -> RunInfo:
+        created = _when(record.created_at)
+        updated = _when(record.updated_at)
+        assert created is not None and updated is not None
+        return cls(
+            id=record.id,
+            name=record.name,
+            status=record.status,
+            parent_id=record.parent_id,
+            root_id=record.root_id,
+            queue=record.queue,
+            attempt=record.attempt,
+            created_at=created,
+            updated_at=updated,
+            finished_at=_when(record.finished_at),
+            owner=record.owner,
+        )
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One journal entry of a run, as `Engine.history` returns it (in seq order)."""
+
+    seq: int
+    kind: str
+    name: str
+    status: str
+    attempts: int
+    started_at: datetime.datetime
+    finished_at: datetime.datetime
+    order: int
+    output: Any = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class LineageNode:
+    """One run in a lineage tree (`Engine.lineage`), with the children it started."""
+
+    id: str
+    name: str
+    status: base.Status
+    parent_id: str | None
+    created_at: datetime.datetime
+    finished_at: datetime.datetime | None
+    children: tuple[LineageNode, ...] = ()
+
+    def walk(self) -> list[tuple[int, LineageNode]]:
+        """Every node of the tree with its depth, parents before children."""
+        out = [(0, self)]
+        for child in self.children:
+            out.extend((depth + 1, node) for depth, node in child.walk())
+        return out
+
+
+class Run:
+    """A handle on one run: its id, and ways to wait for, inspect or cancel it."""
+
+    def __init__(self, engine: Engine, run_id: str) -> None:
+        self.engine = engine
+        self.id = run_id
+
+    def __repr__(self) -> str:
+        return f"<durable.Run {self.id!r}>"
+
+    async def result(self, timeout: float | None = None) -> Any:
+        """Wait for the run to finish and return its result.
+
+        Raises `WorkflowFailed` (its ``__cause__`` is the workflow's exception),
+        `Cancelled`, or `TimeoutError` after `timeout` seconds.
+        """
+        record = await self.engine._wait_finished(self.id, timeout)
+        codec = self.engine.codec
+        if record.status is base.Status.SUCCEEDED:
+            if record.output is None:
+                return None
+            return codec.decode(record.output, what="workflow result", workflow_id=self.id)
+        if record.status is base.Status.CANCELLED:
+            raise errors.Cancelled(workflow_id=self.id)
+        raise _failure(codec, record)
+
+    async def status(self) -> base.Status:
+        """The run's current status."""
+        return (await self.engine._record(self.id)).status
+
+    async def info(self) -> RunInfo:
+        """The run's row: status, lineage, timestamps."""
+        return RunInfo.from_record(await self.engine._record(self.id))
+
+    async def cancel(self) -> None:
+        """Cancel the run (see `Engine.cancel`)."""
+        await self.engine.cancel(self.id)
+
+
+def _failure(codec: codec_mod.Codec, record: base.RunRecord) -> errors.WorkflowFailed:
+    if record.error is None:
+        return errors.WorkflowFailed(
+            workflow_id=record.id, error_type="unknown", error_message="no error was recorded"
+        )
+    stored = codec.decode_error_record(record.error)
+    cause = codec.decode_error(record.error, workflow_id=record.id)
+    failed = errors.WorkflowFailed(
+        workflow_id=record.id,
+        error_type=stored.type.replace(":", "."),
+        error_message=stored.message,
+        traceback=stored.traceback,
+    )
+    failed.__cause__ = cause
+    return failed
