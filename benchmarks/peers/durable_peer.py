@@ -103,7 +103,10 @@ async def recovery_prepare(job: peers.Job) -> dict[str, Any]:
 
 async def recovery(job: peers.Job) -> dict[str, Any]:
     started = time.perf_counter()
-    async with _engine(job) as engine:  # entering resumes every unfinished run
+    # The engine's default poll interval, as a restarted worker has: entering resumes
+    # at most 1,000 unfinished runs (`Journal.claimable`'s limit); the poll takes the rest.
+    engine = durable.Engine(job.url, durability=job.durability)
+    async with engine:
         await asyncio.gather(*(engine.get(f"rec-{i}").result() for i in range(job.runs)))
         seconds = peers.elapsed(started)
         done = await engine.list(status="SUCCEEDED", limit=job.runs + 1)
