@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from durable.api import (
     ChildHandle,
+    Queue,
     Step,
     Workflow,
     context,
@@ -54,6 +55,7 @@ __all__ = [
     "LineageNode",
     "NonDeterminismError",
     "NotRegistered",
+    "Queue",
     "Retry",
     "Run",
     "RunInfo",

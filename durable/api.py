@@ -21,6 +21,7 @@ from durable.runtime.retry import NO_RETRY, Retry
 
 __all__ = [
     "ChildHandle",
+    "Queue",
     "Step",
     "Workflow",
     "context",
@@ -109,6 +110,68 @@ class Workflow(Generic[P, R]):
             # awaited from a workflow: a child run, journaled as one entry of the parent
             return children.call_child(executor, self.definition, args, kwargs)  # type: ignore[no-any-return]
         return self.definition.fn(*args, **kwargs)  # type: ignore[no-any-return]
+
+
+class Queue:
+    """A named queue with limits that hold across every worker sharing the journal.
+
+    Declare it at import time, next to the workflows that use it, and pass it (or
+    its name) as ``@workflow(queue=...)`` or ``engine.start(..., queue=...)``.
+
+    Parameters
+    ----------
+    name:
+        The queue's name in the journal.
+    concurrency:
+        At most this many runs of the queue held at once, by all workers together
+        (a run asleep in a long durable sleep holds no slot).
+    worker_concurrency:
+        At most this many of its runs in one worker.
+    rate_limit, period:
+        At most `rate_limit` runs of the queue started per `period` seconds.
+
+    Examples
+    --------
+    >>> llm = Queue("doc.llm", concurrency=4, rate_limit=60, period=60.0)
+    >>> llm.name
+    'doc.llm'
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        concurrency: int | None = None,
+        worker_concurrency: int | None = None,
+        rate_limit: int | None = None,
+        period: float = 60.0,
+    ) -> None:
+        for label, value in (
+            ("concurrency", concurrency),
+            ("worker_concurrency", worker_concurrency),
+            ("rate_limit", rate_limit),
+        ):
+            if value is not None and value < 1:
+                raise ValueError(f"Queue {name!r}: {label} must be at least 1")
+        if period <= 0:
+            raise ValueError(f"Queue {name!r}: period must be positive")
+        self.name = name
+        self.definition = registry.QueueDef(
+            name=name,
+            concurrency=concurrency,
+            worker_concurrency=worker_concurrency,
+            rate_limit=rate_limit,
+            period=period,
+        )
+        registry.register_queue(self.definition)
+
+    def __repr__(self) -> str:
+        return f"<durable.Queue {self.name!r}>"
+
+
+def queue_name(queue: Queue | str | None) -> str | None:
+    """The name of a queue given as a `Queue` or a string."""
+    return queue.name if isinstance(queue, Queue) else queue
 
 
 class _StepDecorator(Protocol):
@@ -242,7 +305,7 @@ def transaction(
 def workflow(fn: Callable[P, Coroutine[Any, Any, R]], /) -> Workflow[P, R]: ...
 @overload
 def workflow(
-    *, name: str | None = None, queue: str | None = None, timeout: float | None = None
+    *, name: str | None = None, queue: Queue | str | None = None, timeout: float | None = None
 ) -> _WorkflowDecorator: ...
 
 
@@ -251,7 +314,7 @@ def workflow(
     /,
     *,
     name: str | None = None,
-    queue: str | None = None,
+    queue: Queue | str | None = None,
     timeout: float | None = None,
 ) -> Any:
     """Mark an async function as a workflow: its runs are journaled and resumed.
@@ -281,7 +344,10 @@ def workflow(
         if not asyncio.iscoroutinefunction(target):
             raise TypeError(f"@workflow needs an async function, got {target!r}")
         definition = registry.WorkflowDef(
-            name=name or registry.default_name(target), fn=target, queue=queue, timeout=timeout
+            name=name or registry.default_name(target),
+            fn=target,
+            queue=queue_name(queue),
+            timeout=timeout,
         )
         registry.register_workflow(definition)
         return Workflow(definition)

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from durable import codec as codec_mod
 from durable import errors
-from durable.api import Workflow
+from durable.api import Queue, Workflow, queue_name
 from durable.journal import base, open_journal
 from durable.runs import HistoryEntry, LineageNode, Run, RunInfo, _when
 from durable.runtime import executor as executor_mod
@@ -182,7 +182,7 @@ class Engine:
         wf: Workflow[..., Any] | str,
         *args: Any,
         workflow_id: str | None = None,
-        queue: str | None = None,
+        queue: Queue | str | None = None,
         metadata: dict[str, Any] | None = None,
         priority: int = 0,
         **kwargs: Any,
@@ -197,13 +197,15 @@ class Engine:
         definition = self._definition(wf)
         run_id = workflow_id or uuid.uuid4().hex
         now = time.time()
-        executes = self.execute and self._open
+        queue = queue_name(queue) or definition.queue
+        # a run of a limited queue is claimed like any other, so that its limits hold
+        executes = self.execute and self._open and not self._limited(queue)
         new = base.NewRun(
             id=run_id,
             name=definition.name,
             root_id=run_id,
             input=executor_mod.encode_input(self.codec, args, kwargs, run_id),
-            queue=queue or definition.queue,
+            queue=queue,
             metadata=self.codec.encode(dict(metadata or {}), what="metadata", workflow_id=run_id),
             owner=self.owner if executes else None,
             lease_expires_at=now + self.lease if executes else None,
@@ -215,7 +217,22 @@ class Engine:
         if created and executes:
             empty = base.RunLoad(run=record, entries=[], attempts=[], timers=[])
             self._launch(empty, definition)
+        elif created and self.execute and self._open and self.queue_slots(queue) > 0:
+            await self.take_over(record)
         return Run(self, run_id)
+
+    def _limited(self, queue: str | None) -> bool:
+        limits = registry.lookup_queue(queue)
+        return limits is not None and (limits.limited or limits.worker_concurrency is not None)
+
+    def queue_slots(self, queue: str | None) -> int:
+        """How many more runs of `queue` this engine may execute now (its own limits)."""
+        free = self.free_slots()
+        limits = registry.lookup_queue(queue)
+        if limits is None or limits.worker_concurrency is None:
+            return free
+        mine = sum(1 for ex, _ in self._active.values() if ex.run.queue == queue)
+        return min(free, limits.worker_concurrency - mine)
 
     async def run(self, wf: Workflow[..., R] | str, *args: Any, **kwargs: Any) -> Any:
         """Start a run and wait for its result."""
@@ -283,11 +300,20 @@ class Engine:
     async def _claim_and_launch(
         self, record: base.RunRecord, definition: registry.WorkflowDef
     ) -> bool:
+        limits = registry.lookup_queue(record.queue)
         claimed = await self.journal.claim(
             self.owner,
             record.id,
             expected_owner=record.owner,
             lease_expires_at=time.time() + self.lease,
+            limits=None
+            if limits is None or not limits.limited
+            else base.QueueLimits(
+                queue=limits.name,
+                concurrency=limits.concurrency,
+                rate_limit=limits.rate_limit,
+                period=limits.period,
+            ),
         )
         if claimed is None:
             return False
@@ -601,6 +627,8 @@ class Engine:
     ) -> base.RunRecord:
         """Create a child run (idempotent per id) and execute it here unless held elsewhere."""
         now = time.time()
+        queue = definition.queue or parent.run.queue
+        here = not self._limited(queue)
         new = base.NewRun(
             id=child_id,
             name=definition.name,
@@ -608,15 +636,15 @@ class Engine:
             parent_id=parent.run.id,
             parent_seq=seq,
             root_id=parent.run.root_id,
-            queue=definition.queue or parent.run.queue,
+            queue=queue,
             metadata=parent.run.metadata,
-            owner=self.owner,
-            lease_expires_at=now + self.lease,
+            owner=self.owner if here else None,
+            lease_expires_at=now + self.lease if here else None,
             created_at=now,
-            status=base.Status.RUNNING,
+            status=base.Status.RUNNING if here else base.Status.PENDING,
         )
         record, created = await self.journal.create_run(new)
-        if created:
+        if created and here:
             self._launch(base.RunLoad(run=record, entries=[], attempts=[], timers=[]), definition)
         elif record.status not in base.TERMINAL and record.id not in self._active:
             if record.owner != self.owner and await self._unheld(record):

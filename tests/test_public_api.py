@@ -19,6 +19,7 @@ def test_all_is_pinned() -> None:
             "LineageNode",
             "NonDeterminismError",
             "NotRegistered",
+            "Queue",
             "Retry",
             "Run",
             "RunInfo",

@@ -21,6 +21,7 @@ __all__ = [
     "Journal",
     "LeaseLost",
     "NewRun",
+    "QueueLimits",
     "RunLoad",
     "RunRecord",
     "RunUpdate",
@@ -153,6 +154,15 @@ class RunLoad(msgspec.Struct, kw_only=True):
     timers: list[TimerRecord]
 
 
+class QueueLimits(msgspec.Struct, frozen=True, kw_only=True):
+    """Limits of one queue across every process sharing the journal."""
+
+    queue: str
+    concurrency: int | None = None
+    rate_limit: int | None = None
+    period: float = 60.0
+
+
 class LeaseLost(Exception):
     """Internal: the run is no longer owned by this process, so its write was rejected."""
 
@@ -247,9 +257,18 @@ class Journal(Protocol):
         """
 
     async def claim(
-        self, owner: str, run_id: str, *, expected_owner: str | None, lease_expires_at: float
+        self,
+        owner: str,
+        run_id: str,
+        *,
+        expected_owner: str | None,
+        lease_expires_at: float,
+        limits: QueueLimits | None = None,
     ) -> RunRecord | None:
-        """Take a run if its owner is still `expected_owner` (compare-and-set).
+        """Take a run if its owner is still `expected_owner` (compare-and-set), and, with
+        `limits`, only while its queue has fewer held runs than `limits.concurrency` and
+        fewer runs started in the last `limits.period` seconds than `limits.rate_limit`
+        (checked and claimed atomically across all processes).
 
         Returns the claimed row (with `attempt` incremented), or None if someone else
         changed the owner first or the run has finished.

@@ -573,7 +573,13 @@ class PostgresJournal:
     # -- ownership ----------------------------------------------------------------------
 
     async def claim(
-        self, owner: str, run_id: str, *, expected_owner: str | None, lease_expires_at: float
+        self,
+        owner: str,
+        run_id: str,
+        *,
+        expected_owner: str | None,
+        lease_expires_at: float,
+        limits: base.QueueLimits | None = None,
     ) -> base.RunRecord | None:
         params = {
             "owner": owner,
@@ -587,7 +593,33 @@ class PostgresJournal:
         def finish(rows: list[Any], rowcount: int, retried: bool) -> base.RunRecord | None:
             return _run_from_row(rows[0]) if rows else None
 
+        if limits is not None:
+            return await self._claim_limited(params, limits)
         result: base.RunRecord | None = await self._writer.write("claim_run", params, finish)
+        return result
+
+    async def _claim_limited(
+        self, params: dict[str, Any], limits: base.QueueLimits
+    ) -> base.RunRecord | None:
+        """A claim that respects its queue's limits: its own transaction, serialised per
+        queue by an advisory lock, so no two processes both see room for one run."""
+        load = {"queue": limits.queue, "id": params["id"], "since": time.time() - limits.period}
+
+        async def fn(conn: psycopg.AsyncConnection[Any]) -> base.RunRecord | None:
+            async with conn.transaction():
+                await conn.execute(self._q["queue_lock"], load)
+                cur = await conn.execute(self._q["queue_load"], load)
+                row = await cur.fetchone()
+                held, started = row if row is not None else (0, 0)
+                if limits.concurrency is not None and held >= limits.concurrency:
+                    return None
+                if limits.rate_limit is not None and started >= limits.rate_limit:
+                    return None
+                cur = await conn.execute(self._q["claim_run"], params)
+                rows = await cur.fetchall()
+            return _run_from_row(rows[0]) if rows else None
+
+        result: base.RunRecord | None = await self._with_conn("claim a run", fn, params["id"])
         return result
 
     async def claimable(self, names: Sequence[str], *, limit: int = 1000) -> list[base.RunRecord]:

@@ -525,9 +525,18 @@ class SqliteJournal:
     # -- ownership ----------------------------------------------------------------
 
     async def claim(
-        self, owner: str, run_id: str, *, expected_owner: str | None, lease_expires_at: float
+        self,
+        owner: str,
+        run_id: str,
+        *,
+        expected_owner: str | None,
+        lease_expires_at: float,
+        limits: base.QueueLimits | None = None,
     ) -> base.RunRecord | None:
         def op(conn: sqlite3.Connection) -> bool:
+            # the write transaction holds SQLite's one write lock: count and claim atomically
+            if limits is not None and not _within(conn, limits, run_id):
+                return False
             row = conn.execute(
                 _Q["claim_run"], (owner, lease_expires_at, time.time(), run_id, expected_owner)
             ).fetchone()
@@ -641,6 +650,15 @@ class SqliteJournal:
             return deleted
 
         return int(await self._write(op))
+
+
+def _within(conn: sqlite3.Connection, limits: base.QueueLimits, run_id: str) -> bool:
+    held, started = conn.execute(
+        _Q["queue_load"], (limits.queue, time.time() - limits.period, run_id)
+    ).fetchone()
+    if limits.concurrency is not None and held >= limits.concurrency:
+        return False
+    return limits.rate_limit is None or started < limits.rate_limit
 
 
 def _statements(script: str) -> list[str]:

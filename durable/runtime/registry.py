@@ -10,7 +10,16 @@ from typing import Any
 
 from durable.runtime import retry as retry_mod
 
-__all__ = ["StepDef", "WorkflowDef", "lookup_workflow", "register_workflow", "workflow_names"]
+__all__ = [
+    "QueueDef",
+    "StepDef",
+    "WorkflowDef",
+    "lookup_queue",
+    "lookup_workflow",
+    "register_queue",
+    "register_workflow",
+    "workflow_names",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +49,34 @@ class StepDef:
         return inspect.iscoroutinefunction(self.fn)
 
 
+@dataclass(frozen=True)
+class QueueDef:
+    """A named queue's limits (see `durable.Queue`)."""
+
+    name: str
+    concurrency: int | None = None
+    worker_concurrency: int | None = None
+    rate_limit: int | None = None
+    period: float = 60.0
+
+    @property
+    def limited(self) -> bool:
+        """Whether claims on this queue must check limits shared by all processes."""
+        return self.concurrency is not None or self.rate_limit is not None
+
+
 _workflows: dict[str, WorkflowDef] = {}
+_queues: dict[str, QueueDef] = {}
+
+
+def register_queue(definition: QueueDef) -> None:
+    """Make a queue's limits known in this process (the last definition wins)."""
+    _queues[definition.name] = definition
+
+
+def lookup_queue(name: str | None) -> QueueDef | None:
+    """The limits of queue `name`, if this process declared them."""
+    return None if name is None else _queues.get(name)
 
 
 def default_name(fn: Callable[..., Any]) -> str:

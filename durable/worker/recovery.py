@@ -42,18 +42,21 @@ async def recover(engine: Engine) -> int:
     names = registry.workflow_names()
     taken = 0
     now = time.time()
+    full: set[str | None] = set()  # limited queues found full in this pass
     if names:
         for record in await engine.journal.claimable(names):
             if engine.free_slots() <= 0:
                 break
             if engine.queues is not None and (record.queue or "default") not in engine.queues:
                 continue
-            if (
-                record.owner != engine.owner
-                and await _free(engine, record, now)
-                and await engine.take_over(record)
-            ):
+            if record.queue in full or engine.queue_slots(record.queue) <= 0:
+                continue
+            if record.owner == engine.owner or not await _free(engine, record, now):
+                continue
+            if await engine.take_over(record):
                 taken += 1
+            elif registry.lookup_queue(record.queue) is not None:
+                full.add(record.queue)
     await _report_unregistered(engine, set(names))
     return taken
 

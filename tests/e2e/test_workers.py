@@ -135,3 +135,52 @@ async def test_sleeping_run_holds_no_slot(db_url, tmp_path) -> None:
         finally:
             worker.send_signal(signal.SIGTERM)
             worker.wait(timeout=20)
+
+
+def _intervals(path: Path) -> list[tuple[float, float]]:
+    rows = [line.split() for line in path.read_text().splitlines() if line.strip()]
+    return [(float(start), float(end)) for _, start, end in rows]
+
+
+async def test_queue_concurrency_holds_across_workers(db_url, tmp_path) -> None:
+    effects = tmp_path / "effects.txt"
+    async with durable.Engine(db_url, execute=False, poll_interval=0) as client:
+        ids = [f"narrow-{i}" for i in range(8)]
+        for run_id in ids:
+            await client.start(worker_jobs.narrow_job, 0.4, workflow_id=run_id)
+        workers = [_spawn(db_url, effects, "--concurrency", "5") for _ in range(2)]
+        try:
+            for run_id in ids:
+                assert await client.get(run_id).result(timeout=60) == "ok"
+        finally:
+            for worker in workers:
+                worker.send_signal(signal.SIGTERM)
+            for worker in workers:
+                worker.wait(timeout=30)
+    spans = _intervals(effects)
+    assert len(spans) == 8
+    most = max(sum(1 for s, e in spans if s <= moment < e) for moment, _ in spans)
+    assert most == 2, spans  # the limit is used, and never exceeded
+
+
+async def test_queue_rate_limit_holds(db_url, tmp_path) -> None:
+    effects = tmp_path / "effects.txt"
+    async with durable.Engine(db_url, execute=False, poll_interval=0) as client:
+        ids = [f"metered-{i}" for i in range(9)]
+        for run_id in ids:
+            await client.start(worker_jobs.metered_job, workflow_id=run_id)
+        workers = [_spawn(db_url, effects) for _ in range(2)]
+        try:
+            for run_id in ids:
+                assert await client.get(run_id).result(timeout=60) == "ok"
+        finally:
+            for worker in workers:
+                worker.send_signal(signal.SIGTERM)
+            for worker in workers:
+                worker.wait(timeout=30)
+    begun = sorted(start for start, _ in _intervals(effects))
+    # at most 3 runs start in any one-second window (a little slack for clock reads)
+    for index, first in enumerate(begun):
+        assert sum(1 for t in begun[index:] if t < first + 0.95) <= 3, begun
+    assert len(begun) == 9
+    assert begun[-1] - begun[0] >= 1.9  # 9 runs at 3 per second take at least 2 s

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 
 import durable
 
@@ -35,3 +36,27 @@ async def nap(seconds: float) -> str:
     await durable.sleep(seconds)
     await work(1, 0.0)
     return "rested"
+
+
+narrow = durable.Queue("tests.workers.narrow", concurrency=2)
+metered = durable.Queue("tests.workers.metered", rate_limit=3, period=1.0)
+
+
+@durable.step(name="tests.workers.timed")
+async def timed(delay: float) -> None:
+    started = time.time()
+    await asyncio.sleep(delay)
+    with open(os.environ["DURABLE_TEST_EFFECTS"], "a") as handle:
+        handle.write(f"{durable.context().workflow_id} {started} {time.time()}\n")
+
+
+@durable.workflow(name="tests.workers.narrow_job", queue=narrow)
+async def narrow_job(delay: float) -> str:
+    await timed(delay)
+    return "ok"
+
+
+@durable.workflow(name="tests.workers.metered_job", queue=metered)
+async def metered_job() -> str:
+    await timed(0.0)
+    return "ok"

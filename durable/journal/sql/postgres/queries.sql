@@ -170,6 +170,7 @@ SELECT id, pg_notify(%(channel)s, id) FROM updated;
 -- was lost with the connection); then the run is already ours and must not count twice.
 UPDATE {schema}.runs
 SET owner = %(owner)s, lease_expires_at = %(lease_expires_at)s, updated_at = %(now)s,
+    started_at = coalesce(started_at, %(now)s),
     attempt = attempt + CASE
         WHEN %(retried)s AND owner IS NOT DISTINCT FROM %(owner)s
              AND owner IS DISTINCT FROM %(expected)s THEN 0 ELSE 1 END
@@ -346,3 +347,15 @@ timers AS (DELETE FROM {schema}.timers WHERE run_id IN (SELECT id FROM gone)),
 messages AS (DELETE FROM {schema}.messages WHERE run_id IN (SELECT id FROM gone)),
 events AS (DELETE FROM {schema}.events WHERE run_id IN (SELECT id FROM gone))
 SELECT count(*) FROM gone;
+
+-- name: queue_lock
+-- serialises the limited claims of one queue until the transaction ends
+SELECT pg_advisory_xact_lock(1685418593, hashtext(%(queue)s));
+
+-- name: queue_load
+SELECT
+  (SELECT count(*) FROM {schema}.runs
+   WHERE queue = %(queue)s AND owner IS NOT NULL AND id <> %(id)s
+     AND status IN ('PENDING', 'RUNNING', 'SLEEPING')),
+  (SELECT count(*) FROM {schema}.runs
+   WHERE queue = %(queue)s AND started_at >= %(since)s AND id <> %(id)s);

@@ -74,9 +74,17 @@ WHERE id = ? AND owner IS ?;
 
 -- name: claim_run
 UPDATE durable_runs
-SET owner = ?, lease_expires_at = ?, attempt = attempt + 1, updated_at = ?
-WHERE id = ? AND owner IS ? AND status NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED')
+SET owner = ?1, lease_expires_at = ?2, attempt = attempt + 1, updated_at = ?3,
+    started_at = coalesce(started_at, ?3)
+WHERE id = ?4 AND owner IS ?5 AND status NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED')
 RETURNING id;
+
+-- name: queue_load
+SELECT
+  (SELECT count(*) FROM durable_runs
+   WHERE queue = ?1 AND owner IS NOT NULL AND id <> ?3
+     AND status IN ('PENDING', 'RUNNING', 'SLEEPING')),
+  (SELECT count(*) FROM durable_runs WHERE queue = ?1 AND started_at >= ?2 AND id <> ?3);
 
 -- name: claimable
 SELECT id, name, status, input, output, error, parent_id, parent_seq, root_id, queue,
