@@ -20,7 +20,7 @@ def test_decorators_preserve_types() -> None:
     assert 'uses.py:28: note: Revealed type is "bytes"' in out, out
     assert 'uses.py:29: note: Revealed type is "dict[str, int]"' in out, out
     assert 'uses.py:30: note: Revealed type is "int"' in out, out
-    assert 'Revealed type is "durable.engine.Run"' in out, out
+    assert 'Revealed type is "durable.runs.Run"' in out, out
     assert "typing.Coroutine[Any, Any, str]" in out, out
     errors = [line for line in out.splitlines() if ": error:" in line]
     assert errors == [], out
