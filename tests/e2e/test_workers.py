@@ -184,3 +184,24 @@ async def test_queue_rate_limit_holds(db_url, tmp_path) -> None:
         assert sum(1 for t in begun[index:] if t < first + 0.95) <= 3, begun
     assert len(begun) == 9
     assert begun[-1] - begun[0] >= 1.9  # 9 runs at 3 per second take at least 2 s
+
+
+async def test_cancel_reaches_a_run_in_another_process(db_url, tmp_path) -> None:
+    effects = tmp_path / "effects.txt"
+    async with durable.Engine(db_url, execute=False, poll_interval=0) as client:
+        run = await client.start(worker_jobs.stuck, 60.0, workflow_id="stuck")
+        worker = _spawn(db_url, effects)
+        try:
+            for _ in range(300):
+                if _effects(effects)[("stuck", 0)]:
+                    break
+                await asyncio.sleep(0.05)
+            asked = time.monotonic()
+            await run.cancel()
+            with pytest.raises(durable.Cancelled):
+                await run.result(timeout=20)
+            assert time.monotonic() - asked < 5
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=30)
+        assert _effects(effects)[("stuck", -1)] == 1  # the step's body saw the cancellation

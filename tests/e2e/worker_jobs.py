@@ -60,3 +60,19 @@ async def narrow_job(delay: float) -> str:
 async def metered_job() -> str:
     await timed(0.0)
     return "ok"
+
+
+@durable.step(name="tests.workers.long")
+async def long_step(seconds: float) -> None:
+    _effect(durable.context().workflow_id, 0)
+    try:
+        await asyncio.sleep(seconds)
+    except asyncio.CancelledError:
+        _effect(durable.context().workflow_id, -1)
+        raise
+
+
+@durable.workflow(name="tests.workers.stuck")
+async def stuck(seconds: float) -> str:
+    await long_step(seconds)
+    return "finished"
