@@ -368,18 +368,23 @@ class Engine:
         deadline = None if timeout is None else time.monotonic() + timeout
         delay = 0.01
         while True:
+            finished = None
             if workflow_id in self._active:
                 finished = self._finished.setdefault(workflow_id, asyncio.Event())
-            else:
-                finished = None
             self.changed(workflow_id).clear()
             record = await self._record(workflow_id)
             if record.status in base.TERMINAL:
                 return record
-            wait = delay if deadline is None else min(delay, deadline - time.monotonic())
-            if wait <= 0:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
                 raise TimeoutError(f"run {workflow_id!r} did not finish within {timeout}s")
-            await self.wait_changed(workflow_id, wait, also=finished)
+            if finished is not None and workflow_id in self._active:
+                # executing here: its end is signalled; no need to look at the journal
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(finished.wait(), timeout=left)
+                continue
+            wait = delay if left is None else min(delay, left)
+            await self.wait_changed(workflow_id, wait)
             delay = min(delay * 2, 1.0 if self._watchable else 0.5)
 
     @property
