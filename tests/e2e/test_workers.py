@@ -57,7 +57,7 @@ def _effects(path: Path) -> collections.Counter[tuple[str, int]]:
 @pytest.mark.slow
 async def test_workers_survive_sigkills_and_run_everything_once(db_url, tmp_path) -> None:
     effects = tmp_path / "effects.txt"
-    runs = 150
+    runs = 500
     async with durable.Engine(db_url, execute=False, poll_interval=0) as client:
         ids = [f"job-{i}" for i in range(runs)]
         for run_id in ids:
