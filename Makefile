@@ -4,7 +4,7 @@ PYTHON ?= python
 .PHONY: install format lint typecheck test test-pg bench all ci
 
 install:
-	$(PYTHON) -m pip install -e '.[dev,parquet]'
+	$(PYTHON) -m pip install -e '.[dev]'
 
 format:
 	$(PYTHON) -m ruff format durable tests property_tests examples benchmarks
