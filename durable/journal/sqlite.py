@@ -360,7 +360,13 @@ class SqliteJournal:
 
         if await self._write(op):
             fields = {f: getattr(run, f) for f in run.__struct_fields__}
-            return base.RunRecord(**fields, updated_at=run.created_at), True
+            owned = run.owner is not None
+            return base.RunRecord(
+                **fields,
+                updated_at=run.created_at,
+                attempt=1 if owned else 0,
+                started_at=run.created_at if owned else None,
+            ), True
         record = await self.get_run(run.id)
         assert record is not None
         return record, False

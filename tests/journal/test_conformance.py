@@ -77,7 +77,7 @@ async def test_create_run_is_idempotent(journal: base.Journal) -> None:
         b"{}",
     )
     assert (record.parent_id, record.parent_seq, record.queue, record.priority) == ("p", 3, "q", 2)
-    assert record.attempt == 0 and record.owner == OWNER and not record.cancel_requested
+    assert record.attempt == 1 and record.owner == OWNER and not record.cancel_requested
     again, created = await journal.create_run(new_run("r1", input=b"other"))
     assert not created and again.input == b"in"
     assert await journal.get_run("r1") == record
@@ -184,7 +184,7 @@ async def test_attempts_and_timers(journal: base.Journal) -> None:
 
 
 async def test_update_run_is_owner_checked(journal: base.Journal) -> None:
-    await journal.create_run(new_run("r"))
+    await journal.create_run(new_run("r", created_at=4.0))  # owned: started when created
     await journal.update_run(
         OWNER, base.RunUpdate(run_id="r", status=base.Status.SLEEPING, at=5.0, wake_at=9.0)
     )
@@ -193,7 +193,7 @@ async def test_update_run_is_owner_checked(journal: base.Journal) -> None:
     assert (record.status, record.wake_at, record.started_at, record.finished_at) == (
         base.Status.SLEEPING,
         9.0,
-        5.0,
+        4.0,
         None,
     )
     with pytest.raises(base.LeaseLost):
@@ -207,7 +207,7 @@ async def test_update_run_is_owner_checked(journal: base.Journal) -> None:
     assert (record.status, record.output, record.started_at, record.finished_at) == (
         base.Status.SUCCEEDED,
         b"result",
-        5.0,
+        4.0,
         7.0,
     )
 
@@ -225,7 +225,8 @@ async def test_claim_is_compare_and_set(journal: base.Journal) -> None:
     )
     winners = [r for r in results if r is not None]
     assert len(winners) == 1
-    assert winners[0].attempt == 1 and winners[0].lease_expires_at == 50.0
+    # created owned (attempt 1), then taken over once
+    assert winners[0].attempt == 2 and winners[0].lease_expires_at == 50.0
     assert (await journal.get_run("r")) == winners[0]
     assert await journal.claim("late", "r", expected_owner="dead", lease_expires_at=1.0) is None
     # a finished run cannot be claimed

@@ -23,11 +23,14 @@ INSERT INTO {schema}.schema_version (version) VALUES (%(version)s);
 WITH ins AS (
     INSERT INTO {schema}.runs (
         id, name, status, input, parent_id, parent_seq, root_id, queue, metadata,
-        owner, lease_expires_at, priority, created_at, updated_at
+        owner, lease_expires_at, priority, created_at, updated_at, attempt, started_at
     ) VALUES (
         %(id)s, %(name)s, %(status)s, %(input)s, %(parent_id)s, %(parent_seq)s, %(root_id)s,
         %(queue)s, %(metadata)s, %(owner)s, %(lease_expires_at)s, %(priority)s,
-        %(created_at)s, %(created_at)s
+        %(created_at)s, %(created_at)s,
+        -- a run created by the engine that executes it is taken up at once: attempt 1
+        CASE WHEN %(owner)s::text IS NULL THEN 0 ELSE 1 END,
+        CASE WHEN %(owner)s::text IS NULL THEN NULL ELSE %(created_at)s END
     )
     ON CONFLICT (id) DO NOTHING
     RETURNING id, name, status, input, output, error, parent_id, parent_seq, root_id, queue,

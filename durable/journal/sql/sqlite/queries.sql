@@ -12,8 +12,11 @@ INSERT INTO durable_schema (version) VALUES (?);
 -- name: insert_run
 INSERT INTO durable_runs (
     id, name, status, input, parent_id, parent_seq, root_id, queue, metadata,
-    owner, lease_expires_at, priority, created_at, updated_at
-) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    owner, lease_expires_at, priority, created_at, updated_at, attempt, started_at
+) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
+          -- a run created by the engine that executes it is taken up at once: attempt 1
+          CASE WHEN ?10 IS NULL THEN 0 ELSE 1 END,
+          CASE WHEN ?10 IS NULL THEN NULL ELSE ?13 END)
 ON CONFLICT (id) DO NOTHING;
 
 -- name: select_run
