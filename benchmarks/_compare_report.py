@@ -270,7 +270,7 @@ def _chart(path: Path, summaries: list[Summary]) -> Path | None:
             peers = [p for p in PEERS if p in s.medians]
             values = [_at_durable_size(s, p) for p in peers]
             labels = [
-                _number(v) + ("*" if v != s.medians[p] else "")
+                _number(v) + ("*" if s.sizes[p] != s.sizes.get("durable", s.sizes[p]) else "")
                 for p, v in zip(peers, values, strict=True)
             ]
             bars = axis.bar([NAMES[p] for p in peers], values, color=[colours[p] for p in peers])
@@ -282,7 +282,13 @@ def _chart(path: Path, summaries: list[Summary]) -> Path | None:
                 f"{backend}: {scenario}\n{name} ({s.metric.unit}, {better} is better)", fontsize=9
             )
             axis.margins(y=0.25)
-    figure.tight_layout()
+    figure.text(
+        0.005,
+        0.005,
+        "* ran a smaller size: times scaled to durable's size per run or step, memory as measured",
+        fontsize=8,
+    )
+    figure.tight_layout(rect=(0, 0.03, 1, 1))
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
