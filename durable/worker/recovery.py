@@ -38,26 +38,52 @@ async def _free(engine: Engine, record: base.RunRecord, now: float) -> bool:
 async def recover(engine: Engine) -> int:
     """Take over unfinished runs of registered workflows that no live process holds:
     highest priority first, then oldest; only from the engine's queues (all when None);
-    no more than its free slots (`Engine(concurrency=...)`)."""
+    no more than its free slots (`Engine(concurrency=...)`).  Runs of unlimited queues
+    are taken over many at a time, so their claims share commits."""
     names = registry.workflow_names()
     taken = 0
-    now = time.time()
-    full: set[str | None] = set()  # limited queues found full in this pass
-    if names:
-        for record in await engine.journal.claimable(names):
-            if engine.free_slots() <= 0:
-                break
-            if engine.queues is not None and (record.queue or "default") not in engine.queues:
-                continue
-            if record.queue in full or engine.queue_slots(record.queue) <= 0:
-                continue
-            if record.owner == engine.owner or not await _free(engine, record, now):
-                continue
-            if await engine.take_over(record):
-                taken += 1
-            elif registry.lookup_queue(record.queue) is not None:
-                full.add(record.queue)
+    limit = _PAGE
+    while names and engine.free_slots() > 0:
+        records = await engine.journal.claimable(names, limit=limit)
+        taken += await _take_page(engine, records)
+        if len(records) < limit:
+            break
+        limit *= 4  # runs taken over stay listed (unfinished): look further next time
     await _report_unregistered(engine, set(names))
+    return taken
+
+
+_PAGE = 1000
+_BATCH = 64
+
+
+async def _take_page(engine: Engine, records: list[base.RunRecord]) -> int:
+    now = time.time()
+    taken = 0
+    full: set[str | None] = set()  # limited queues found full in this pass
+    batch: list[base.RunRecord] = []
+    for record in records:
+        if engine.free_slots() - len(batch) <= 0:
+            break
+        if record.id in engine._active or record.owner == engine.owner:
+            continue
+        if engine.queues is not None and (record.queue or "default") not in engine.queues:
+            continue
+        if record.queue in full or engine.queue_slots(record.queue) <= 0:
+            continue
+        if not await _free(engine, record, now):
+            continue
+        if registry.lookup_queue(record.queue) is None:
+            batch.append(record)
+            if len(batch) >= _BATCH:
+                taken += sum(await asyncio.gather(*(engine.take_over(r) for r in batch)))
+                batch = []
+        elif await engine.take_over(record):  # limits: one claim at a time
+            taken += 1
+        else:
+            full.add(record.queue)
+    if batch:
+        taken += sum(await asyncio.gather(*(engine.take_over(r) for r in batch)))
     return taken
 
 

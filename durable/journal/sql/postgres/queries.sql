@@ -81,13 +81,15 @@ SELECT 1 FROM {schema}.entries WHERE run_id = %(run_id)s AND seq = %(seq)s AND o
 -- The entries of several append_entries calls in one statement, as one JSON parameter
 -- ([{"owner": ..., "entries": [entry, ...]}, ...], bytes in base64): a call whose runs
 -- are not all held by its owner writes nothing, and its index (from 0) is returned.
-WITH c AS (
+-- jsonb, not json: a json value is parsed again by every operator applied to it, which
+-- made this statement quadratic in the number of entries
+WITH c AS MATERIALIZED (
     SELECT c.k - 1 AS k, c.v ->> 'owner' AS owner, c.v -> 'entries' AS entries
-    FROM json_array_elements(%(calls)s::json) WITH ORDINALITY AS c (v, k)
+    FROM jsonb_array_elements(%(calls)s::jsonb) WITH ORDINALITY AS c (v, k)
 ),
-e AS (
+e AS MATERIALIZED (
     SELECT c.k, c.owner, r.*
-    FROM c, json_to_recordset(c.entries) AS r (
+    FROM c, jsonb_to_recordset(c.entries) AS r (
         run_id text, seq bigint, ord bigint, kind text, name text, status text,
         fingerprint text, output text, error text, attempts integer,
         started_at double precision, finished_at double precision, child_id text
