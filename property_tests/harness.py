@@ -52,11 +52,14 @@ class Snapshot:
     timers: list[base.TimerRecord]
     history: list[durable.HistoryEntry]
     effects: dict[str, int]
+    # the journals of the run's descendants (child workflows), entry by entry
+    family: list[durable.HistoryEntry] = field(default_factory=list)
 
     def journaled(self) -> dict[str, str]:
-        """Labels of the steps and transactions with an entry, and the entry's status."""
+        """Labels of the steps and transactions with an entry (in the run's journal or a
+        descendant's), and the entry's status."""
         found = {}
-        for entry in self.history:
+        for entry in [*self.history, *self.family]:
             if entry.kind not in ("step", "transaction"):
                 continue
             if entry.status == "ok":
@@ -159,6 +162,11 @@ async def _snapshot(backend: Backend, run_id: str) -> Snapshot:
         load = await inspector.journal.load(run_id)
         assert load is not None, f"run {run_id} vanished from the journal"
         history = await inspector.history(run_id)
+        family = []
+        for member in await inspector.journal.list_runs(root_id=run_id, limit=10_000):
+            if member.id != run_id:
+                assert member.root_id == run_id and member.parent_id is not None
+                family.extend(await inspector.history(member.id))
     finally:
         await inspector.close()
     return Snapshot(
@@ -171,6 +179,7 @@ async def _snapshot(backend: Backend, run_id: str) -> Snapshot:
         timers=list(load.timers),
         history=history,
         effects=backend.effects(run_id),
+        family=family,
     )
 
 

@@ -79,15 +79,17 @@ class Try(msgspec.Struct, tag="try", frozen=True):
     body: Chain
 
 
-# TODO(child workflows): `Child(program)`: run a sub-program as a child workflow (a
-#   @workflow called from a workflow) once children exist; the model's value is the
-#   sub-program's, and journal integrity must then check lineage (every child's root is
-#   its parent's root, every parent exists).
+class Child(msgspec.Struct, tag="child", frozen=True):
+    """Run `body` as a child workflow (awaiting a @workflow from the interpreter)."""
+
+    body: Chain
+
+
 # TODO(race): `Race(branches)`: `durable.race` of chains; the model needs branch delays that
 #   make the winner certain, and the journal must record the winner.
 # TODO(messages): `Send(topic, value)` / `Recv(topic, timeout)` between the interpreter and
 #   a peer run, checking exactly-once delivery in send order across crashes.
-Op = Step | Tx | Sleep | Instant | Chain | Gather | Try
+Op = Step | Tx | Sleep | Instant | Chain | Gather | Try | Child
 
 _decoder = msgspec.json.Decoder(Chain)
 
@@ -116,6 +118,8 @@ def describe(op: Op) -> str:
         return "gather[" + " | ".join(describe(b) for b in op.branches) + "]"
     if isinstance(op, Try):
         return "try " + describe(op.body)
+    if isinstance(op, Child):
+        return "child " + describe(op.body)
     return "[" + ", ".join(describe(o) for o in op.ops) + "]"
 
 
@@ -124,7 +128,7 @@ def leaves(op: Op) -> list[Op]:
         return [leaf for child in op.ops for leaf in leaves(child)]
     if isinstance(op, Gather):
         return [leaf for branch in op.branches for leaf in leaves(branch)]
-    if isinstance(op, Try):
+    if isinstance(op, Try | Child):
         return leaves(op.body)
     return [op]
 
@@ -173,6 +177,7 @@ def _extend(children: st.SearchStrategy[Op]) -> st.SearchStrategy[Op]:
     return st.one_of(
         st.lists(chain, min_size=1, max_size=3).map(lambda bs: Gather(branches=bs)),
         chain.map(lambda body: Try(body=body)),
+        chain.map(lambda body: Child(body=body)),
     )
 
 
@@ -197,6 +202,8 @@ def label(program: Chain) -> Chain:
             return Gather(branches=[walk(b) for b in op.branches])  # type: ignore[misc]
         if isinstance(op, Try):
             return Try(body=walk(op.body))  # type: ignore[arg-type]
+        if isinstance(op, Child):
+            return Child(body=walk(op.body))  # type: ignore[arg-type]
         return op
 
     return walk(program)  # type: ignore[return-value]
@@ -259,8 +266,14 @@ def _failures(run_id: str, label: str) -> int:
 # -- the registered workflow ---------------------------------------------------------------
 
 
+def _root() -> str:
+    """Effects are logged by the root run: a child's steps count for the program as a whole
+    (labels are unique across the program)."""
+    return durable.context().root_id
+
+
 async def _step_body(label: str, fail: int, broken: bool, delay: float, arg: Any) -> str:
-    run_id = durable.context().workflow_id
+    run_id = _root()
     record(run_id, "start", label)
     point()
     await asyncio.sleep(delay)  # always yields: a crash above cancels the body here
@@ -282,7 +295,7 @@ EFFECTS_TABLE = (
 
 
 async def _tx_body(conn: Any, dialect: str, label: str, fail: int, broken: bool, arg: Any) -> str:
-    run_id = durable.context().workflow_id
+    run_id = _root()
     record(run_id, "start", label)
     point()
     await conn.execute(
@@ -334,7 +347,7 @@ async def _run(op: Op, dialect: str, prev: Any) -> Any:
         return None
     if isinstance(op, Instant):
         value = _INSTANTS[op.kind]()
-        record(durable.context().workflow_id, "instant", op.label, repr(value))
+        record(_root(), "instant", op.label, repr(value))
         return value
     if isinstance(op, Gather):
         results = await asyncio.gather(
@@ -348,6 +361,12 @@ async def _run(op: Op, dialect: str, prev: Any) -> Any:
             raise
         except Exception as exc:
             return f"caught {type(exc).__name__}: {exc}"
+    if isinstance(op, Child):
+        try:
+            return await interpret_child(encode(op.body), dialect)
+        except durable.WorkflowFailed as failed:
+            cause = failed.__cause__
+            return f"child failed {type(cause).__name__}: {cause}"
     return await _chain(op, dialect, prev)
 
 
@@ -362,6 +381,12 @@ async def _chain(chain: Chain, dialect: str, prev: Any) -> list[Any]:
 @durable.workflow(name="prop.interpret")
 async def interpret(program: str, dialect: str = "sqlite") -> list[Any]:
     """Run a JSON-encoded program (see the module docstring)."""
+    return await _chain(decode(program), dialect, None)
+
+
+@durable.workflow(name="prop.interpret_child")
+async def interpret_child(program: str, dialect: str = "sqlite") -> list[Any]:
+    """A sub-program run as a child workflow of the interpreter."""
     return await _chain(decode(program), dialect, None)
 
 
@@ -409,6 +434,8 @@ class _Model:
             return [self.catching(branch, "error") for branch in op.branches]
         if isinstance(op, Try):
             return self.catching(op.body, "caught")
+        if isinstance(op, Child):
+            return self.catching(op.body, "child failed")
         return [self.run(o) for o in op.ops]
 
 

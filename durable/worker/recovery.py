@@ -49,7 +49,8 @@ async def recover(engine: Engine) -> int:
         if len(records) < limit:
             break
         limit *= 4  # runs taken over stay listed (unfinished): look further next time
-    await _report_unregistered(engine, set(names))
+    if engine._open:  # runs taken over may have closed (or crashed) the engine meanwhile
+        await _report_unregistered(engine, set(names))
     return taken
 
 
@@ -63,7 +64,7 @@ async def _take_page(engine: Engine, records: list[base.RunRecord]) -> int:
     full: set[str | None] = set()  # limited queues found full in this pass
     batch: list[base.RunRecord] = []
     for record in records:
-        if engine.free_slots() - len(batch) <= 0:
+        if engine.free_slots() - len(batch) <= 0:  # also 0 once the engine is closed
             break
         if record.id in engine._active or record.owner == engine.owner:
             continue
