@@ -45,8 +45,10 @@ class ChildHandle:
             entry = await self._outcome
         except asyncio.CancelledError as cancel:
             if signals.journaled_cancel(cancel):
-                # a race or a timeout gave up on the child: it is cancelled too
+                # a race or a timeout gave up on the child: it is cancelled too, and its
+                # outcome is journaled before the parent goes on (so a replay sees it)
                 await asyncio.shield(executor.machinery(executor.host.runs.cancel(self.id)))
+                await self._outcome
             raise
         return executor._result(entry)
 
