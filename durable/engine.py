@@ -294,6 +294,10 @@ class Engine:
         self._claiming.add(record.id)  # until launched: no second take-over meanwhile
         try:
             return await self._claim_and_launch(record, definition)
+        except errors.JournalError:
+            if not self._open:  # closed (or crashed) meanwhile: nothing to take over
+                return False
+            raise
         finally:
             self._claiming.discard(record.id)
 

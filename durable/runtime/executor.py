@@ -425,6 +425,7 @@ class Executor:
         """
         outcome = self.sequencer.waiter(entry.seq)  # before delivery can pop it
         token = context.workflow_code.set(None)
+        written: asyncio.Task[None] | None = None
         try:
             if self.group is None and self.sequencer.sequential:
                 await self._write_group([entry])  # the sequential path: no loop hop
@@ -433,8 +434,17 @@ class Executor:
                     self.group = []
                     self.group_written = self.spawn(self._write_pending_group())
                 self.group.append(entry)
-                assert self.group_written is not None
-                await asyncio.shield(self.group_written)
+                written = self.group_written
+                assert written is not None
+                await asyncio.shield(written)
+        except asyncio.CancelledError:
+            # given up on (a race, a timeout, a shutdown) while its write was in flight:
+            # its place in the delivery order must not hold back the results behind it
+            if written is None or written.done():
+                self.sequencer.settle(entry.seq, entry)
+            else:
+                written.add_done_callback(lambda _: self.sequencer.settle(entry.seq, entry))
+            raise
         finally:
             context.workflow_code.reset(token)
         self.sequencer.committed(entry.seq, entry)

@@ -193,6 +193,18 @@ class Sequencer:
         the call's own coroutine, which then awaits the returned future)."""
         return self.replayed(seq, value)
 
+    def settle(self, seq: int, value: Any) -> None:
+        """Mark the reserved result of call `seq` ready although nobody waits for it any
+        more (its call was cancelled while its write was in flight)."""
+        slot = self._slots.get(seq)
+        if slot is None or slot.ready:
+            return
+        slot.value = value
+        slot.ready = True
+        group = self._groups[slot.ord]
+        group.not_ready -= 1
+        self.pump()
+
     def abandon(self, seqs: list[int]) -> None:
         """Reserved results that will never come (their write failed): stop waiting."""
         for seq in seqs:
