@@ -481,10 +481,9 @@ class Executor:
     ) -> Coroutine[Any, Any, Any]:
         """A step called from workflow code: numbered and matched now, run when awaited."""
         kind = "transaction" if step.transaction else "step"
-        seq, recorded = self._issue(
-            kind, step.name, codec_mod.fingerprint(args, kwargs), (*args, *kwargs.items())
-        )
-        return self._step(seq, recorded, step, args, kwargs)
+        fingerprint = codec_mod.fingerprint(args, kwargs)
+        seq, recorded = self._issue(kind, step.name, fingerprint, (*args, *kwargs.items()))
+        return self._step(seq, recorded, step, args, kwargs, fingerprint)
 
     async def _step(
         self,
@@ -493,6 +492,7 @@ class Executor:
         step: registry.StepDef,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
+        fingerprint: str,
     ) -> Any:
         if recorded is not None:
             return self._result(await self.sequencer.replayed(seq, recorded))
@@ -502,14 +502,16 @@ class Executor:
         step_token = context.current_step.set(seq)
         try:
             if step.transaction:
-                entry, committed = await steps.run_transaction(self, seq, step, args, kwargs)
+                entry, committed = await steps.run_transaction(
+                    self, seq, step, args, kwargs, fingerprint
+                )
             else:
-                entry, committed = await steps.run_attempts(self, seq, step, args, kwargs), False
+                entry = await steps.run_attempts(self, seq, step, args, kwargs, fingerprint)
+                committed = False
         except asyncio.CancelledError as cancel:
             if not signals.journaled_cancel(cancel):
                 raise
             kind = "transaction" if step.transaction else "step"
-            fingerprint = codec_mod.fingerprint(args, kwargs)
             entry = self._entry(
                 seq,
                 kind,

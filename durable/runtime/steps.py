@@ -9,7 +9,6 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from durable import codec as codec_mod
 from durable import errors
 from durable.journal import base
 from durable.runtime import registry
@@ -26,12 +25,15 @@ async def _invoke(
     executor: Executor, step: registry.StepDef, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
     if step.is_async:
-        call = step.fn(*args, **kwargs)
-    else:
-        call = asyncio.to_thread(step.fn, *args, **kwargs)
-    if step.timeout is None:
+        return await _bounded(step.fn(*args, **kwargs), step.timeout)
+    return await _bounded(asyncio.to_thread(step.fn, *args, **kwargs), step.timeout)
+
+
+async def _bounded(call: Any, timeout: float | None) -> Any:
+    """Await one attempt, within the step's timeout when it has one."""
+    if timeout is None:
         return await call
-    async with asyncio.timeout(step.timeout):
+    async with asyncio.timeout(timeout):
         return await call
 
 
@@ -58,9 +60,10 @@ async def run_attempts(
     step: registry.StepDef,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
+    fingerprint: str,
 ) -> base.EntryRecord:
     """Run a step's attempts until one succeeds or the retry policy gives up."""
-    fingerprint, codec = codec_mod.fingerprint(args, kwargs), executor.host.codec
+    codec = executor.host.codec
     started = time.time()
     attempt, spent = await _wait_for_retry(executor, seq)
     while True:
@@ -135,16 +138,13 @@ async def run_transaction(
     step: registry.StepDef,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
+    fingerprint: str,
 ) -> tuple[base.EntryRecord, bool]:
     """A `@durable.transaction` step: its statements and its entry commit together.
 
     Returns the entry and whether it is already committed (an error entry is not).
     """
-    fingerprint, codec, journal = (
-        codec_mod.fingerprint(args, kwargs),
-        executor.host.codec,
-        executor.host.journal,
-    )
+    codec, journal = executor.host.codec, executor.host.journal
     started = time.time()
     attempt, spent = await _wait_for_retry(executor, seq)
     if executor.instants:
@@ -153,12 +153,7 @@ async def run_transaction(
         entry: base.EntryRecord | None = None
         try:
             async with journal.transaction(executor.host.owner, executor.run.id) as tx:
-                call = step.fn(tx.conn, *args, **kwargs)
-                if step.timeout is not None:
-                    async with asyncio.timeout(step.timeout):
-                        value = await call
-                else:
-                    value = await call
+                value = await _bounded(step.fn(tx.conn, *args, **kwargs), step.timeout)
                 output = codec.encode(
                     value, what=f"result of transaction {step.name!r}", workflow_id=executor.run.id
                 )
