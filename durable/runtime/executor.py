@@ -222,12 +222,22 @@ class Executor:
         except signals.RunAborted:
             return None
         except Exception as exc:
+            await self._settle_background()
             return self._ending(exc)
+        else:
+            await self._settle_background()
         finally:
             self.sequencer.close()
             for task in list(self.background):
                 task.cancel()
         return self._ending(None, value=value)
+
+    async def _settle_background(self, limit: float = 1.0) -> None:
+        """Let engine work still journaling this run's outcomes (a cancelled child's
+        entry, a group write) land before the run's own end is written."""
+        pending = [task for task in self.background if not task.done()]
+        if pending:
+            await asyncio.wait(pending, timeout=limit)
 
     def _ending(
         self, error: Exception | None, *, cancelled: bool = False, value: Any = None
