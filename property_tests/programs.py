@@ -85,11 +85,37 @@ class Child(msgspec.Struct, tag="child", frozen=True):
     body: Chain
 
 
-# TODO(race): `Race(branches)`: `durable.race` of chains; the model needs branch delays that
-#   make the winner certain, and the journal must record the winner.
-# TODO(messages): `Send(topic, value)` / `Recv(topic, timeout)` between the interpreter and
-#   a peer run, checking exactly-once delivery in send order across crashes.
-Op = Step | Tx | Sleep | Instant | Chain | Gather | Try | Child
+class Race(msgspec.Struct, tag="race", frozen=True):
+    """`durable.race` of chains.  ``branches[0]`` wins: it starts with a step that takes
+    `WINNER_HEAD` seconds and is otherwise quick; every other branch is one step of
+    `LOSER_DELAY` seconds, whose body has started (and is cancelled) when the winner ends."""
+
+    branches: list[Chain]
+
+
+class Deadline(msgspec.Struct, tag="deadline", frozen=True):
+    """``async with durable.timeout(DEADLINE)`` around `body` (one `LOSER_DELAY` step):
+    the step is cancelled and the op's value is ``"timed out"``."""
+
+    body: Chain
+
+
+class Mail(msgspec.Struct, tag="mail", frozen=True):
+    """Messages on topic `label` to the current run: sent by the run itself, or by a child
+    workflow (``from_child``), then received one by one, then one more `durable.recv` with
+    a short timeout that must find nothing (a duplicate would be found).  Its value is
+    ``[*values, None]``."""
+
+    values: list[int]
+    from_child: bool = False
+    label: str = ""
+
+
+WINNER_HEAD = 0.01
+LOSER_DELAY = 5.0
+DEADLINE = 0.02
+
+Op = Step | Tx | Sleep | Instant | Chain | Gather | Try | Child | Race | Deadline | Mail
 
 _decoder = msgspec.json.Decoder(Chain)
 
@@ -120,15 +146,21 @@ def describe(op: Op) -> str:
         return "try " + describe(op.body)
     if isinstance(op, Child):
         return "child " + describe(op.body)
+    if isinstance(op, Race):
+        return "race[" + " | ".join(describe(b) for b in op.branches) + "]"
+    if isinstance(op, Deadline):
+        return f"timeout {DEADLINE} " + describe(op.body)
+    if isinstance(op, Mail):
+        return f"mail {op.label} {op.values}" + (" from a child" if op.from_child else "")
     return "[" + ", ".join(describe(o) for o in op.ops) + "]"
 
 
 def leaves(op: Op) -> list[Op]:
     if isinstance(op, Chain):
         return [leaf for child in op.ops for leaf in leaves(child)]
-    if isinstance(op, Gather):
+    if isinstance(op, Gather | Race):
         return [leaf for branch in op.branches for leaf in leaves(branch)]
-    if isinstance(op, Try | Child):
+    if isinstance(op, Try | Child | Deadline):
         return leaves(op.body)
     return [op]
 
@@ -161,11 +193,21 @@ def _tx() -> st.SearchStrategy[Op]:
     return _retrying().map(lambda r: Tx(attempts=r[0], fail=r[1], broken=r[2]))
 
 
+def _slow() -> Chain:
+    return Chain(ops=[Step(delay=LOSER_DELAY)])
+
+
 def _leaf(transactions: bool) -> st.SearchStrategy[Op]:
     options = [
         _step(),
         st.sampled_from([0.0, 0.005, 0.02]).map(lambda s: Sleep(seconds=s)),
         st.sampled_from(["now", "uuid", "random"]).map(lambda k: Instant(kind=k)),
+        st.builds(
+            lambda values, from_child: Mail(values=values, from_child=from_child),
+            st.lists(st.integers(-3, 3), max_size=3),
+            st.booleans(),
+        ),
+        st.just(Deadline(body=_slow())),
     ]
     if transactions:
         options.append(_tx())
@@ -178,6 +220,14 @@ def _extend(children: st.SearchStrategy[Op]) -> st.SearchStrategy[Op]:
         st.lists(chain, min_size=1, max_size=3).map(lambda bs: Gather(branches=bs)),
         chain.map(lambda body: Try(body=body)),
         chain.map(lambda body: Child(body=body)),
+        st.tuples(chain, st.integers(1, 2)).map(
+            lambda t: Race(
+                branches=[
+                    Chain(ops=[Step(delay=WINNER_HEAD), *t[0].ops]),
+                    *(_slow() for _ in range(t[1])),
+                ]
+            )
+        ),
     )
 
 
@@ -193,13 +243,17 @@ def label(program: Chain) -> Chain:
     counter = iter(range(10_000))
 
     def walk(op: Op) -> Op:
-        if isinstance(op, Step | Tx | Instant):
-            prefix = {Step: "s", Tx: "t", Instant: "i"}[type(op)]
+        if isinstance(op, Step | Tx | Instant | Mail):
+            prefix = {Step: "s", Tx: "t", Instant: "i", Mail: "m"}[type(op)]
             return msgspec.structs.replace(op, label=f"{prefix}{next(counter)}")
         if isinstance(op, Chain):
             return Chain(ops=[walk(o) for o in op.ops])
         if isinstance(op, Gather):
             return Gather(branches=[walk(b) for b in op.branches])  # type: ignore[misc]
+        if isinstance(op, Race):
+            return Race(branches=[walk(b) for b in op.branches])  # type: ignore[misc]
+        if isinstance(op, Deadline):
+            return Deadline(body=walk(op.body))  # type: ignore[arg-type]
         if isinstance(op, Try):
             return Try(body=walk(op.body))  # type: ignore[arg-type]
         if isinstance(op, Child):
@@ -367,7 +421,39 @@ async def _run(op: Op, dialect: str, prev: Any) -> Any:
         except durable.WorkflowFailed as failed:
             cause = failed.__cause__
             return f"child failed {type(cause).__name__}: {cause}"
+    if isinstance(op, Race | Deadline | Mail):
+        return await _run_concurrent(op, dialect, prev)
     return await _chain(op, dialect, prev)
+
+
+async def _run_concurrent(op: Race | Deadline | Mail, dialect: str, prev: Any) -> Any:
+    """The ops whose outcome depends on other work: racing, timing out, messaging."""
+    if isinstance(op, Race):
+        return await durable.race(*(_chain(branch, dialect, prev) for branch in op.branches))
+    if isinstance(op, Deadline):
+        try:
+            async with durable.timeout(DEADLINE):
+                await _chain(op.body, dialect, prev)
+        except TimeoutError:
+            return "timed out"
+        raise AssertionError(f"{describe(op)} outlived its deadline")
+    return await _mail(op)
+
+
+async def _mail(op: Mail) -> list[Any]:
+    me = durable.context().workflow_id
+    if op.from_child:
+        await mailer(me, op.label, op.values)
+    else:
+        for value in op.values:
+            await durable.send(me, op.label, value)
+            point()  # a crash point in workflow code, between sends
+    received = []
+    for _ in op.values:
+        received.append(await durable.recv(op.label, timeout=LOSER_DELAY))
+        point()
+    received.append(await durable.recv(op.label, timeout=DEADLINE))
+    return received
 
 
 async def _chain(chain: Chain, dialect: str, prev: Any) -> list[Any]:
@@ -388,6 +474,14 @@ async def interpret(program: str, dialect: str = "sqlite") -> list[Any]:
 async def interpret_child(program: str, dialect: str = "sqlite") -> list[Any]:
     """A sub-program run as a child workflow of the interpreter."""
     return await _chain(decode(program), dialect, None)
+
+
+@durable.workflow(name="prop.mailer")
+async def mailer(target: str, topic: str, values: list[int]) -> None:
+    """Send `values` to run `target` on `topic`, one by one."""
+    for value in values:
+        await durable.send(target, topic, value)
+        point()
 
 
 # -- the model -------------------------------------------------------------------------------
@@ -436,7 +530,22 @@ class _Model:
             return self.catching(op.body, "caught")
         if isinstance(op, Child):
             return self.catching(op.body, "child failed")
+        if isinstance(op, Race):
+            for loser in op.branches[1:]:
+                self.started(loser)
+            return self.run(op.branches[0])
+        if isinstance(op, Deadline):
+            self.started(op.body)
+            return "timed out"
+        if isinstance(op, Mail):
+            return [*op.values, None]
         return [self.run(o) for o in op.ops]
+
+    def started(self, slow: Chain) -> None:
+        """A slow branch: its one step starts and is cancelled."""
+        (step,) = slow.ops
+        assert isinstance(step, Step)
+        self.starts[step.label] = 1
 
 
 def expected(program: Chain) -> Expected:

@@ -130,14 +130,18 @@ class SqliteJournal:
                     f"cannot open SQLite journal {self.url!r}: folder {folder!r} does not "
                     "exist; create it or point DURABLE_DATABASE_URL elsewhere"
                 )
+        # Opening may wait (briefly) for a lock: another process recovering the WAL index,
+        # or closing as the last connection.  After that, writes never block the loop on
+        # the busy handler: `_flush` retries them later instead.
         conn = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=0, uri=uri
+            self.path, isolation_level=None, check_same_thread=False, timeout=5.0, uri=uri
         )
         try:
             if not uri:
                 conn.execute("PRAGMA journal_mode=WAL")
             sync = "FULL" if self.durability == "full" else "NORMAL"
             conn.execute(f"PRAGMA synchronous={sync}")
+            conn.execute("PRAGMA busy_timeout=0")
         except BaseException:
             conn.close()
             raise

@@ -28,12 +28,24 @@ class ChildHandle:
     """A child run started with `durable.start_child`: await it (or `.result()`) for its
     result, `.cancel()` it.  Its `.id` is the child's workflow id."""
 
-    def __init__(self, executor: Executor, seq: int, child_id: str) -> None:
+    def __init__(
+        self,
+        executor: Executor,
+        seq: int,
+        child_id: str,
+        created: asyncio.Future[None] | None = None,
+    ) -> None:
         self._executor = executor
         self._seq = seq
         self.id = child_id
         # taken now: the sequencer forgets a waiter once it has delivered to it
         self._outcome = executor.sequencer.waiter(seq)
+        # done once the child's row exists (None: it existed when the call was issued)
+        self._created = created
+
+    async def _exists(self) -> None:
+        if self._created is not None:
+            await asyncio.shield(self._created)
 
     def __repr__(self) -> str:
         return f"<durable child {self.id!r}>"
@@ -42,11 +54,13 @@ class ChildHandle:
         """The child's result; raises `WorkflowFailed` or `Cancelled` as `Run.result` does."""
         executor = self._executor
         try:
-            entry = await self._outcome
+            entry = await asyncio.shield(self._outcome)
         except asyncio.CancelledError as cancel:
             if signals.journaled_cancel(cancel):
-                # a race or a timeout gave up on the child: it is cancelled too, and its
-                # outcome is journaled before the parent goes on (so a replay sees it)
+                # a race or a timeout gave up on the child: it is cancelled too, and the
+                # parent goes on once the child's outcome is journaled and delivered in its
+                # turn (as a replay, cancelled the same way, waits for it too)
+                await self._exists()
                 await asyncio.shield(executor.machinery(executor.host.runs.cancel(self.id)))
                 await self._outcome
             raise
@@ -57,6 +71,7 @@ class ChildHandle:
 
     async def cancel(self) -> None:
         """Cancel the child run (and its own children)."""
+        await self._exists()
         await self._executor.host.runs.cancel(self.id)
 
 
@@ -91,20 +106,41 @@ async def _start(
     from durable.runtime.executor import encode_input
 
     data = encode_input(executor.host.codec, args, kwargs, child_id)
-    started = time.time()
-    await executor.machinery(
-        executor.host.runs.start_child(executor, seq, child_id, definition, data)
-    )
+    # The child is created in the background: returning to workflow code only after a
+    # database round trip here, but at once on a replay that finds the outcome journaled,
+    # would let other branches number their calls differently on the two paths.
+    created: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    handle = ChildHandle(executor, seq, child_id, created)
     fingerprint = codec_mod.fingerprint(args, kwargs)
-    handle = ChildHandle(executor, seq, child_id)
-    executor.spawn(_watch(executor, seq, child_id, definition.name, fingerprint, started))
+    executor.spawn(
+        _create_and_watch(executor, seq, child_id, definition, data, fingerprint, created)
+    )
     return handle
 
 
-async def _watch(
-    executor: Executor, seq: int, child_id: str, name: str, fingerprint: str, started: float
+async def _create_and_watch(
+    executor: Executor,
+    seq: int,
+    child_id: str,
+    definition: registry.WorkflowDef,
+    data: bytes,
+    fingerprint: str,
+    created: asyncio.Future[None],
 ) -> None:
-    """Wait for the child to finish, then journal its outcome as the parent's entry."""
+    """Create the child run, wait for it to finish, then journal its outcome as the
+    parent's entry."""
+    started = time.time()
+    try:
+        await executor.machinery(
+            executor._durably(
+                executor.host.runs.start_child(executor, seq, child_id, definition, data)
+            )
+        )
+    except signals.RunAborted:
+        return  # the parent stops executing here (journal unusable, lease lost)
+    finally:
+        if not created.done():
+            created.set_result(None)
     record = await executor.host.runs.wait_finished(child_id)
     fields: dict[str, Any]
     if record.status is base.Status.SUCCEEDED:
@@ -113,7 +149,9 @@ async def _watch(
         fields = {"status": "error", "error": record.error}
     else:
         fields = {"status": "cancelled"}
-    entry = executor._entry(seq, "child", name, fingerprint, started, child_id=child_id, **fields)
+    entry = executor._entry(
+        seq, "child", definition.name, fingerprint, started, child_id=child_id, **fields
+    )
     await executor._commit_outcome(entry)
 
 

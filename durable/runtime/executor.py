@@ -505,7 +505,7 @@ class Executor:
         fingerprint: str,
     ) -> Any:
         if recorded is not None:
-            return self._result(await self.sequencer.replayed(seq, recorded))
+            return self._result(await self._replayed_step(seq, recorded))
         self.outstanding += 1
         started = time.time()
         token = context.workflow_code.set(None)
@@ -539,6 +539,21 @@ class Executor:
         if committed:
             return self._result(await self.sequencer.committed(entry.seq, entry))
         return await self._journal(entry)
+
+    async def _replayed_step(self, seq: int, recorded: base.EntryRecord) -> Any:
+        """A journaled step's entry, in its turn.  A step a race or timeout gave up on
+        raised only once its ``cancelled`` entry was journaled and delivered: its replay,
+        cancelled the same way, waits for that entry's turn too, so the calls that follow
+        are numbered as they were."""
+        future = self.sequencer.replayed(seq, recorded)
+        if recorded.status != "cancelled":
+            return await future
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError as cancel:
+            if not signals.journaled_cancel(cancel):
+                raise
+            return await future
 
     def _entry(
         self, seq: int, kind: str, name: str, fingerprint: str, started: float, **fields: Any

@@ -112,6 +112,7 @@ class Timeout:
         self._fired = False
         self._exited = False
         self._firing = False
+        self._armed = False  # the deadline is in the journal
         self._future: asyncio.Future[Any] | None = None
 
     async def __aenter__(self) -> Timeout:
@@ -128,13 +129,13 @@ class Timeout:
             future = executor.sequencer.replayed(self._seq, recorded)
         else:
             wake_at = executor.timers.pop(self._seq, None)
+            timer = None
             if wake_at is None:
                 wake_at = time.time() + self.seconds
                 timer = base.TimerRecord(run_id=executor.run.id, seq=self._seq, wake_at=wake_at)
-                await executor.machinery(
-                    executor._durably(executor.host.journal.set_timer(executor.host.owner, timer))
-                )
-            self._watcher = executor.spawn(self._watch(wake_at))
+            # the deadline is written in the background: awaiting it here (but not on a
+            # replay that finds it) would change how other branches number their calls
+            self._watcher = executor.spawn(self._watch(wake_at, timer))
             future = executor.sequencer.waiter(self._seq)
         future.add_done_callback(self._delivered)
         self._future = future
@@ -148,13 +149,24 @@ class Timeout:
             self._seq, "timeout", "timeout", fingerprint, time.time(), status="ok", output=output
         )
 
-    async def _watch(self, wake_at: float) -> None:
+    async def _watch(self, wake_at: float, timer: base.TimerRecord | None) -> None:
+        assert self._executor is not None
+        executor = self._executor
+        if timer is not None:
+            try:
+                await executor.machinery(
+                    executor._durably(executor.host.journal.set_timer(executor.host.owner, timer))
+                )
+            except signals.RunAborted:
+                return  # the run stops executing here
+        self._armed = True
+        if self._exited:
+            return
         await asyncio.sleep(max(0.0, wake_at - time.time()))
         if self._exited:
             return
         self._firing = True
-        assert self._executor is not None
-        await self._executor._commit_outcome(self._entry(True))
+        await executor._commit_outcome(self._entry(True))
 
     def _delivered(self, future: asyncio.Future[Any]) -> None:
         if future.cancelled() or self._exited or self._executor is None:
@@ -177,7 +189,10 @@ class Timeout:
         self._exited = True
         if not self._fired:
             if self._watcher is not None and not self._firing:
-                self._watcher.cancel()
+                if self._armed:
+                    self._watcher.cancel()
+                else:  # let the deadline's write land (a cancel could cut it in half)
+                    await asyncio.shield(self._watcher)
                 await executor._journal(self._entry(False))
             else:
                 if self._watcher is not None:

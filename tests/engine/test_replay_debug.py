@@ -125,3 +125,43 @@ async def test_patched_old_runs_keep_the_old_path(make_engine) -> None:
     assert ("patch", "extra-step") in [(h.kind, h.name) for h in await second.history("new")]
     assert "patch" not in [h.kind for h in await second.history("old")]
     assert (await second.replay("new")).ok and (await second.replay("old")).ok
+
+
+@durable.workflow(name="tests.dbg.kid")
+async def kid(label: str) -> str:
+    return await act(label)
+
+
+@durable.workflow(name="tests.dbg.siblings")
+async def siblings() -> list[object]:
+    """Two branches: one opens a timeout and starts a child before its next call, the
+    other calls a step at once."""
+
+    async def opener() -> list[str]:
+        async with durable.timeout(30):
+            first = await act("in-timeout")
+        handle = await durable.start_child(kid, "k")
+        second = await act("after-start")
+        return [first, second, await handle]
+
+    async def beside() -> str:
+        return await act("beside")
+
+    return list(await asyncio.gather(opener(), beside()))
+
+
+async def test_a_replay_numbers_calls_after_a_timeout_or_child_start_as_the_run_did(
+    engine,
+) -> None:
+    """Entering ``durable.timeout`` and ``durable.start_child`` write to the journal on
+    the live path but not on a replay that finds them journaled: neither may hold its
+    branch back (a database round trip lets the other branch number its calls first on
+    the live path only), or the replay of a finished run diverges (found on Postgres by
+    the property suite)."""
+    assert await engine.run(siblings, workflow_id="sib") == [
+        ["IN-TIMEOUT", "AFTER-START", "K"],
+        "BESIDE",
+    ]
+    report = await engine.replay("sib")
+    assert report.divergence is None and report.ok and report.finished
+    assert await engine.check(name="tests.dbg.siblings") == []
