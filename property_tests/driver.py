@@ -32,7 +32,8 @@ async def main(url: str, run_id: str, text: str, crash_at: int) -> None:
     _load_log(programs.CRASHER.log_file)
     programs.CRASHER.arm(crash_at, lambda: os.kill(os.getpid(), signal.SIGKILL))
     async with durable.Engine(url, poll_interval=0) as engine:
-        await engine.start(programs.interpret, text, workflow_id=run_id)
+        dialect = "postgres" if url.startswith(("postgres:", "postgresql:")) else "sqlite"
+        await engine.start(programs.interpret, text, dialect, workflow_id=run_id)
         outcome, _ = await harness._outcome(engine, run_id)
     print(json.dumps(list(outcome)), flush=True)
 

@@ -13,6 +13,13 @@ A *program* is a tree of ops (msgspec Structs, JSON-encoded as the interpreter's
   argument, so a replay that produced another ``now()`` diverges), ``Gather(branches)``:
   ``asyncio.gather`` of chains (``return_exceptions=True``, so the output does not depend
   on which branch failed first), ``Try(body)``: a chain whose error is caught.
+- ``Child(body)``: the chain run as a child workflow (its failure caught as a value).
+- ``Race(branches)``: `durable.race` of chains where the first always wins (the others
+  are one 5 s step each, started and then cancelled); ``Deadline(body)``:
+  `durable.timeout` around one 5 s step, which is cancelled.
+- ``Mail(values, from_child)``: messages sent to the run itself (or by a child workflow
+  to its parent), received in order, then one more `recv` that must time out: a message
+  delivered twice, or lost, changes the output.
 
 Injected failures are *deterministic in outcome*: a step either recovers within its retry
 budget or never succeeds.  (A step failing "the first n times" counted across crashes

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 
+import pytest
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
@@ -38,21 +39,16 @@ def _drive(url: str, text: str, crash_at: int, log: str, incarnation: int) -> tu
     return done.returncode, done.stdout.strip()
 
 
-@settings(max_examples=scaled(6))
-@given(program=programs.programs(max_leaves=6), at=st.integers(1, 6))
-def test_sigkilled_process_resumes_to_the_model_result(program: programs.Chain, at: int) -> None:
-    """A subprocess running the interpreter on a generated program SIGKILLs itself at body
-    point `at` (clamped to the points the program has); a second subprocess on the same
-    SQLite file resumes it.  Asserts: the first process died by SIGKILL (when the point
-    exists), the second prints the crash-free model's outcome, no step or transaction
-    whose entry survived the kill ran its body in the second process, and every
-    transaction's row exists exactly once if its entry is ``ok``, else not at all."""
+def check_sigkill(backend: harness.Backend, program: programs.Chain, at: int) -> None:
+    """Run `program` in a subprocess that SIGKILLs itself at body point `at` (clamped to
+    the points the program has), resume it in a second one, and check what
+    `test_sigkilled_process_resumes_to_the_model_result` asserts."""
     note(f"program: {programs.describe(program)}")
     text = programs.encode(program)
     model = programs.expected(program)
     points = 2 * sum(model.starts.values())  # start and end of each body (upper bound)
     crash_at = 1 + (at - 1) % max(1, points)
-    with tempfile.TemporaryDirectory() as folder, harness.sqlite_backend(folder) as backend:
+    with tempfile.TemporaryDirectory() as folder:
         log = f"{folder}/log.jsonl"
         code, _ = _drive(backend.url, text, crash_at, log, 0)
         killed = code == -signal.SIGKILL
@@ -65,12 +61,39 @@ def test_sigkilled_process_resumes_to_the_model_result(program: programs.Chain, 
         if os.path.exists(log):
             with open(log) as handle:
                 events = [json.loads(line) for line in handle]
-        again = {e[3] for e in events if e[1] == 1 and e[2] == "start" and e[3] in journaled}
-        assert not again, f"journaled before the kill, ran again after it: {again}"
-        final = harness.asyncio.run(harness._snapshot(backend, "killed"))
-        for label, op in programs.bodies(program).items():
-            if isinstance(op, programs.Tx):
-                want = 1 if final.journaled().get(label) == "ok" else 0
-                assert final.effects.get(label, 0) == want, f"{label}: {final.effects}"
+    again = {e[3] for e in events if e[1] == 1 and e[2] == "start" and e[3] in journaled}
+    assert not again, f"journaled before the kill, ran again after it: {again}"
+    final = harness.asyncio.run(harness._snapshot(backend, "killed"))
+    for label, op in programs.bodies(program).items():
+        if isinstance(op, programs.Tx):
+            want = 1 if final.journaled().get(label) == "ok" else 0
+            assert final.effects.get(label, 0) == want, f"{label}: {final.effects}"
     STATS["programs"] += 1
     STATS["sigkills"] += killed
+
+
+@settings(max_examples=scaled(6))
+@given(program=programs.programs(max_leaves=6), at=st.integers(1, 6))
+def test_sigkilled_process_resumes_to_the_model_result(program: programs.Chain, at: int) -> None:
+    """A subprocess running the interpreter on a generated program SIGKILLs itself at body
+    point `at` (clamped to the points the program has); a second subprocess on the same
+    SQLite file resumes it.  Asserts: the first process died by SIGKILL (when the point
+    exists), the second prints the crash-free model's outcome, no step or transaction
+    whose entry survived the kill ran its body in the second process, and every
+    transaction's row exists exactly once if its entry is ``ok``, else not at all."""
+    with tempfile.TemporaryDirectory() as folder, harness.sqlite_backend(folder) as backend:
+        check_sigkill(backend, program, at)
+
+
+@pytest.mark.postgres_only
+@settings(max_examples=scaled(4))
+@given(program=programs.programs(max_leaves=6), at=st.integers(1, 6))
+def test_sigkilled_process_resumes_on_postgres(
+    postgres_cluster: str, program: programs.Chain, at: int
+) -> None:
+    """As `test_sigkilled_process_resumes_to_the_model_result`, on a fresh database of the
+    Postgres test cluster: the killed process's connections die with it, and the second
+    process must find its advisory lock gone and take the run over."""
+    with harness.postgres_backend(postgres_cluster) as backend:
+        check_sigkill(backend, program, at)
+    STATS["postgres_programs"] += 1

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import pathlib
+import subprocess
+import sys
 import tempfile
 
+import pytest
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
@@ -12,6 +18,8 @@ import durable
 from property_tests import harness, programs
 from property_tests.conftest import scaled
 from property_tests.stats import STATS
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 async def _start_many(url: str, program: programs.Chain, engines: int, starts: int) -> None:
@@ -62,3 +70,61 @@ def test_concurrent_starts_make_one_run(program: programs.Chain, engines: int, s
     }
     assert counts == programs.expected(program).starts, "a body ran more often than once per run"
     STATS["starts"] += starts
+
+
+def _start_in_processes(url: str, program: programs.Chain, processes: int) -> None:
+    """`processes` subprocesses start workflow id ``same`` at once and wait for it."""
+    text = programs.encode(program)
+    with tempfile.TemporaryDirectory() as folder:
+        log = f"{folder}/log.jsonl"
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "PROP_LOG_FILE": log}
+        command = [sys.executable, "-m", "property_tests.driver", url, "same", text, "0"]
+        children = [
+            subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+            for _ in range(processes)
+        ]
+        outputs = [child.communicate(timeout=120)[0].strip() for child in children]
+        assert [child.returncode for child in children] == [0] * processes
+        want = programs.expected(program)
+        assert [tuple(json.loads(out)) for out in outputs] == [want.outcome] * processes
+        events = []
+        if os.path.exists(log):
+            with open(log) as handle:
+                events = [json.loads(line) for line in handle]
+        counts = {
+            label: sum(1 for e in events if e[2] == "start" and e[3] == label)
+            for label in want.starts
+        }
+        assert counts == want.starts, "a body ran more often than once per run"
+
+    async def top_level() -> list[str]:
+        async with durable.Engine(url, poll_interval=0, execute=False) as inspector:
+            listed = await inspector.list(limit=1000)
+        return [info.id for info in listed if info.parent_id is None]
+
+    assert asyncio.run(top_level()) == ["same"], "more than one run was created"
+    STATS["starts"] += processes
+
+
+@settings(max_examples=scaled(3))
+@given(program=programs.programs(max_leaves=4), processes=st.integers(2, 3))
+def test_starts_from_many_processes_make_one_run(program: programs.Chain, processes: int) -> None:
+    """`processes` real processes start workflow id ``same`` at the same moment on one
+    SQLite file: every one gets the model's outcome, the file holds one top-level run, and
+    every body started exactly as often as in one crash-free run."""
+    note(f"program: {programs.describe(program)}")
+    with tempfile.TemporaryDirectory() as folder, harness.sqlite_backend(folder) as backend:
+        _start_in_processes(backend.url, program, processes)
+
+
+@pytest.mark.postgres_only
+@settings(max_examples=scaled(3))
+@given(program=programs.programs(max_leaves=4), processes=st.integers(2, 3))
+def test_starts_from_many_processes_make_one_run_on_postgres(
+    postgres_cluster: str, program: programs.Chain, processes: int
+) -> None:
+    """As `test_starts_from_many_processes_make_one_run`, on a fresh Postgres database."""
+    note(f"program: {programs.describe(program)}")
+    with harness.postgres_backend(postgres_cluster) as backend:
+        _start_in_processes(backend.url, program, processes)
+    STATS["postgres_programs"] += 1

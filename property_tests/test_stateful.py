@@ -1,10 +1,12 @@
 """A rule-based state machine over the run operations, checked against a plain-Python model.
 
-Runs are of three kinds: ``gated`` (one step that blocks until the test opens its key's
-gate, then returns), ``failing`` (the same step, which raises once its gate is open) and
-``sleeper`` (a one-hour durable sleep).  The model says, for every run, whether it must
-be unfinished (``ACTIVE``) or which terminal status it must have; a gate, once opened,
-stays open, so a run that re-executes the step after that finishes at once.
+Runs are of four kinds: ``gated`` (one step that blocks until the test opens its key's
+gate, then returns), ``failing`` (the same step, which raises once its gate is open),
+``sleeper`` (a one-hour durable sleep) and ``listener`` (returns the first message sent
+to it on topic ``go``; messages sent while it is cancelled wait for a resume).  The model
+says, for every run, whether it must be unfinished (``ACTIVE``) or which terminal status
+it must have; a gate, once opened, stays open, so a run that re-executes the step after
+that finishes at once.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import shutil
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -56,6 +58,12 @@ async def gated(key: str, fails: bool) -> str:
     return await gate(key, fails)
 
 
+@durable.workflow(name="prop.sm.listener")
+async def listener(key: str) -> int:
+    value: int = await durable.recv("go")
+    return value
+
+
 @durable.workflow(name="prop.sm.sleeper")
 async def sleeper(key: str) -> str:
     await durable.sleep(3600)
@@ -72,19 +80,22 @@ async def _drain() -> None:
 
 @dataclass
 class ModelRun:
-    kind: str  # "gated", "failing" or "sleeper"
+    kind: str  # "gated", "failing", "sleeper" or "listener"
     key: str
     status: str  # ACTIVE or a terminal status's value
+    mail: list[int] = field(default_factory=list)  # messages sent to this run, in order
 
     def settled(self) -> str:
         """The status a run of this kind reaches when it (re-)executes its step now."""
+        if self.kind == "listener":
+            return "SUCCEEDED" if self.mail else ACTIVE
         if self.kind == "sleeper" or self.key not in GATES:
             return ACTIVE
         return "FAILED" if self.kind == "failing" else "SUCCEEDED"
 
 
 class RunMachine(RuleBasedStateMachine):
-    """start / release / cancel / crash / recover / fork / restart / resume."""
+    """start / release / send / cancel / crash / recover / fork / restart / resume."""
 
     runs = Bundle("runs")
 
@@ -135,13 +146,14 @@ class RunMachine(RuleBasedStateMachine):
     # -- rules ---------------------------------------------------------------------------
 
     @precondition(lambda self: self.up)
-    @rule(target=runs, kind=st.sampled_from(["gated", "failing", "sleeper"]))
+    @rule(target=runs, kind=st.sampled_from(["gated", "failing", "sleeper", "listener"]))
     def start(self, kind: str) -> str:
         self.count += 1
         run_id = key = f"{self.prefix}-r{self.count}"
         assert self.engine is not None
-        if kind == "sleeper":
-            self.run(self.engine.start(sleeper, key, workflow_id=run_id))
+        if kind in ("sleeper", "listener"):
+            wf = sleeper if kind == "sleeper" else listener
+            self.run(self.engine.start(wf, key, workflow_id=run_id))
         else:
             self.run(self.engine.start(gated, key, kind == "failing", workflow_id=run_id))
         self.model[run_id] = ModelRun(kind, key, ACTIVE)
@@ -157,6 +169,21 @@ class RunMachine(RuleBasedStateMachine):
             if other.status == ACTIVE and other.key == self.model[run_id].key:
                 other.status = other.settled()
                 self.run(self._wait_for(other_id, other.status))
+        STATS["machine_steps"] += 1
+
+    @precondition(lambda self: self.up)
+    @rule(run_id=runs, value=st.integers(0, 9))
+    def send(self, run_id: str, value: int) -> None:
+        """Send `value` on ``go``: an unfinished listener finishes with its first message."""
+        assert self.engine is not None
+        self.run(self.engine.send(run_id, "go", value))
+        model = self.model[run_id]
+        model.mail.append(value)
+        if model.kind == "listener" and model.status == ACTIVE:
+            model.status = model.settled()
+            self.run(self._wait_for(run_id, model.status))
+            result = self.run(self.engine.get(run_id).result(timeout=5))
+            assert result == model.mail[0], f"{run_id} received {result}, not {model.mail}"
         STATS["machine_steps"] += 1
 
     @precondition(lambda self: self.up)
@@ -205,10 +232,12 @@ class RunMachine(RuleBasedStateMachine):
         source = self.model[source_id]
         copy = ModelRun(source.kind, source.key, ACTIVE)
         copy.status = copy.settled()
+        if source.kind == "listener" and body_runs == 0:
+            copy.status = "SUCCEEDED"  # the received message is in the copied journal
         self.model[new_id] = copy
         before = GATE_RUNS[source.key]
         self.run(self._wait_for(new_id, copy.status))
-        if copy.status != ACTIVE:
+        if copy.status != ACTIVE and source.kind != "listener":
             assert GATE_RUNS[source.key] - before == body_runs, (
                 "the step ran a wrong number of times"
             )
@@ -220,6 +249,8 @@ class RunMachine(RuleBasedStateMachine):
         assert self.engine is not None
         source = self.model[source_id]
         journaled = source.kind != "sleeper" and source.status in ("SUCCEEDED", "FAILED")
+        if source.kind == "listener":  # its one entry is the message it received
+            journaled = source.status == "SUCCEEDED"
         new = self.run(self.engine.fork(source_id, from_step=from_step))
         self._copied(source_id, new.id, 0 if journaled and from_step >= 1 else 1)
         return str(new.id)
@@ -242,7 +273,7 @@ class RunMachine(RuleBasedStateMachine):
         if model.status in ("FAILED", "CANCELLED"):
             model.status = model.settled()
             self.run(self._wait_for(run_id, model.status))
-            if model.status != ACTIVE:
+            if model.status != ACTIVE and model.kind != "listener":
                 assert GATE_RUNS[model.key] - before == 1, "a resumed step must run once more"
         STATS["machine_steps"] += 1
 
