@@ -141,7 +141,13 @@ async def _create_and_watch(
     finally:
         if not created.done():
             created.set_result(None)
-    record = await executor.host.runs.wait_finished(child_id)
+    watcher = asyncio.current_task()
+    assert watcher is not None
+    executor.waiting.add(watcher)
+    try:
+        record = await executor.host.runs.wait_finished(child_id)
+    finally:
+        executor.waiting.discard(watcher)
     fields: dict[str, Any]
     if record.status is base.Status.SUCCEEDED:
         fields = {"status": "ok", "output": record.output}

@@ -153,6 +153,9 @@ class Executor:
         # write, so nothing that depends on their values is journaled without them.
         self.instants: list[base.EntryRecord] = []
         self.background: set[asyncio.Task[Any]] = set()
+        # background tasks only waiting for something outside this run (a child that is
+        # still running): the run's end does not wait for them
+        self.waiting: set[asyncio.Task[Any]] = set()
         self.group: list[base.EntryRecord] | None = None
         self.group_written: asyncio.Task[None] | None = None
 
@@ -233,9 +236,10 @@ class Executor:
         return self._ending(None, value=value)
 
     async def _settle_background(self, limit: float = 1.0) -> None:
-        """Let engine work still journaling this run's outcomes (a cancelled child's
-        entry, a group write) land before the run's own end is written."""
-        pending = [task for task in self.background if not task.done()]
+        """Let engine work still journaling this run's outcomes (a group write, a child's
+        creation or its finished outcome) land before the run's own end is written.  A
+        child still running is not waited for: its outcome comes after the run's end."""
+        pending = [t for t in self.background if not t.done() and t not in self.waiting]
         if pending:
             await asyncio.wait(pending, timeout=limit)
 
