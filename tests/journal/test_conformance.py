@@ -149,6 +149,32 @@ async def test_append_by_a_non_owner_raises_and_writes_nothing(journal: base.Jou
     assert mine is not None and [e.seq for e in mine.entries] == [0, 1]
 
 
+async def test_an_append_after_a_claim_in_the_same_group_is_refused(
+    journal: base.Journal,
+) -> None:
+    """Writes queued together commit together, in order: an append that follows, in the
+    same group, a claim of its run by another owner is refused although an append of the
+    same owner before the claim was accepted (no owner check is remembered across it)."""
+    await journal.create_run(new_run("r"))
+    await journal.create_run(new_run("s"))
+    for _ in range(2):  # two runs writing at once: the journal groups from now on
+        await asyncio.gather(
+            journal.append_entries(OWNER, [entry("s", 0)]),
+            journal.append_entries(OWNER, [entry("r", 0)]),
+        )
+    before, claimed, after = await asyncio.gather(
+        journal.append_entries(OWNER, [entry("r", 1)]),
+        journal.claim(OTHER, "r", expected_owner=OWNER, lease_expires_at=time.time() + 30),
+        journal.append_entries(OWNER, [entry("r", 2)]),
+        return_exceptions=True,
+    )
+    assert before is None
+    assert isinstance(claimed, base.RunRecord) and claimed.owner == OTHER
+    assert isinstance(after, base.LeaseLost)
+    load = await journal.load("r")
+    assert load is not None and [e.seq for e in load.entries] == [0, 1]
+
+
 async def test_many_concurrent_runs_commit_in_order(journal: base.Journal) -> None:
     runs = [f"run{i}" for i in range(20)]
     for run_id in runs:
