@@ -118,11 +118,6 @@ class SqliteJournal:
         self._eager_marker: asyncio.Handle | None = None
         self._eager_key: str | None = None
         self._single_flushes = 0
-        # Owner checks passed in the current write transaction, kept while only writes
-        # that cannot change an owner (appends, attempts, timers) run after them:
-        # ownership changes only through writes, and this connection is the one writer.
-        self._owned: set[tuple[str, str]] = set()
-        self._keeps_owners: set[_Op] = set()
 
     # -- connection -------------------------------------------------------------
 
@@ -233,7 +228,6 @@ class SqliteJournal:
         for _, future in self._pending:
             future.cancel()
         self._pending = []
-        self._keeps_owners.clear()
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -246,10 +240,7 @@ class SqliteJournal:
 
     # -- group commit -------------------------------------------------------------
 
-    def _write(
-        self, op: _Op, key: str | None = None, *, keeps_owners: bool = False
-    ) -> asyncio.Future[Any]:
-        """Queue `op` for the next commit; `keeps_owners`: it changes no run's owner."""
+    def _write(self, op: _Op, key: str | None = None) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         if self._conn is None:  # closed or abandoned: fail here, not in a loop callback
@@ -258,8 +249,6 @@ class SqliteJournal:
             )
             return future
         self._pending.append((op, future))
-        if keeps_owners:
-            self._keeps_owners.add(op)
         if self._eager and self._flush_handle is None:
             if self._eager_marker is None:
                 self._eager_marker = loop.call_soon(self._end_of_iteration)
@@ -292,8 +281,13 @@ class SqliteJournal:
                 return
             self._fail(batch, exc)
             return
+        results: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
         try:
-            results = self._run_ops(conn, batch)
+            for op, future in batch:
+                try:
+                    results.append((future, op(conn), None))
+                except (base.LeaseLost, errors.DurableError) as exc:
+                    results.append((future, None, exc))
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):
@@ -310,24 +304,6 @@ class SqliteJournal:
                 future.set_exception(error)
             else:
                 future.set_result(value)
-
-    def _run_ops(
-        self, conn: sqlite3.Connection, batch: list[tuple[_Op, asyncio.Future[Any]]]
-    ) -> list[tuple[asyncio.Future[Any], Any, BaseException | None]]:
-        """Run a batch's writes in the open transaction; a write's own refusal (a lost
-        lease, a bad row) is its result, the others go on."""
-        results: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
-        self._owned.clear()
-        for op, future in batch:
-            try:
-                results.append((future, op(conn), None))
-            except (base.LeaseLost, errors.DurableError) as exc:
-                results.append((future, None, exc))
-            if op in self._keeps_owners:
-                self._keeps_owners.discard(op)
-            else:
-                self._owned.clear()
-        return results
 
     def _retry_later(self, batch: list[tuple[_Op, asyncio.Future[Any]]]) -> bool:
         now = time.monotonic()
@@ -357,12 +333,9 @@ class SqliteJournal:
             return self.conn.execute(sql, params).fetchall()
 
     def _check_owner(self, conn: sqlite3.Connection, owner: str, run_id: str) -> None:
-        if (owner, run_id) in self._owned:
-            return
         row = conn.execute(_Q["owns_run"], (run_id,)).fetchone()
         if row is None or row[0] != owner:
             raise base.LeaseLost(run_id)
-        self._owned.add((owner, run_id))
 
     # -- runs -------------------------------------------------------------------
 
@@ -477,7 +450,7 @@ class SqliteJournal:
                     checked.add(entry.run_id)
                 conn.execute(_Q["insert_entry"], _entry_params(entry))
 
-        await self._write(op, entries[0].run_id if entries else None, keeps_owners=True)
+        await self._write(op, entries[0].run_id if entries else None)
 
     async def record_attempt(self, owner: str, attempt: base.AttemptRecord) -> None:
         def op(conn: sqlite3.Connection) -> None:
@@ -501,7 +474,7 @@ class SqliteJournal:
             self._check_owner(conn, owner, timer.run_id)
             conn.execute(_Q["insert_timer"], (timer.run_id, timer.seq, timer.wake_at))
 
-        await self._write(op, keeps_owners=True)
+        await self._write(op)
 
     async def update_run(self, owner: str, update: base.RunUpdate) -> None:
         finished = update.status in base.TERMINAL

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from durable.runtime import retry as retry_mod
@@ -43,10 +43,11 @@ class StepDef:
     retry: retry_mod.Retry = retry_mod.NO_RETRY
     timeout: float | None = None
     transaction: bool = False
+    # whether `fn` is a coroutine function (else it runs in a thread): known once
+    is_async: bool = field(init=False, repr=False, compare=False)
 
-    @property
-    def is_async(self) -> bool:
-        return inspect.iscoroutinefunction(self.fn)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "is_async", inspect.iscoroutinefunction(self.fn))
 
 
 @dataclass(frozen=True)
