@@ -372,9 +372,13 @@ class Engine:
         deadline = None if timeout is None else time.monotonic() + timeout
         delay = 0.01
         while True:
-            finished = None
-            if workflow_id in self._active:
+            left = None if deadline is None else deadline - time.monotonic()
+            if workflow_id in self._active and (left is None or left > 0):
+                # executing here: its end (or its release) is signalled, and only then is
+                # the journal worth a look
                 finished = self._finished.setdefault(workflow_id, asyncio.Event())
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(finished.wait(), timeout=left)
             self.changed(workflow_id).clear()
             record = await self._record(workflow_id)
             if record.status in base.TERMINAL:
@@ -382,10 +386,7 @@ class Engine:
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 raise TimeoutError(f"run {workflow_id!r} did not finish within {timeout}s")
-            if finished is not None and workflow_id in self._active:
-                # executing here: its end is signalled; no need to look at the journal
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(finished.wait(), timeout=left)
+            if workflow_id in self._active:
                 continue
             wait = delay if left is None else min(delay, left)
             await self.wait_changed(workflow_id, wait)
