@@ -1,17 +1,18 @@
-"""durable side by side with DBOS Transact and the raw database, on SQLite and Postgres.
+"""durable side by side with DBOS Transact, Absurd (Postgres only) and the raw database,
+on SQLite and Postgres.
 
     python -m benchmarks.compare                     # both backends, 5 rounds
     python -m benchmarks.compare --backend sqlite --rounds 3
     python -m benchmarks.compare --quick             # a tenth of the sizes, 1 round
-    pip install -e '.[bench]'                        # DBOS and matplotlib
+    pip install -e '.[bench]'                        # DBOS, Absurd and matplotlib
 
 Scenarios: sequential (1 workflow of 2,000 steps), concurrent (200 workflows of 10
 steps started at once), start latency (200 starts, start to first step body), recovery
 (2,000 runs of a 5-step workflow SIGKILLed after 2 steps each, finished by a fresh
 process) and fan-out (one workflow gathering 10,000 steps).  Every measurement runs in
 a fresh process on a fresh database; within a round the peers take turns, in an
-order that rotates from round to round.  Prints medians and the ratios durable/DBOS
-and durable/raw, and writes CSV files and (with matplotlib) a PNG chart.
+order that rotates from round to round.  Prints medians and the ratios durable/DBOS,
+durable/Absurd and durable/raw, and writes CSV files and (with matplotlib) a PNG chart.
 ``benchmarks/README.md`` explains how to read them.
 
 The Postgres database named by ``--pg-url`` is dropped and created again before each
@@ -40,7 +41,14 @@ from psycopg import conninfo, sql
 from benchmarks import _compare_report as report
 
 ROOT = Path(__file__).resolve().parent.parent
-PEERS = ("durable", "dbos", "raw")
+PEERS = ("durable", "dbos", "absurd", "raw")
+DISPLAY = {"durable": "durable", "dbos": "DBOS", "absurd": "Absurd", "raw": "raw"}
+ONLY_ON = {"absurd": "postgres"}  # a peer that runs on one backend only
+# peer -> (modules it needs, why it is unavailable without them), checked before any run
+NEEDS = {
+    "dbos": (("dbos",), "the dbos package is not installed"),
+    "absurd": (("absurd_sdk", "absurdctl"), "absurd-sdk / absurdctl are not installed"),
+}
 SCENARIOS = ("sequential", "concurrent", "latency", "recovery", "fanout")
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/bench"
 
@@ -80,6 +88,7 @@ class Options:
     rounds: int
     scale: float
     dbos_scale: float
+    absurd_scale: float
     durability: str
     pg_url: str
     timeout: float
@@ -197,7 +206,8 @@ def crash_prepared(command: list[str], timeout: float) -> None:
 
 def measure(options: Options, backend: str, scenario: str, peer: str, label: str) -> dict[str, Any]:
     """One peer, one scenario, on a fresh database; its figures (with the size it ran)."""
-    factor = options.scale * (options.dbos_scale if peer == "dbos" else 1)
+    peer_scale = {"dbos": options.dbos_scale, "absurd": options.absurd_scale}.get(peer, 1.0)
+    factor = options.scale * peer_scale
     size = FULL[scenario].scaled(scenario, factor)
     url = fresh_url(options, backend, label)
     try:
@@ -216,7 +226,16 @@ def measure(options: Options, backend: str, scenario: str, peer: str, label: str
 
 
 def _display(peer: str) -> str:
-    return {"durable": "durable", "dbos": "DBOS", "raw": "raw"}[peer]
+    return DISPLAY[peer]
+
+
+def _peers(options: Options, backend: str) -> list[str]:
+    """The peers measured on `backend`, in turn order."""
+    return [
+        p
+        for p in PEERS
+        if ONLY_ON.get(p, backend) == backend and (backend, p, "*") not in options.unavailable
+    ]
 
 
 def _check_backend(options: Options, backend: str) -> str | None:
@@ -235,7 +254,7 @@ def _fail(options: Options, backend: str, peer: str, scenario: str, reason: str)
 
 
 def run_backend(options: Options, backend: str, rows: list[report.Measurement]) -> None:
-    peers = [p for p in PEERS if (backend, p, "*") not in options.unavailable]
+    peers = _peers(options, backend)
     for scenario in options.scenarios:
         for index in range(options.rounds):
             order = peers[index % len(peers) :] + peers[: index % len(peers)]
@@ -269,6 +288,12 @@ def parse(argv: list[str] | None) -> Options:
         help="shrink DBOS's sizes only (it is slow); ratios then compare per-step figures",
     )
     parser.add_argument(
+        "--absurd-scale",
+        type=float,
+        default=1.0,
+        help="shrink Absurd's sizes only, as --dbos-scale does DBOS's",
+    )
+    parser.add_argument(
         "--sqlite-durability",
         choices=("process", "full"),
         default="process",
@@ -284,6 +309,7 @@ def parse(argv: list[str] | None) -> Options:
         rounds=args.rounds or (1 if args.quick else 5),
         scale=0.1 if args.quick else 1.0,
         dbos_scale=args.dbos_scale,
+        absurd_scale=args.absurd_scale,
         durability=args.sqlite_durability,
         pg_url=args.pg_url,
         timeout=args.timeout,
@@ -294,11 +320,13 @@ def parse(argv: list[str] | None) -> Options:
 
 def main(argv: list[str] | None = None) -> None:
     options = parse(argv)
-    if importlib.util.find_spec("dbos") is None:
-        reason = "the dbos package is not installed (pip install -e '.[bench]')"
-        print(f"DBOS unavailable: {reason}")
-        for backend in options.backends:
-            options.unavailable[(backend, "dbos", "*")] = reason
+    for peer, (modules, missing) in NEEDS.items():
+        backends = [b for b in options.backends if ONLY_ON.get(peer, b) == b]
+        if backends and any(importlib.util.find_spec(m) is None for m in modules):
+            reason = f"{missing} (pip install -e '.[bench]')"
+            print(f"{_display(peer)} unavailable: {reason}")
+            for backend in backends:
+                options.unavailable[(backend, peer, "*")] = reason
     rows: list[report.Measurement] = []
     with tempfile.TemporaryDirectory(prefix="durable-compare-") as folder:
         options.tmpdir = folder
@@ -307,9 +335,7 @@ def main(argv: list[str] | None = None) -> None:
             if reason is not None:
                 print(f"Postgres unavailable: {reason}")
                 continue
-            peers = ", ".join(
-                _display(p) for p in PEERS if (backend, p, "*") not in options.unavailable
-            )
+            peers = ", ".join(_display(p) for p in _peers(options, backend))
             print(f"{backend}: {options.rounds} round(s); {peers}", flush=True)
             run_backend(options, backend, rows)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")

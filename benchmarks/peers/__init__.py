@@ -1,7 +1,8 @@
-"""The three peers `benchmarks.compare` measures, one module each, behind one worker.
+"""The four peers `benchmarks.compare` measures, one module each, behind one worker.
 
-Each peer module (`durable_peer`, `dbos_peer`, `raw_peer`) defines the same async
-functions, one per scenario, taking a `Job` and returning a dict of figures:
+Each peer module (`durable_peer`, `dbos_peer`, `absurd_peer` (Postgres only),
+`raw_peer`) defines the same async functions, one per scenario, taking a `Job` and
+returning a dict of figures:
 
 - ``sequential``: one workflow of ``job.steps`` steps (``seconds``);
 - ``concurrent``: ``job.runs`` workflows of ``job.steps`` steps started at once (``seconds``);

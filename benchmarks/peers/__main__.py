@@ -16,7 +16,7 @@ SCENARIOS = ("sequential", "concurrent", "latency", "recovery_prepare", "recover
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("peer", choices=("durable", "dbos", "raw"))
+    parser.add_argument("peer", choices=("durable", "dbos", "absurd", "raw"))
     parser.add_argument("scenario", choices=SCENARIOS)
     parser.add_argument("--url", required=True)
     parser.add_argument("--steps", type=int, default=0)
