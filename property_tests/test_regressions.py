@@ -48,3 +48,40 @@ def test_a_crash_leaves_nothing_behind_in_the_event_loop() -> None:
     assert trace.crashes == 1
     assert trace.outcome == ("ok", [[["<now>", None], ["s1"]]])
     assert unraisable == [] and harness.LOOP_ERRORS == []
+
+
+# [s0, gather[[s1 (fails 1/2)] | [timeout 0.02 [s2 (5 s)], s3 (broken)] | [mail m4 [],
+# s5 (fails 1/2)]], s6], crashed at body point 10: the timeout and the mail's empty
+# `recv` expire together; the live run numbered s5 before s3 (s2's `cancelled` entry
+# was journaled after the recv's), and the replay must too
+TIMEOUT_BESIDE_AN_EMPTY_MAILBOX = p.label(
+    p.Chain(
+        ops=[
+            p.Step(),
+            p.Gather(
+                branches=[
+                    p.Chain(ops=[p.Step(attempts=2, fail=1)]),
+                    p.Chain(
+                        ops=[
+                            p.Deadline(body=p.Chain(ops=[p.Step(delay=p.LOSER_DELAY)])),
+                            p.Step(broken=True),
+                        ]
+                    ),
+                    p.Chain(ops=[p.Mail(values=[]), p.Step(attempts=2, fail=1)]),
+                ]
+            ),
+            p.Step(),
+        ]
+    )
+)
+
+
+@pytest.mark.parametrize("crash_at", [8, 9, 10, 11, 12])
+def test_a_step_cancelled_by_a_timeout_replays_in_its_turn(crash_at: int) -> None:
+    """Replaying a step that a timeout gave up on waits for its ``cancelled`` entry's turn
+    before the branch goes on, as the live run did: otherwise the calls after it get other
+    numbers than the journal's and the resumed run fails with `NonDeterminismError`."""
+    program = TIMEOUT_BESIDE_AN_EMPTY_MAILBOX
+    with tempfile.TemporaryDirectory() as folder, harness.sqlite_backend(folder) as backend:
+        trace = asyncio.run(harness.execute(backend, program, "r", [crash_at]))
+    assert trace.outcome == p.expected(program).outcome
