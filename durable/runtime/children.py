@@ -138,6 +138,9 @@ async def _create_and_watch(
         )
     except signals.RunAborted:
         return  # the parent stops executing here (journal unusable, lease lost)
+    except Exception as exc:  # unexpected: stop the parent here rather than leave it waiting
+        executor._abort(exc)
+        return
     finally:
         if not created.done():
             created.set_result(None)
