@@ -15,7 +15,8 @@ so processes opening the journal together do it once.  ``?schema=NAME`` in the U
 ``schema=``) picks the schema; the name is checked as an identifier and quoted.
 
 Wake-ups.  `update_run`, `reopen`, `send_message` and `set_event` ``NOTIFY`` the run id
-on the channel ``"<schema>.changed"``; `wait_changed` listens to it.
+on the channel ``"<schema>.changed"``; `wait_changed` listens to it
+(`durable.journal.postgres_listener`).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from psycopg import errors as pg_errors
 from psycopg import sql as pg_sql
 
 from durable import errors
-from durable.journal import base, postgres_owners, postgres_writer, queries
+from durable.journal import base, postgres_listener, postgres_owners, postgres_writer, queries
 
 __all__ = ["PostgresJournal"]
 
@@ -165,9 +166,7 @@ class PostgresJournal:
         self._writer = postgres_writer.GroupWriter(
             self._q, self._connect, f"Postgres journal {_redact(url)!r}"
         )
-        self._listener: asyncio.Task[None] | None = None
-        self._listening: asyncio.Event | None = None
-        self._watchers: dict[str, set[asyncio.Future[None]]] = {}
+        self._changes = postgres_listener.ChangeListener(self.conninfo, self.channel)
         self._closing: asyncio.Future[None] | None = None
         self._owners = postgres_owners.OwnerLocks(self._connect)
 
@@ -285,11 +284,7 @@ class PostgresJournal:
         """Commit what is queued, then disconnect."""
         await self._owners.release()
         await self._writer.close()
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._listener
-            self._listener = None
+        await self._changes.close()
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -300,10 +295,7 @@ class PostgresJournal:
         self._owners.drop()
         self._locks_closing = asyncio.gather(*(lock_conn.close() for lock_conn in held))
         task, conn = self._writer.abandon()
-        tasks = [t for t in (task, self._listener) if t is not None]
-        if self._listener is not None:
-            self._listener.cancel()
-            self._listener = None
+        tasks = [t for t in (task, self._changes.abandon()) if t is not None]
         pool, self._pool = self._pool, None
         self._closing = asyncio.ensure_future(_shut(tasks, conn, pool))
 
@@ -732,55 +724,7 @@ class PostgresJournal:
         the run after it returns; a change between their read and this call is only
         seen at the timeout, so keep one.
         """
-        if self._listener is None or self._listener.done():
-            self._listening = asyncio.Event()
-            self._listener = asyncio.create_task(self._listen(), name="durable-pg-listener")
-        assert self._listening is not None
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._watchers.setdefault(run_id, set()).add(future)
-        try:
-            async with asyncio.timeout(timeout):
-                await self._listening.wait()
-                await future
-            return True
-        except TimeoutError:
-            return False
-        finally:
-            watchers = self._watchers.get(run_id)
-            if watchers is not None:
-                watchers.discard(future)
-                if not watchers:
-                    del self._watchers[run_id]
-
-    def _notify(self, run_ids: Sequence[str] | None) -> None:
-        keys = list(self._watchers) if run_ids is None else run_ids
-        for key in keys:
-            for future in self._watchers.get(key, ()):
-                if not future.done():
-                    future.set_result(None)
-
-    async def _listen(self) -> None:
-        assert self._listening is not None
-        delay = 0.05
-        channel = pg_sql.Identifier(self.channel).as_string()
-        while True:
-            try:
-                conn = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
-                async with conn:
-                    await conn.execute(f"LISTEN {channel}")
-                    self._listening.set()
-                    self._notify(None)  # anything may have changed while not listening
-                    delay = 0.05
-                    async for note in conn.notifies():
-                        self._notify([note.payload])
-            except psycopg.Error as exc:
-                logger.warning(
-                    "journal listener lost its connection (%s)",
-                    str(exc).strip(),
-                    extra={"action": "listen", "workflow_id": None},
-                )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 2.0)
+        return await self._changes.wait_changed(run_id, timeout)
 
     # -- export and prune ---------------------------------------------------------------
 
