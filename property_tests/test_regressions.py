@@ -85,3 +85,16 @@ def test_a_step_cancelled_by_a_timeout_replays_in_its_turn(crash_at: int) -> Non
     with tempfile.TemporaryDirectory() as folder, harness.sqlite_backend(folder) as backend:
         trace = asyncio.run(harness.execute(backend, program, "r", [crash_at]))
     assert trace.outcome == p.expected(program).outcome
+
+
+@pytest.mark.postgres_only
+def test_a_crash_while_an_engine_opens_is_resumed_by_the_next(postgres_cluster: str) -> None:
+    """``[tx t0]`` crashed at its first body point twice: the second crash hits while
+    `Engine.open` is still recovering runs (the resumed transaction step crashes the engine
+    under it); `open` must not fail on the journal it lost, and a third engine finishes the
+    run (found on Postgres by the property suite)."""
+    program = p.label(p.Chain(ops=[p.Tx()]))
+    with harness.postgres_backend(postgres_cluster) as backend:
+        trace = asyncio.run(harness.execute(backend, program, "crashy", [1, 1]))
+    assert trace.crashes == 2
+    assert trace.outcome == p.expected(program).outcome

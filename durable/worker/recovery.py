@@ -49,8 +49,12 @@ async def recover(engine: Engine) -> int:
         if len(records) < limit:
             break
         limit *= 4  # runs taken over stay listed (unfinished): look further next time
-    if engine._open:  # runs taken over may have closed (or crashed) the engine meanwhile
+    try:
         await _report_unregistered(engine, set(names))
+    except errors.JournalError:
+        if engine._open:
+            raise
+        # the runs taken over closed (or crashed) the engine meanwhile: nothing to report
     return taken
 
 
