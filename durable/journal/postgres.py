@@ -294,10 +294,12 @@ class PostgresJournal:
         held = list(self._owners._held.values())
         self._owners.drop()
         self._locks_closing = asyncio.gather(*(lock_conn.close() for lock_conn in held))
-        task, conn = self._writer.abandon()
-        tasks = [t for t in (task, self._changes.abandon()) if t is not None]
+        tasks, conns = self._writer.abandon()
+        listener = self._changes.abandon()
+        if listener is not None:
+            tasks.append(listener)
         pool, self._pool = self._pool, None
-        self._closing = asyncio.ensure_future(_shut(tasks, conn, pool))
+        self._closing = asyncio.ensure_future(_shut(tasks, conns, pool))
 
     # -- reads ------------------------------------------------------------------------
 
@@ -746,12 +748,12 @@ class PostgresJournal:
 
 async def _shut(
     tasks: list[asyncio.Task[None]],
-    conn: psycopg.AsyncConnection[Any] | None,
+    conns: list[psycopg.AsyncConnection[Any]],
     pool: psycopg_pool.AsyncConnectionPool[Any] | None,
 ) -> None:
     """Close an abandoned journal's connections once its tasks have stopped using them."""
     await asyncio.gather(*tasks, return_exceptions=True)
-    if conn is not None:
+    for conn in conns:
         await conn.close()
     if pool is not None:
         await pool.close()
