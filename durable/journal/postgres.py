@@ -294,12 +294,10 @@ class PostgresJournal:
         held = list(self._owners._held.values())
         self._owners.drop()
         self._locks_closing = asyncio.gather(*(lock_conn.close() for lock_conn in held))
-        tasks, conns = self._writer.abandon()
-        listener = self._changes.abandon()
-        if listener is not None:
-            tasks.append(listener)
+        task, conn = self._writer.abandon()
+        tasks = [t for t in (task, self._changes.abandon()) if t is not None]
         pool, self._pool = self._pool, None
-        self._closing = asyncio.ensure_future(_shut(tasks, conns, pool))
+        self._closing = asyncio.ensure_future(_shut(tasks, conn, pool))
 
     # -- reads ------------------------------------------------------------------------
 
@@ -748,12 +746,12 @@ class PostgresJournal:
 
 async def _shut(
     tasks: list[asyncio.Task[None]],
-    conns: list[psycopg.AsyncConnection[Any]],
+    conn: psycopg.AsyncConnection[Any] | None,
     pool: psycopg_pool.AsyncConnectionPool[Any] | None,
 ) -> None:
     """Close an abandoned journal's connections once its tasks have stopped using them."""
     await asyncio.gather(*tasks, return_exceptions=True)
-    for conn in conns:
+    if conn is not None:
         await conn.close()
     if pool is not None:
         await pool.close()

@@ -4,15 +4,7 @@
 commit was in flight, and commits them together in one round trip: ``BEGIN``, the
 statements and ``COMMIT`` go out at once in pipeline mode (a group of one statement
 runs alone, in autocommit).  Appends of all runs in a group become one statement fed
-by one JSON parameter.
-
-Two connections ("lanes").  A group made only of appends may commit on either lane
-while the other commits another such group: under load, the runs of one group do their
-next steps while the other group commits, instead of everybody waiting for one commit
-at a time.  The two groups never hold appends of the same run, so each run's entries
-still commit in the order they were written (an instant's entry before anything that
-used its value).  A group holding any other write waits until both lanes are idle and
-commits alone, so writes still take effect in submission order around it.
+by one JSON parameter.  Groups commit in submission order.
 
 When the connection drops or the server restarts, a group's outcome is unknown: the
 writer reconnects with backoff and commits the same group again; every statement is
@@ -124,41 +116,6 @@ def _merge_appends(query: str, appends: list[Append]) -> _Step:
 
 ConnectFn = Callable[[], Awaitable["psycopg.AsyncConnection[Any]"]]
 
-_LANES = 2
-_MIN_SPLIT = 16  # a group of appends is split over both lanes from twice this size
-
-
-def _runs(item: _Item) -> set[str]:
-    return {entry.run_id for entry in item.entries} if isinstance(item, Append) else set()
-
-
-def _separate(
-    items: list[_Item], taken: set[str], keep: int | None
-) -> tuple[list[_Item], list[_Item]]:
-    """Split `items` (in order) into those that may commit beside a group holding the
-    runs `taken`, and the rest, so that no run has items on both sides.  With `keep`,
-    the first `keep` items (and every later one of their runs) form the first part."""
-    if keep is not None and any(len(_runs(item)) > 1 for item in items):
-        return items, []  # an append of several runs: not worth splitting around
-    first: list[_Item] = []
-    rest: list[_Item] = []
-    held = set(taken)  # runs whose items go to `rest`
-    own: set[str] = set()  # runs of `first`, with `keep`
-    for item in items:
-        runs = _runs(item)
-        if keep is not None:
-            if len(first) < keep or runs & own:
-                first.append(item)
-                own |= runs
-            else:
-                rest.append(item)
-        elif runs & held:
-            rest.append(item)
-            held |= runs
-        else:
-            first.append(item)
-    return first, rest
-
 
 class GroupWriter:
     """The write path of one `PostgresJournal` (see the module docstring)."""
@@ -167,9 +124,7 @@ class GroupWriter:
         self._q = queries
         self._connect = connect
         self._where = where
-        self._conns: list[psycopg.AsyncConnection[Any] | None] = [None] * _LANES
-        self._lanes: list[asyncio.Task[None] | None] = [None] * _LANES  # commits in flight
-        self._lane_runs: list[set[str]] = [set() for _ in range(_LANES)]
+        self._conn: psycopg.AsyncConnection[Any] | None = None
         self._pending: list[_Item] = []
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -177,7 +132,7 @@ class GroupWriter:
         self._task: asyncio.Task[None] | None = None
 
     def start(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        self._conns[0] = conn
+        self._conn = conn
         self._task = asyncio.create_task(self._write_loop(), name="durable-pg-writer")
 
     async def close(self) -> None:
@@ -193,26 +148,20 @@ class GroupWriter:
             self._task = None
         self._fail(self._pending, None, "the journal was closed before this write committed")
         self._pending = []
-        for lane, conn in enumerate(self._conns):
-            if conn is not None:
-                await conn.close()
-            self._conns[lane] = None
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
 
-    def abandon(
-        self,
-    ) -> tuple[list[asyncio.Task[None]], list[psycopg.AsyncConnection[Any]]]:
-        """Stop without committing what is queued; returns the tasks and connections to
-        reap."""
-        tasks = [t for t in (self._task, *self._lanes) if t is not None]
-        conns = [c for c in self._conns if c is not None]
-        self._task, self._lanes, self._conns = None, [None] * _LANES, [None] * _LANES
-        for task in tasks:
+    def abandon(self) -> tuple[asyncio.Task[None] | None, psycopg.AsyncConnection[Any] | None]:
+        """Stop without committing what is queued; returns the task and connection to reap."""
+        task, conn, self._task, self._conn = self._task, self._conn, None, None
+        if task is not None:
             task.cancel()
         for item in self._pending:
             if item.future is not None:
                 item.future.cancel()
         self._pending = []
-        return tasks, conns
+        return task, conn
 
     def submit(self, item: _Item) -> asyncio.Future[Any]:
         if self._task is None or self._task.done():
@@ -230,56 +179,19 @@ class GroupWriter:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            while self._pending:
-                self._idle.clear()
-                busy = [t for t in self._lanes if t is not None and not t.done()]
-                if not all(isinstance(item, Append) for item in self._pending):
-                    # not only appends: after everything before, and alone
-                    if busy:
-                        await asyncio.wait(busy)
-                    batch, self._pending = self._pending, []
-                    await self._guarded(batch, 0)
-                    continue
-                free = [n for n, t in enumerate(self._lanes) if t is None or t.done()]
-                taken = set().union(*(self._lane_runs[n] for n in range(_LANES) if n not in free))
-                go, rest = _separate(self._pending, taken, None)
-                if not free or not go:  # wait for a lane (and the runs it holds)
-                    await asyncio.wait(busy, return_when=asyncio.FIRST_COMPLETED)
-                    continue
-                self._pending = rest
-                if len(free) == _LANES and len(go) >= 2 * _MIN_SPLIT:
-                    # both lanes idle and a big group: split it, so that its halves
-                    # alternate from now on (one computes while the other commits)
-                    first, second = _separate(go, set(), len(go) // 2)
-                    self._dispatch(first, free[0])
-                    if second:
-                        self._dispatch(second, free[1])
-                else:
-                    self._dispatch(go, free[0])
-            busy = [t for t in self._lanes if t is not None and not t.done()]
-            if busy:
-                self._wake.clear()
-                waiter = asyncio.ensure_future(self._wake.wait())
-                await asyncio.wait([waiter, *busy], return_when=asyncio.FIRST_COMPLETED)
-                waiter.cancel()
-                self._wake.set()  # look again: a lane finished or a write came
-            else:
+            if not self._pending:
+                continue
+            batch, self._pending = self._pending, []
+            self._idle.clear()
+            try:
+                await self._commit(batch)
+            except Exception as exc:  # a bug must fail its writes, not stop the writer
+                logger.exception(
+                    "journal writer failed", extra={"action": "commit", "workflow_id": None}
+                )
+                self._fail(batch, exc, "nothing of this write is known to be kept")
+            finally:
                 self._idle.set()
-
-    def _dispatch(self, batch: list[_Item], lane: int) -> None:
-        self._lane_runs[lane] = {run for item in batch for run in _runs(item)}
-        self._lanes[lane] = asyncio.create_task(
-            self._guarded(batch, lane), name=f"durable-pg-writer-lane{lane}"
-        )
-
-    async def _guarded(self, batch: list[_Item], lane: int) -> None:
-        try:
-            await self._commit(batch, lane)
-        except Exception as exc:  # a bug must fail its writes, not stop the writer
-            logger.exception(
-                "journal writer failed", extra={"action": "commit", "workflow_id": None}
-            )
-            self._fail(batch, exc, "nothing of this write is known to be kept")
 
     def _plan(self, batch: list[_Item]) -> list[_Step]:
         """Statements in submission order; appends wait for the next barrier (an op that
@@ -320,24 +232,23 @@ class GroupWriter:
             outcomes.extend(step.resolve(rows, cur.rowcount))
         return outcomes
 
-    async def _commit(self, batch: list[_Item], lane: int = 0) -> None:
+    async def _commit(self, batch: list[_Item]) -> None:
         delay, deadline = 0.02, time.monotonic() + OUTAGE_LIMIT
         while True:
             try:
-                conn = self._conns[lane]
-                if conn is None or conn.closed:
-                    conn = self._conns[lane] = await self._connect()
-                outcomes = await self._execute(conn, batch)
+                if self._conn is None or self._conn.closed:
+                    self._conn = await self._connect()
+                outcomes = await self._execute(self._conn, batch)
             except RETRYABLE as exc:
                 # outcome unknown: the same group is committed again, idempotently
-                if not await self._back_off(batch, exc, delay, deadline, lane):
+                if not await self._back_off(batch, exc, delay, deadline):
                     return
                 delay = min(delay * 2, 2.0)
                 continue
             except psycopg.Error as exc:
                 if len(batch) > 1:  # find the culprit: the others must not fail with it
                     for item in batch:
-                        await self._commit([item], lane)
+                        await self._commit([item])
                 else:
                     self._fail(batch, exc, "nothing of this write was kept")
                 return
@@ -351,15 +262,14 @@ class GroupWriter:
             return
 
     async def _back_off(
-        self, batch: list[_Item], exc: psycopg.Error, delay: float, deadline: float, lane: int
+        self, batch: list[_Item], exc: psycopg.Error, delay: float, deadline: float
     ) -> bool:
         """After a failure that may be temporary: wait and say whether to try again."""
         for item in batch:
             item.retried = True
-        conn = self._conns[lane]
-        if conn is not None and conn.broken:
-            await conn.close()
-            self._conns[lane] = None
+        if self._conn is not None and self._conn.broken:
+            await self._conn.close()
+            self._conn = None
         if time.monotonic() > deadline:
             self._fail(batch, exc, f"the database was unreachable for {OUTAGE_LIMIT:.0f}s")
             return False
