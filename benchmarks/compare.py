@@ -41,8 +41,7 @@ from psycopg import conninfo, sql
 from benchmarks import _compare_report as report
 
 ROOT = Path(__file__).resolve().parent.parent
-PEERS = ("durable", "dbos", "absurd", "raw")
-DISPLAY = {"durable": "durable", "dbos": "DBOS", "absurd": "Absurd", "raw": "raw"}
+PEERS = report.PEERS
 ONLY_ON = {"absurd": "postgres"}  # a peer that runs on one backend only
 # peer -> (modules it needs, why it is unavailable without them), checked before any run
 NEEDS = {
@@ -226,7 +225,7 @@ def measure(options: Options, backend: str, scenario: str, peer: str, label: str
 
 
 def _display(peer: str) -> str:
-    return DISPLAY[peer]
+    return report.NAMES[peer]
 
 
 def _peers(options: Options, backend: str) -> list[str]:
