@@ -177,7 +177,11 @@ class Sequencer:
         Called by the call's own coroutine, which then awaits the returned future.
         """
         future = self.waiter(seq)
-        slot = self._slots[seq]
+        self._ready(self._slots[seq], value)
+        self.pump(caller=seq)
+        return future
+
+    def _ready(self, slot: _Slot, value: Any) -> None:
         slot.value = value
         if not slot.ready:
             slot.ready = True
@@ -185,8 +189,6 @@ class Sequencer:
             group.not_ready -= 1
             if not slot.live:
                 group.stalled -= 1
-        self.pump(caller=seq)
-        return future
 
     def committed(self, seq: int, value: Any) -> asyncio.Future[Any]:
         """The live result of call `seq` is journaled: deliver it in its turn (called by
@@ -199,10 +201,7 @@ class Sequencer:
         slot = self._slots.get(seq)
         if slot is None or slot.ready:
             return
-        slot.value = value
-        slot.ready = True
-        group = self._groups[slot.ord]
-        group.not_ready -= 1
+        self._ready(slot, value)
         self.pump()
 
     def abandon(self, seqs: list[int]) -> None:
