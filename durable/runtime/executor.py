@@ -589,6 +589,12 @@ class Executor:
         finally:
             write.close()  # never started when the instants failed: no "never awaited"
 
+    async def write_timer(self, seq: int, wake_at: float) -> None:
+        """Journal the deadline of call `seq` (a sleep, a timeout, a recv's), so a restart
+        keeps it; a failure stops the run."""
+        timer = base.TimerRecord(run_id=self.run.id, seq=seq, wake_at=wake_at)
+        await self._durably(self.host.journal.set_timer(self.host.owner, timer))
+
     async def _set_status(self, status: base.Status, wake_at: float | None) -> None:
         await self._durably(
             self.host.journal.update_run(

@@ -70,12 +70,7 @@ async def _deadline(executor: Executor, seq: int, timeout: float | None) -> floa
     wake_at = executor.timers.pop(seq, None)
     if wake_at is None:
         wake_at = time.time() + max(0.0, timeout)
-        await executor._durably(
-            executor.host.journal.set_timer(
-                executor.host.owner,
-                base.TimerRecord(run_id=executor.run.id, seq=seq, wake_at=wake_at),
-            )
-        )
+        await executor.write_timer(seq, wake_at)
     return wake_at
 
 

@@ -129,13 +129,12 @@ class Timeout:
             future = executor.sequencer.replayed(self._seq, recorded)
         else:
             wake_at = executor.timers.pop(self._seq, None)
-            timer = None
+            new = wake_at is None
             if wake_at is None:
                 wake_at = time.time() + self.seconds
-                timer = base.TimerRecord(run_id=executor.run.id, seq=self._seq, wake_at=wake_at)
             # the deadline is written in the background: awaiting it here (but not on a
             # replay that finds it) would change how other branches number their calls
-            self._watcher = executor.spawn(self._watch(wake_at, timer))
+            self._watcher = executor.spawn(self._watch(wake_at, new))
             future = executor.sequencer.waiter(self._seq)
         future.add_done_callback(self._delivered)
         self._future = future
@@ -149,14 +148,12 @@ class Timeout:
             self._seq, "timeout", "timeout", fingerprint, time.time(), status="ok", output=output
         )
 
-    async def _watch(self, wake_at: float, timer: base.TimerRecord | None) -> None:
+    async def _watch(self, wake_at: float, new: bool) -> None:
         assert self._executor is not None
         executor = self._executor
-        if timer is not None:
+        if new:
             try:
-                await executor.machinery(
-                    executor._durably(executor.host.journal.set_timer(executor.host.owner, timer))
-                )
+                await executor.machinery(executor.write_timer(self._seq, wake_at))
             except signals.RunAborted:
                 return  # the run stops executing here
         self._armed = True

@@ -44,12 +44,7 @@ async def _sleep(
         if wake_at is None:
             wake_at = started + max(0.0, float(seconds))
             # fixed before the wait, so a restart resumes the remaining time
-            await executor._durably(
-                executor.host.journal.set_timer(
-                    executor.host.owner,
-                    base.TimerRecord(run_id=executor.run.id, seq=seq, wake_at=wake_at),
-                )
-            )
+            await executor.write_timer(seq, wake_at)
         long_sleep = wake_at - time.time() >= 1.0 and executor.outstanding == 1
         if long_sleep:
             await executor._set_status(base.Status.SLEEPING, wake_at)
