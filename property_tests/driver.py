@@ -20,12 +20,8 @@ from property_tests import harness, programs
 
 def _load_log(path: str | None) -> None:
     """What earlier processes logged: injected failures are counted across processes."""
-    if path and os.path.exists(path):
-        with open(path) as handle:
-            for line in handle:
-                run_id, incarnation, what, label, value = json.loads(line)
-                event = programs.Event(incarnation, what, label, value)
-                programs.LOG.setdefault(run_id, []).append(event)
+    for run_id, event in programs.read_log(path):
+        programs.LOG.setdefault(run_id, []).append(event)
 
 
 async def main(url: str, run_id: str, text: str, crash_at: int) -> None:

@@ -312,6 +312,16 @@ def record(run_id: str, what: str, label: str, value: str = "") -> None:
             handle.flush()
 
 
+def read_log(path: str | None) -> list[tuple[str, Event]]:
+    """The events `record` wrote to the JSONL file `path` (none if it does not exist), each
+    with its run id."""
+    if not path or not os.path.exists(path):
+        return []
+    with open(path) as handle:
+        rows = [json.loads(line) for line in handle]
+    return [(run_id, Event(*fields)) for run_id, *fields in rows]
+
+
 def point() -> None:
     """A crash point inside a body: crash here if this is the armed one."""
     CRASHER.count += 1

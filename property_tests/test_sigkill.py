@@ -57,11 +57,10 @@ def check_sigkill(backend: harness.Backend, program: programs.Chain, at: int) ->
         code, out = _drive(backend.url, text, 0, log, 1)
         assert code == 0, f"the resuming process failed: {out}"
         assert tuple(json.loads(out)) == model.outcome
-        events = []
-        if os.path.exists(log):
-            with open(log) as handle:
-                events = [json.loads(line) for line in handle]
-    again = {e[3] for e in events if e[1] == 1 and e[2] == "start" and e[3] in journaled}
+        events = [event for _, event in programs.read_log(log)]
+    again = {
+        e.label for e in events if e.incarnation == 1 and e.what == "start" and e.label in journaled
+    }
     assert not again, f"journaled before the kill, ran again after it: {again}"
     final = harness.asyncio.run(harness._snapshot(backend, "killed"))
     for label, op in programs.bodies(program).items():

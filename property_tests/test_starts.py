@@ -87,12 +87,9 @@ def _start_in_processes(url: str, program: programs.Chain, processes: int) -> No
         assert [child.returncode for child in children] == [0] * processes
         want = programs.expected(program)
         assert [tuple(json.loads(out)) for out in outputs] == [want.outcome] * processes
-        events = []
-        if os.path.exists(log):
-            with open(log) as handle:
-                events = [json.loads(line) for line in handle]
+        events = [event for _, event in programs.read_log(log)]
         counts = {
-            label: sum(1 for e in events if e[2] == "start" and e[3] == label)
+            label: sum(1 for e in events if e.what == "start" and e.label == label)
             for label in want.starts
         }
         assert counts == want.starts, "a body ran more often than once per run"
