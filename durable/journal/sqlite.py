@@ -131,8 +131,9 @@ class SqliteJournal:
                     "exist; create it or point DURABLE_DATABASE_URL elsewhere"
                 )
         # Opening may wait (briefly) for a lock: another process recovering the WAL index,
-        # or closing as the last connection.  After that, writes never block the loop on
-        # the busy handler: `_flush` retries them later instead.
+        # or closing as the last connection (`open` also retries what the busy handler does
+        # not cover).  After that, writes never block the loop on the busy handler: `_flush`
+        # retries them later instead.
         conn = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=5.0, uri=uri
         )
@@ -146,6 +147,21 @@ class SqliteJournal:
             conn.close()
             raise
         return conn
+
+    async def _connect_when_free(self) -> sqlite3.Connection:
+        """`_connect`, retried for a few seconds while the file is locked: switching a new
+        file to WAL while another process does the same fails at once with "database is
+        locked", without calling the busy handler."""
+        deadline = time.monotonic() + _BUSY_LIMIT
+        delay = 0.005
+        while True:
+            try:
+                return self._connect()
+            except sqlite3.OperationalError as exc:
+                if not _is_locked(exc) or time.monotonic() > deadline:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.1)
 
     def _diagnosis(self) -> str:
         """Why the file may be unusable, in words, for error messages."""
@@ -166,7 +182,7 @@ class SqliteJournal:
     async def open(self) -> None:
         """Connect, then create or migrate the schema."""
         try:
-            self._conn = self._connect()
+            self._conn = await self._connect_when_free()
             await self._write(self._migrate)
         except (sqlite3.Error, errors.JournalError) as exc:
             if self._conn is not None:
