@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 import durable
+from tests.waiting import wait_journaled
 
 
 @durable.step(name="e2e.hygiene.fetch")
@@ -40,8 +41,7 @@ async def test_resume_after_gather_and_sync_step_leaves_no_task_error(make_engin
     asyncio.get_running_loop().set_exception_handler(lambda _, ctx: loop_errors.append(ctx))
     first = await make_engine()
     await first.start(pipeline, workflow_id="hygiene")
-    while len(await first.history("hygiene")) < 4:  # the gather and the first parse
-        await asyncio.sleep(0.001)
+    await wait_journaled(first, "hygiene", 4, interval=0.001)  # the gather and the first parse
     first.abandon()
 
     second = await make_engine()

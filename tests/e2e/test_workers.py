@@ -16,6 +16,7 @@ import pytest
 
 import durable
 from tests.e2e import worker_jobs
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -101,10 +102,12 @@ async def test_sigterm_hands_runs_over_at_once(db_url, tmp_path) -> None:
     async with durable.Engine(db_url, execute=False, poll_interval=0) as client:
         await client.start(worker_jobs.ten, 0.3, workflow_id="slow")
         first = _spawn(db_url, effects, "--grace", "5")
-        for _ in range(200):
-            if _effects(effects):
-                break
-            await asyncio.sleep(0.05)
+        await wait_until(
+            lambda: _effects(effects),
+            what="the worker to start a step body",
+            timeout=30,
+            interval=0.05,
+        )
         first.send_signal(signal.SIGTERM)
         assert first.wait(timeout=20) == 0
         info = await client.get("slow").info()
@@ -192,10 +195,12 @@ async def test_cancel_reaches_a_run_in_another_process(db_url, tmp_path) -> None
         run = await client.start(worker_jobs.stuck, 60.0, workflow_id="stuck")
         worker = _spawn(db_url, effects)
         try:
-            for _ in range(300):
-                if _effects(effects)[("stuck", 0)]:
-                    break
-                await asyncio.sleep(0.05)
+            await wait_until(
+                lambda: _effects(effects)[("stuck", 0)],
+                what="the worker to start the body of step 0 of 'stuck'",
+                timeout=30,
+                interval=0.05,
+            )
             asked = time.monotonic()
             await run.cancel()
             with pytest.raises(durable.Cancelled):

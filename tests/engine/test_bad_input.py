@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import sqlite3
@@ -12,6 +11,7 @@ import pytest
 
 import durable
 from durable import testing
+from tests.waiting import wait_journaled
 
 
 @durable.step(name="tests.bad.value")
@@ -28,10 +28,7 @@ async def pair() -> list[dict[str, int]]:
 
 async def _crash_after_first_entry(engine: durable.Engine, run_id: str) -> None:
     await engine.start(pair, workflow_id=run_id)
-    for _ in range(400):
-        if len(await engine.history(run_id)) >= 1:
-            break
-        await asyncio.sleep(0.005)
+    await wait_journaled(engine, run_id, 1)
     testing.crash(engine)
 
 

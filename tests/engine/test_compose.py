@@ -8,6 +8,7 @@ import pytest
 
 import durable
 from durable import testing
+from tests.waiting import wait_journaled, wait_status, wait_until
 
 ran: list[str] = []
 
@@ -60,10 +61,7 @@ async def test_replay_does_not_start_children_again(make_engine) -> None:
     ran.clear()
     first = await make_engine()
     await first.start(slow_parent, workflow_id="sp")
-    for _ in range(400):
-        if len(await first.history("sp")) >= 1:
-            break
-        await asyncio.sleep(0.005)
+    await wait_journaled(first, "sp", 1)
     testing.crash(first)
     second = await make_engine()
     assert await second.get("sp").result(timeout=10) == ["s1@-", "s2@-"]
@@ -111,11 +109,7 @@ async def child_race() -> str:
 
 async def test_race_cancels_a_losing_child_run(engine) -> None:
     assert await engine.run(child_race, workflow_id="cr") == "quick"
-    for _ in range(200):
-        if await engine.get("cr.1").status() is durable.Status.CANCELLED:
-            break
-        await asyncio.sleep(0.01)
-    assert await engine.get("cr.1").status() is durable.Status.CANCELLED
+    await wait_status(engine, "cr.1", durable.Status.CANCELLED)
 
 
 @durable.workflow(name="tests.compose.waits_for_child")
@@ -125,13 +119,14 @@ async def waits_for_child() -> str:
 
 async def test_cancel_cascades_to_descendants(engine) -> None:
     run = await engine.start(waits_for_child, workflow_id="cc")
-    for _ in range(400):
-        if (
-            len(await engine.list(name="tests.compose.slow_leaf"))
+
+    async def child_sleeping() -> bool:
+        return (
+            len(await engine.list(name="tests.compose.slow_leaf")) > 0
             and (await engine.get("cc.0").status()) is durable.Status.SLEEPING
-        ):
-            break
-        await asyncio.sleep(0.01)
+        )
+
+    await wait_until(child_sleeping, what="child 'cc.0' to exist and be SLEEPING")
     await run.cancel()
     with pytest.raises(durable.Cancelled):
         await run.result(timeout=5)

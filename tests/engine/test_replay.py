@@ -9,6 +9,7 @@ import pytest
 
 import durable
 from durable import testing
+from tests.waiting import wait_until
 
 body_runs: dict[str, int] = {}
 crash_at: dict[str, object] = {"engine": None, "after": -1, "count": 0}
@@ -51,11 +52,7 @@ async def test_chained_branches_replay_after_crash(make_engine, seed: int) -> No
     first = await make_engine()
     crash_at.update(engine=first, after=7 + seed, count=0)
     await first.start(chains, seed, 4, 4, workflow_id=f"chains-{seed}")
-    for _ in range(500):
-        if not first._open:
-            break
-        await asyncio.sleep(0.005)
-    assert not first._open, "the crash point was never reached"
+    await wait_until(lambda: not first._open, what=f"the crash after step body {7 + seed}")
     crash_at.update(engine=None)
     inspector = await make_engine(execute=False)
     journaled_before = {h.output for h in await inspector.history(f"chains-{seed}")}

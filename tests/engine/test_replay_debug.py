@@ -6,6 +6,7 @@ import asyncio
 
 import durable
 from durable import testing
+from tests.waiting import wait_journaled
 
 bodies: list[str] = []
 
@@ -71,10 +72,7 @@ async def unfinished() -> str:
 async def test_replay_of_an_unfinished_run_says_where_it_would_go_on(make_engine) -> None:
     first = await make_engine()
     await first.start(unfinished, workflow_id="unf")
-    for _ in range(400):
-        if len(await first.history("unf")) >= 1:
-            break
-        await asyncio.sleep(0.005)
+    await wait_journaled(first, "unf", 1)
     testing.crash(first)
     inspector = await make_engine(execute=False)
     report = await inspector.replay("unf")
@@ -109,10 +107,7 @@ async def test_patched_old_runs_keep_the_old_path(make_engine) -> None:
     try:
         first = await make_engine()
         await first.start(before_patch, workflow_id="old")
-        for _ in range(400):
-            if len(await first.history("old")) >= 2:
-                break
-            await asyncio.sleep(0.005)
+        await wait_journaled(first, "old", 2)
         testing.crash(first)
     finally:
         durable.workflow(name="tests.dbg.patched")(original)

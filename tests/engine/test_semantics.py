@@ -10,6 +10,7 @@ import pytest
 
 import durable
 from durable import testing
+from tests.waiting import wait_journaled, wait_status, wait_until
 
 calls: list[str] = []
 
@@ -31,10 +32,7 @@ async def ordered_v1() -> list[str]:
 async def test_changed_call_order_is_a_nondeterminism_error(make_engine) -> None:
     first = await make_engine()
     await first.start(ordered_v1, workflow_id="det")
-    for _ in range(400):
-        if len(await first.history("det")) == 2:
-            break
-        await asyncio.sleep(0.005)
+    await wait_journaled(first, "det", 2)
     testing.crash(first)
     inspector = await make_engine(execute=False)
     before = await inspector.history("det")
@@ -157,13 +155,16 @@ async def instants() -> list[str]:
 async def test_now_uuid_random_replay_the_same_values(make_engine) -> None:
     first = await make_engine()
     await first.start(instants, workflow_id="inst")
-    for _ in range(400):
-        if (
+
+    async def instants_journaled() -> bool:
+        return (
             await first.get("inst").status() is durable.Status.RUNNING
             and len(await first.history("inst")) >= 3
-        ):
-            break
-        await asyncio.sleep(0.005)
+        )
+
+    await wait_until(
+        instants_journaled, what="run 'inst' to journal now, uuid and random, still running"
+    )
     testing.crash(first)
     inspector = await make_engine(execute=False)
     journaled = [h.output for h in await inspector.history("inst")]
@@ -216,11 +217,7 @@ async def sleepy() -> str:
 
 async def test_cancel_and_resume(engine) -> None:
     run = await engine.start(sleepy, workflow_id="zz")
-    for _ in range(400):
-        if await run.status() is durable.Status.SLEEPING:
-            break
-        await asyncio.sleep(0.005)
-    assert await run.status() is durable.Status.SLEEPING
+    await wait_status(engine, "zz", durable.Status.SLEEPING)
     await run.cancel()
     with pytest.raises(durable.Cancelled) as cancelled:
         await run.result(timeout=5)

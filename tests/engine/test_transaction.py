@@ -8,6 +8,7 @@ import pytest
 
 import durable
 from durable import testing
+from tests.waiting import wait_journaled
 
 hold = {"inside": asyncio.Event(), "seconds": 0.0}
 
@@ -54,10 +55,7 @@ async def test_transaction_effects_once_across_a_crash(make_engine, backend) -> 
     hold["seconds"] = 0.0
     first = await make_engine()
     await first.start(notes, backend, "crash", workflow_id="tx-crash")
-    for _ in range(400):
-        if len(await first.history("tx-crash")) >= 2:
-            break
-        await asyncio.sleep(0.005)
+    await wait_journaled(first, "tx-crash", 2)
     testing.crash(first)
     second = await make_engine()
     assert await second.get("tx-crash").result(timeout=10) == [1, 1, 2]

@@ -17,6 +17,7 @@ from durable import errors
 from durable.journal import base, open_journal
 from durable.journal.postgres import PostgresJournal
 from tests.postgres import PASSWORD_ROLE, Cluster
+from tests.waiting import wait_journaled
 
 pytestmark = pytest.mark.postgres_only
 
@@ -163,14 +164,6 @@ async def many(n: int) -> int:
     return total
 
 
-async def _until_history(engine: durable.Engine, run_id: str, count: int) -> None:
-    for _ in range(1000):
-        if len(await engine.history(run_id)) >= count:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"{run_id} never reached {count} entries")
-
-
 async def _check_journal(engine: durable.Engine, run_id: str, n: int) -> None:
     history = await engine.history(run_id)
     assert [h.seq for h in history] == list(range(n)), "an entry was lost or doubled"
@@ -183,7 +176,7 @@ async def test_server_restart_mid_run(postgres_server: Cluster | None, make_engi
     executions.clear()
     engine = await make_engine()
     run = await engine.start(many, 60, workflow_id="restarted")
-    await _until_history(engine, "restarted", 15)
+    await wait_journaled(engine, "restarted", 15, timeout=20)
     await postgres_server.restart_async("fast")
     assert await run.result(timeout=60) == sum(2 * i for i in range(60))
     await _check_journal(engine, "restarted", 60)
@@ -195,7 +188,7 @@ async def test_server_crash_mid_run(postgres_server: Cluster | None, make_engine
     executions.clear()
     engine = await make_engine()
     runs = [await engine.start(many, 30, workflow_id=f"crashed-{k}") for k in range(5)]
-    await _until_history(engine, "crashed-0", 8)
+    await wait_journaled(engine, "crashed-0", 8, timeout=20)
     await postgres_server.restart_async("immediate")  # no shutdown checkpoint: WAL replay
     for run in runs:
         assert await run.result(timeout=60) == sum(2 * i for i in range(30))
