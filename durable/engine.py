@@ -112,7 +112,10 @@ class Engine:
         self._active: dict[str, tuple[executor_mod.Executor, asyncio.Task[None]]] = {}
         self._finished: dict[str, asyncio.Event] = {}
         self._changed: dict[str, asyncio.Event] = {}
-        self._claiming: set[str] = set()
+        self._claiming: dict[str, str | None] = {}  # run id -> queue, while being claimed
+        # runs of queues with a worker_concurrency left pending here for want of room:
+        # taken over as soon as a run of their queue ends here (queue -> id -> row)
+        self._deferred: dict[str | None, dict[str, base.RunRecord]] = {}
         self._background: list[asyncio.Task[None]] = []
         self._open = False
 
@@ -227,12 +230,33 @@ class Engine:
 
     def queue_slots(self, queue: str | None) -> int:
         """How many more runs of `queue` this engine may execute now (its own limits)."""
-        free = self.free_slots()
+        return min(self.free_slots(), self._queue_room(queue))
+
+    def _queue_room(self, queue: str | None) -> int:
+        """Runs of `queue` this engine may add under its ``worker_concurrency`` (runs being
+        claimed count: their claims are awaited outside the check)."""
         limits = registry.lookup_queue(queue)
         if limits is None or limits.worker_concurrency is None:
-            return free
+            return 1 << 30
         mine = sum(1 for ex, _ in self._active.values() if ex.run.queue == queue)
-        return min(free, limits.worker_concurrency - mine)
+        mine += sum(1 for claimed in self._claiming.values() if claimed == queue)
+        return limits.worker_concurrency - mine
+
+    async def _take_child(self, record: base.RunRecord) -> None:
+        """Take a child over here, or, while its queue's ``worker_concurrency`` is reached
+        here, keep it to take over when a run of that queue ends here.  (The engine-wide
+        `concurrency` is not asked: the parent holds a slot while it waits.)"""
+        if self._queue_room(record.queue) > 0:
+            await self.take_over(record)
+        elif not self.draining:
+            self._deferred.setdefault(record.queue, {})[record.id] = record
+
+    async def _take_deferred(self, queue: str | None) -> None:
+        """A run of `queue` ended here: take over the children of it left pending."""
+        waiting = self._deferred.get(queue, {})
+        while waiting and self._queue_room(queue) > 0 and not self.draining:
+            run_id = next(iter(waiting))
+            await self.take_over(waiting.pop(run_id))  # False: taken or finished elsewhere
 
     async def run(self, wf: Workflow[..., R] | str, *args: Any, **kwargs: Any) -> Any:
         """Start a run and wait for its result."""
@@ -275,6 +299,8 @@ class Engine:
             if executor.suspended and self._open:
                 with contextlib.suppress(errors.JournalError):
                     await self.journal.release(self.owner, [run_id])
+            if self._open:
+                await self._take_deferred(executor.run.queue)
 
     def _notify_finished(self, run_id: str) -> None:
         event = self._finished.pop(run_id, None)
@@ -289,9 +315,12 @@ class Engine:
             or record.id in self._active
             or record.id in self._claiming
             or not self._open
+            or self._queue_room(record.queue) <= 0
         ):
             return False
-        self._claiming.add(record.id)  # until launched: no second take-over meanwhile
+        # until launched: no second take-over meanwhile, and it counts against its queue
+        self._claiming[record.id] = record.queue
+        self._deferred.get(record.queue, {}).pop(record.id, None)
         try:
             return await self._claim_and_launch(record, definition)
         except errors.JournalError:
@@ -299,7 +328,7 @@ class Engine:
                 return False
             raise
         finally:
-            self._claiming.discard(record.id)
+            del self._claiming[record.id]
 
     async def _claim_and_launch(
         self, record: base.RunRecord, definition: registry.WorkflowDef
@@ -658,7 +687,7 @@ class Engine:
             self._launch(base.RunLoad(run=record, entries=[], attempts=[], timers=[]), definition)
         elif record.status not in base.TERMINAL and record.id not in self._active:
             if record.owner != self.owner and await self._unheld(record):
-                await self.take_over(record)
+                await self._take_child(record)
         return record
 
     async def wait_finished(self, run_id: str) -> base.RunRecord:
