@@ -14,9 +14,10 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
 from durable import errors
-from durable.runtime import children, messages, racing, registry, timers
+from durable.runtime import children, messages, racing, registry, steps, timers
 from durable.runtime import context as context_mod
 from durable.runtime import executor as executor_mod
+from durable.runtime.kinds import Kind
 from durable.runtime.retry import NO_RETRY, Retry
 
 __all__ = [
@@ -85,7 +86,7 @@ class Step(Generic[P, R]):
                     "the journal's connection, which only a running workflow has"
                 )
             return self.definition.fn(*args, **kwargs)  # type: ignore[no-any-return]
-        return executor.call_step(self.definition, args, kwargs)
+        return steps.call_step(executor, self.definition, args, kwargs)
 
 
 class Workflow(Generic[P, R]):
@@ -384,7 +385,7 @@ def now() -> datetime.datetime:
     executor = _executor_for_workflow_code()
     if executor is None:
         return datetime.datetime.now(datetime.UTC)
-    value: datetime.datetime = timers.call_instant(executor, "now", executor_mod.instant_now)
+    value: datetime.datetime = timers.call_instant(executor, Kind.NOW, executor_mod.instant_now)
     return value
 
 
@@ -399,7 +400,7 @@ def uuid4() -> _uuid.UUID:
     executor = _executor_for_workflow_code()
     if executor is None:
         return _uuid.uuid4()
-    value: _uuid.UUID = timers.call_instant(executor, "uuid", executor_mod.instant_uuid)
+    value: _uuid.UUID = timers.call_instant(executor, Kind.UUID, executor_mod.instant_uuid)
     return value
 
 
@@ -414,7 +415,7 @@ def random() -> float:
     executor = _executor_for_workflow_code()
     if executor is None:
         return _random.random()
-    value: float = timers.call_instant(executor, "random", executor_mod.instant_random)
+    value: float = timers.call_instant(executor, Kind.RANDOM, executor_mod.instant_random)
     return value
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from durable.runtime.executor import Executor
 
-__all__ = ["ExecutionContext", "current_run", "current_step", "workflow_code"]
+__all__ = ["ExecutionContext", "contests", "current_run", "current_step", "workflow_code"]
 
 current_run: contextvars.ContextVar[Executor | None] = contextvars.ContextVar(
     "durable_current_run", default=None
@@ -61,3 +61,10 @@ class ExecutionContext:
     attempt: int
     step: int
     metadata: dict[str, Any] = field(default_factory=dict)
+
+
+# the races and timeouts enclosing the running code, outermost first, each with the
+# party the code plays in it (see `durable.runtime.contests`)
+contests: contextvars.ContextVar[tuple[tuple[Any, int], ...]] = contextvars.ContextVar(
+    "durable_contests", default=()
+)

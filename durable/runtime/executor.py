@@ -6,32 +6,37 @@ call must match it (kind, name, argument fingerprint) or the run stops with
 `NonDeterminismError` before anything runs; the journaled outcome is handed back
 by the `Sequencer`, in the original completion order.  Otherwise the call runs
 live and its outcome is journaled before the workflow sees it.
+
+Primitives see none of this: `issue` gives them a `calls.Call`, the one interface
+through which they replay, run live and journal.  The executor keeps the run as a
+whole: its task, its end, aborts and divergences.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import random as _random
 import time
 import uuid as _uuid
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from durable import codec as codec_mod
 from durable import errors
 from durable.journal import base
-from durable.runtime import context, registry, signals, steps
+from durable.runtime import context, registry, signals
+from durable.runtime.calls import Call
+from durable.runtime.kinds import Kind
+from durable.runtime.recorder import Recorder
 from durable.runtime.sequencer import Sequencer
 
-__all__ = ["Executor", "Host"]
+__all__ = ["Executor", "Host", "Observer"]
 
 logger = logging.getLogger(__name__)
-
-# Kinds answered synchronously at the call: they never wait in the delivery order.
-_INSTANT_KINDS = frozenset({"now", "uuid", "random", "patch"})
 
 
 class RunControl(Protocol):
@@ -79,6 +84,19 @@ class Host:
     runs: RunControl
 
 
+@dataclass(frozen=True)
+class Observer:
+    """Hooks of a replay for debugging: such an executor writes nothing and runs no body.
+
+    `on_call(seq, kind, name, matched)` sees each call as it is matched; `on_break(seq)`
+    runs just before call number `break_at` is made.
+    """
+
+    on_call: Callable[[int, str, str, bool], None] | None = None
+    break_at: int | None = None
+    on_break: Callable[[int], None] | None = None
+
+
 def _describe(kind: str, name: str, fingerprint: str, args: Any = None) -> str:
     if args is None:
         return f"{kind} {name!r} (arguments fingerprint {fingerprint})"
@@ -109,7 +127,13 @@ def decode_input(
 class Executor:
     """One run being executed in this process (see the module docstring)."""
 
-    def __init__(self, host: Host, load: base.RunLoad, definition: registry.WorkflowDef) -> None:
+    def __init__(
+        self,
+        host: Host,
+        load: base.RunLoad,
+        definition: registry.WorkflowDef,
+        observer: Observer | None = None,
+    ) -> None:
         self.host = host
         self.run = load.run
         self.definition = definition
@@ -118,9 +142,9 @@ class Executor:
         for attempt in load.attempts:
             self.attempts.setdefault(attempt.seq, []).append(attempt)
         self.timers = {timer.seq: timer.wake_at for timer in load.timers}
-        journaled = [(e.ord, e.seq) for e in load.entries if e.kind not in _INSTANT_KINDS]
+        journaled = [(e.ord, e.seq) for e in load.entries if not Kind.is_instant(e.kind)]
         next_ord = max((e.ord for e in load.entries), default=-1) + 1
-        self.sequencer = Sequencer(self, journaled, next_ord, self._stalled)
+        self.sequencer = Sequencer(self, journaled, next_ord, self._stalled, lambda: self.busy > 0)
         self.next_seq = 0
         self.outstanding = 0
         # the highest call number the journal knows of: a patch check below it belongs
@@ -131,11 +155,9 @@ class Executor:
             + [a.seq for a in load.attempts],
             default=-1,
         )
-        # replay for debugging: no write, no body; `observer` sees each matched call
-        self.replay_only = False
-        self.observer: Callable[[int, str, str, bool], None] | None = None
-        self.break_at: int | None = None
-        self.on_break: Callable[[int], None] | None = None
+        # replay for debugging: no write, no body; the observer sees each matched call
+        self.observer = observer
+        self.replay_only = observer is not None
         # set when this process stops the run on purpose (draining, a long sleep): it is
         # released for another engine, not failed
         self.suspended = False
@@ -151,13 +173,13 @@ class Executor:
         self.metadata: dict[str, Any] = {}
         # now/uuid4/random entries not yet written: they go out with the run's next
         # write, so nothing that depends on their values is journaled without them.
-        self.instants: list[base.EntryRecord] = []
         self.background: set[asyncio.Task[Any]] = set()
         # background tasks only waiting for something outside this run (a child that is
         # still running): the run's end does not wait for them
         self.waiting: set[asyncio.Task[Any]] = set()
-        self.group: list[base.EntryRecord] | None = None
-        self.group_written: asyncio.Task[None] | None = None
+        self.recorder = Recorder(
+            host.journal, host.owner, self.run.id, self.sequencer, self.abort, self.spawn
+        )
 
     @property
     def workflow_id(self) -> str:
@@ -181,15 +203,16 @@ class Executor:
         ctx.run(context.current_run.set, self)
         ctx.run(context.workflow_code.set, self)
         self.task = asyncio.get_running_loop().create_task(
-            self._call_workflow(args, kwargs), context=ctx
+            self.call_workflow(args, kwargs), context=ctx
         )
         self.sequencer.main_task = self.task
         update = await self._outcome_of(self.task)
         if update is None:
             return None
         try:
-            if self.instants:
-                await journal.append_entries(owner, self._take_instants())
+            instants = self.recorder.take_instants()
+            if instants:
+                await journal.append_entries(owner, instants)
             await journal.update_run(owner, update)
         except base.LeaseLost:
             return None
@@ -202,7 +225,8 @@ class Executor:
         )
         return update.status
 
-    async def _call_workflow(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    async def call_workflow(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """The workflow function itself, within its `timeout=` if it has one."""
         fn = self.definition.fn
         if self.definition.timeout is not None:
             from durable.runtime import racing
@@ -294,9 +318,9 @@ class Executor:
     def suspend(self, why: str) -> signals.RunAborted:
         """Stop executing the run here without an error; the engine releases it."""
         self.suspended = True
-        return self._abort(signals.Suspended(why))
+        return self.abort(signals.Suspended(why))
 
-    def _abort(self, reason: BaseException) -> signals.RunAborted:
+    def abort(self, reason: BaseException) -> signals.RunAborted:
         """Stop executing here without finishing the run (lease lost, journal unusable)."""
         if self.aborted is None:
             self.aborted = reason
@@ -318,7 +342,7 @@ class Executor:
         recorded = (
             "an entry" if entry is None else _describe(entry.kind, entry.name, entry.fingerprint)
         )
-        self._diverge(
+        self.diverge(
             errors.NonDeterminismError(
                 workflow_id=self.run.id,
                 seq=seq,
@@ -329,7 +353,7 @@ class Executor:
         if self.task is not None and not self.task.done():
             self.task.cancel()
 
-    def _diverge(self, error: errors.DurableError) -> errors.DurableError:
+    def diverge(self, error: errors.DurableError) -> errors.DurableError:
         if self.divergence is None:
             self.divergence = error
             level = logging.DEBUG if self.replay_only else logging.ERROR
@@ -338,24 +362,23 @@ class Executor:
 
     # -- calls ------------------------------------------------------------------------
 
-    def _issue(
-        self, kind: str, name: str, fingerprint: str, args: Any = None
-    ) -> tuple[int, base.EntryRecord | None]:
+    def issue(self, kind: Kind, name: str, fingerprint: str, args: Any = None) -> Call:
         """Number a call and match it against the journal."""
         if self.aborted is not None:
             raise signals.RunAborted(self.run.id, self.aborted)
         if self.divergence is not None:
             raise self.divergence
         seq = self.next_seq
-        if seq == self.break_at and self.on_break is not None:
-            self.on_break(seq)
+        observer = self.observer
+        if observer is not None and seq == observer.break_at and observer.on_break is not None:
+            observer.on_break(seq)
         self.next_seq += 1
         recorded = self.entries.pop(seq, None)
-        if self.replay_only:
-            self._check_replayable(seq, kind, name, fingerprint, args, recorded)
+        if observer is not None:
+            self._observe(seq, kind, name, fingerprint, args, recorded)
         if recorded is not None:
             if (recorded.kind, recorded.name, recorded.fingerprint) != (kind, name, fingerprint):
-                raise self._diverge(
+                raise self.diverge(
                     errors.NonDeterminismError(
                         workflow_id=self.run.id,
                         seq=seq,
@@ -363,8 +386,8 @@ class Executor:
                         recorded=_describe(recorded.kind, recorded.name, recorded.fingerprint),
                     )
                 )
-        elif seq in self.timers and kind not in ("sleep", "timeout", "recv"):
-            raise self._diverge(
+        elif seq in self.timers and not kind.has_deadline:
+            raise self.diverge(
                 errors.NonDeterminismError(
                     workflow_id=self.run.id,
                     seq=seq,
@@ -372,9 +395,13 @@ class Executor:
                     recorded="a durable timer (sleep, timeout or recv deadline)",
                 )
             )
-        return seq, recorded
+        return Call(self, seq, kind, name, fingerprint, recorded)
 
-    def _check_replayable(
+    def peek(self) -> base.EntryRecord | None:
+        """The journaled entry of the next call, without numbering it."""
+        return self.entries.get(self.next_seq)
+
+    def _observe(
         self,
         seq: int,
         kind: str,
@@ -388,12 +415,14 @@ class Executor:
             name,
             fingerprint,
         )
-        if self.observer is not None:
-            self.observer(seq, kind, name, matched)
+        assert self.observer is not None
+        if self.observer.on_call is not None:
+            self.observer.on_call(seq, kind, name, matched)
         if recorded is None:
             raise signals.ReplayReachedLive(seq, _describe(kind, name, fingerprint, args))
 
-    def _result(self, entry: base.EntryRecord) -> Any:
+    def outcome_of(self, entry: base.EntryRecord) -> Any:
+        """The value a journal entry hands back, or the exception it raises."""
         codec, what = self.host.codec, f"result of {entry.kind} {entry.name!r} (seq {entry.seq})"
         try:
             if entry.status == "ok":
@@ -401,7 +430,7 @@ class Executor:
                     return None
                 return codec.decode(entry.output, what=what, workflow_id=self.run.id)
             if entry.status == "cancelled":
-                if entry.kind == "child":
+                if entry.kind == Kind.CHILD:
                     raise errors.Cancelled(workflow_id=entry.child_id)
                 raise asyncio.CancelledError(entry.output.decode() if entry.output else None)
             if entry.error is None or entry.status != "error":
@@ -414,8 +443,8 @@ class Executor:
             error = codec.decode_error(entry.error, workflow_id=self.run.id)
         except (errors.JournalError, errors.SerializationError) as exc:
             exc.seq = entry.seq
-            raise self._diverge(exc) from exc.__cause__
-        if entry.kind == "child":
+            raise self.diverge(exc) from exc.__cause__
+        if entry.kind == Kind.CHILD:
             record = codec.decode_error_record(entry.error)
             failed = errors.WorkflowFailed(
                 workflow_id=entry.child_id,
@@ -426,62 +455,6 @@ class Executor:
             raise failed from error
         raise error
 
-    async def _journal(self, entry: base.EntryRecord) -> Any:
-        """Journal a live outcome, then hand it back in its turn."""
-        return self._result(await (await self._commit_outcome(entry)))
-
-    async def _commit_outcome(self, entry: base.EntryRecord) -> asyncio.Future[Any]:
-        """Journal a live outcome; returns the future that receives it in its turn.
-
-        Outcomes of one run that complete in the same loop iteration while other calls
-        are still running are journaled in one write and share one `ord` (a group,
-        delivered together): a fan-out costs a few commits, not one per step.
-        """
-        outcome = self.sequencer.waiter(entry.seq)  # before delivery can pop it
-        token = context.workflow_code.set(None)
-        written: asyncio.Task[None] | None = None
-        try:
-            if self.group is None and self.sequencer.sequential:
-                await self._write_group([entry])  # the sequential path: no loop hop
-            else:
-                if self.group is None:
-                    self.group = []
-                    self.group_written = self.spawn(self._write_pending_group())
-                self.group.append(entry)
-                written = self.group_written
-                assert written is not None
-                await asyncio.shield(written)
-        except asyncio.CancelledError:
-            # given up on (a race, a timeout, a shutdown) while its write was in flight:
-            # its place in the delivery order must not hold back the results behind it
-            if written is None or written.done():
-                self.sequencer.settle(entry.seq, entry)
-            else:
-                written.add_done_callback(lambda _: self.sequencer.settle(entry.seq, entry))
-            raise
-        finally:
-            context.workflow_code.reset(token)
-        self.sequencer.committed(entry.seq, entry)
-        return outcome
-
-    async def _write_pending_group(self) -> None:
-        await asyncio.sleep(0)  # let the rest of this loop iteration join the group
-        group, self.group = self.group or [], None
-        await self._write_group(group)
-
-    async def _write_group(self, group: list[base.EntryRecord]) -> None:
-        seqs = [entry.seq for entry in group]
-        ord_ = self.sequencer.reserve(seqs)
-        for entry in group:
-            entry.ord = ord_
-        try:
-            await self.host.journal.append_entries(
-                self.host.owner, [*self._take_instants(), *group]
-            )
-        except (base.LeaseLost, errors.JournalError) as exc:
-            self.sequencer.abandon(seqs)
-            raise self._abort(exc) from exc
-
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run engine work for this run (not workflow code) in the background; it is
         cancelled when the run stops executing here."""
@@ -490,118 +463,25 @@ class Executor:
         task.add_done_callback(self.background.discard)
         return task
 
-    def call_step(
-        self, step: registry.StepDef, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Coroutine[Any, Any, Any]:
-        """A step called from workflow code: numbered and matched now, run when awaited."""
-        kind = "transaction" if step.transaction else "step"
-        fingerprint = codec_mod.fingerprint(args, kwargs)
-        seq, recorded = self._issue(kind, step.name, fingerprint, (*args, *kwargs.items()))
-        return self._step(seq, recorded, step, args, kwargs, fingerprint)
+    @contextlib.contextmanager
+    def waiting_outside(self) -> Iterator[None]:
+        """The current background task only waits for something outside this run."""
+        task = asyncio.current_task()
+        assert task is not None
+        self.waiting.add(task)
+        try:
+            yield
+        finally:
+            self.waiting.discard(task)
 
-    async def _step(
-        self,
-        seq: int,
-        recorded: base.EntryRecord | None,
-        step: registry.StepDef,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        fingerprint: str,
-    ) -> Any:
-        if recorded is not None:
-            return self._result(await self._replayed_step(seq, recorded))
+    @contextlib.contextmanager
+    def in_flight(self) -> Iterator[None]:
+        """A live step or sleep is in flight (see `outstanding`)."""
         self.outstanding += 1
-        started = time.time()
-        token = context.workflow_code.set(None)
-        step_token = context.current_step.set(seq)
         try:
-            if step.transaction:
-                entry, committed = await steps.run_transaction(
-                    self, seq, step, args, kwargs, fingerprint
-                )
-            else:
-                entry = await steps.run_attempts(self, seq, step, args, kwargs, fingerprint)
-                committed = False
-        except asyncio.CancelledError as cancel:
-            if not signals.journaled_cancel(cancel):
-                raise
-            kind = "transaction" if step.transaction else "step"
-            entry = self._entry(
-                seq,
-                kind,
-                step.name,
-                fingerprint,
-                started,
-                status="cancelled",
-                output=str(cancel.args[0]).encode(),
-            )
-            committed = False
+            yield
         finally:
-            context.current_step.reset(step_token)
-            context.workflow_code.reset(token)
             self.outstanding -= 1
-        if committed:
-            return self._result(await self.sequencer.committed(entry.seq, entry))
-        return await self._journal(entry)
-
-    async def _replayed_step(self, seq: int, recorded: base.EntryRecord) -> Any:
-        """A journaled step's entry, in its turn.  A step a race or timeout gave up on
-        raised only once its ``cancelled`` entry was journaled and delivered: its replay,
-        cancelled the same way, waits for that entry's turn too, so the calls that follow
-        are numbered as they were."""
-        future = self.sequencer.replayed(seq, recorded)
-        if recorded.status != "cancelled":
-            return await future
-        try:
-            return await asyncio.shield(future)
-        except asyncio.CancelledError as cancel:
-            if not signals.journaled_cancel(cancel):
-                raise
-            return await future
-
-    def _entry(
-        self, seq: int, kind: str, name: str, fingerprint: str, started: float, **fields: Any
-    ) -> base.EntryRecord:
-        return base.EntryRecord(
-            run_id=self.run.id,
-            seq=seq,
-            ord=-1,
-            kind=kind,
-            name=name,
-            fingerprint=fingerprint,
-            started_at=started,
-            finished_at=time.time(),
-            **fields,
-        )
-
-    def _take_instants(self) -> list[base.EntryRecord]:
-        taken, self.instants = self.instants, []
-        return taken
-
-    async def _durably(self, write: Coroutine[Any, Any, Any]) -> None:
-        """Await a journal write (after the pending instants); a failure stops the run."""
-        try:
-            if self.instants:
-                await self.host.journal.append_entries(self.host.owner, self._take_instants())
-            await write
-        except (base.LeaseLost, errors.JournalError) as exc:
-            raise self._abort(exc) from exc
-        finally:
-            write.close()  # never started when the instants failed: no "never awaited"
-
-    async def write_timer(self, seq: int, wake_at: float) -> None:
-        """Journal the deadline of call `seq` (a sleep, a timeout, a recv's), so a restart
-        keeps it; a failure stops the run."""
-        timer = base.TimerRecord(run_id=self.run.id, seq=seq, wake_at=wake_at)
-        await self._durably(self.host.journal.set_timer(self.host.owner, timer))
-
-    async def _set_status(self, status: base.Status, wake_at: float | None) -> None:
-        await self._durably(
-            self.host.journal.update_run(
-                self.host.owner,
-                base.RunUpdate(run_id=self.run.id, status=status, at=time.time(), wake_at=wake_at),
-            )
-        )
 
     def execution_context(self) -> context.ExecutionContext:
         """What `durable.context()` returns inside this run."""

@@ -1,24 +1,29 @@
 """`durable.race` and `durable.timeout`: giving up on work, durably.
 
 Both cancel work with an `asyncio.CancelledError` whose message says why
-(`signals.RACE_LOST`, `signals.TIMED_OUT`); steps and children cancelled that way
-journal a ``cancelled`` entry, so a replay gives up on the same work at the same
-point instead of running it again.  The winner of a race and the firing (or not)
-of a timeout are journaled entries too, delivered in completion order like any
-result: a replay makes the same decision even if timings differ.
+(`signals.RACE_LOST`, `signals.TIMED_OUT`); every call cancelled that way journals a
+``cancelled`` entry in its turn (`Call.run`), so a replay gives up on the same work at
+the same point instead of running it again.  The winner of a race and the firing (or
+not) of a timeout are journaled entries too, delivered in completion order like any
+result: a replay makes the same decision even if timings differ.  Each race and
+timeout is a `contests.Contest`, so a call that consumes (a `recv`) does so only while
+it has not been given up on, and is never given up on while it consumes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 from collections.abc import Awaitable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from durable import codec as codec_mod
-from durable.journal import base
-from durable.runtime import context, signals
+from durable import errors
+from durable.runtime import contests, context, signals
+from durable.runtime.calls import Call
+from durable.runtime.kinds import Kind
 
 if TYPE_CHECKING:
     from durable.runtime.executor import Executor
@@ -33,67 +38,117 @@ def _current() -> Executor | None:
     return None
 
 
+async def _give_up(tasks: Sequence[asyncio.Future[Any]], message: str | None) -> None:
+    """Cancel the tasks not done yet and wait until they have ended."""
+    for task in tasks:
+        if not task.done():
+            task.cancel(message)
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 async def _plain_race(tasks: Sequence[asyncio.Future[Any]]) -> Any:
     try:
-        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     except asyncio.CancelledError:
         for task in tasks:
             task.cancel()
         raise
     winner = next(task for task in tasks if task in done)
-    for task in pending:
-        task.cancel(signals.RACE_LOST)
-    await asyncio.gather(*pending, return_exceptions=True)
+    await _give_up([t for t in tasks if t is not winner], signals.RACE_LOST)
     return winner
+
+
+def _contestant(item: Awaitable[Any], contest: contests.Contest, party: int) -> asyncio.Future[Any]:
+    """`item` as a task that runs inside `contest` as `party`."""
+    if asyncio.isfuture(item):
+        return item  # already running: it consumes nothing through this race
+    ctx = contextvars.copy_context()
+    ctx.run(context.contests.set, (*context.contests.get(), (contest, party)))
+    coro = item if asyncio.iscoroutine(item) else _awaited(item)
+    return asyncio.get_running_loop().create_task(coro, context=ctx)
+
+
+async def _awaited(item: Awaitable[Any]) -> Any:
+    return await item
 
 
 async def race(*awaitables: Awaitable[Any]) -> Any:
     """Await all; the first to finish wins and the others are cancelled.
 
     Running steps get `asyncio.CancelledError` inside their body, child workflows
-    become CANCELLED, and the journal records which won.  The winner's result is
-    returned (or its exception raised).
+    become CANCELLED, a `recv` that loses takes no message, and the journal records
+    which won.  The winner's result is returned (or its exception raised).
     """
     if not awaitables:
         raise ValueError("durable.race needs at least one awaitable")
     executor = _current()
-    tasks = [asyncio.ensure_future(item) for item in awaitables]
     if executor is None:
-        return (await _plain_race(tasks)).result()
-    seq, recorded = executor._issue(
-        "race", "race", codec_mod.fingerprint((len(tasks),), {}), (len(tasks),)
-    )
-    if recorded is not None:
-        # the journal names the winner: wait for it, whatever the others do meanwhile
-        index = executor._result(recorded)
-        if not isinstance(index, int) or not 0 <= index < len(tasks):
-            from durable import errors
-
-            raise executor._diverge(
-                errors.NonDeterminismError(
-                    workflow_id=executor.run.id,
-                    seq=seq,
-                    expected=f"a race of {len(tasks)} awaitables",
-                    recorded=f"a race won by awaitable #{index}",
-                )
-            )
-        outcome = executor.sequencer.replayed(seq, recorded)
-        winner = tasks[index]
-        await asyncio.wait([winner])
-        for task in tasks:
-            if task is not winner and not task.done():
-                task.cancel(signals.RACE_LOST)
-        await asyncio.gather(*(t for t in tasks if t is not winner), return_exceptions=True)
-        await outcome
-    else:
-        winner = await _plain_race(tasks)
-        index = tasks.index(winner)
-        output = executor.host.codec.encode(index, what="race winner")
-        started = time.time()
-        fingerprint = codec_mod.fingerprint((len(tasks),), {})
-        await executor._journal(
-            executor._entry(seq, "race", "race", fingerprint, started, status="ok", output=output)
+        return (await _plain_race([asyncio.ensure_future(a) for a in awaitables])).result()
+    fingerprint = codec_mod.fingerprint((len(awaitables),), {})
+    call = executor.issue(Kind.RACE, "race", fingerprint, (len(awaitables),))
+    contest = contests.Contest(decisive=True)
+    tasks = [_contestant(item, contest, i) for i, item in enumerate(awaitables)]
+    if call.recorded is not None:
+        return await _replay(call, tasks, contest)
+    try:
+        winner = await _decide(tasks, contest)
+    except asyncio.CancelledError as cancel:
+        # the race itself was given up on (an outer race, a timeout) or stopped
+        await _give_up(tasks, cancel.args[0] if cancel.args else None)
+        if not signals.journaled_cancel(cancel):
+            raise
+        call.decode(
+            await (await call.commit(call.entry("cancelled", output=cancel.args[0].encode())))
         )
+        raise
+    output = call.codec.encode(tasks.index(winner), what="race winner")
+    call.decode(await (await call.commit(call.entry("ok", output=output))))
+    return winner.result()
+
+
+async def _decide(tasks: list[asyncio.Future[Any]], contest: contests.Contest) -> Any:
+    """The winner: the first to finish, unless a contestant consuming meanwhile wins;
+    once it has finished, the others are given up on."""
+    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    first = next(task for task in tasks if task in done)
+    winner = tasks[await contest.decide(tasks.index(first))]
+    if not winner.done():
+        await asyncio.wait([winner])
+    await _give_up([t for t in tasks if t is not winner], signals.RACE_LOST)
+    return winner
+
+
+async def _replay(call: Call, tasks: list[asyncio.Future[Any]], contest: contests.Contest) -> Any:
+    """Follow the journaled decision: wait for the winner, then give up on the others."""
+    assert call.recorded is not None
+    future = call.replay_now()
+    if call.recorded.status != "ok":  # the race itself was given up on
+        try:
+            await asyncio.shield(future)
+        except asyncio.CancelledError as cancel:
+            await _give_up(tasks, cancel.args[0] if cancel.args else None)
+            if not signals.journaled_cancel(cancel):
+                raise
+        return call.decode(await future)
+    index = call.decode(call.recorded)
+    if not isinstance(index, int) or not 0 <= index < len(tasks):
+        raise call.diverge(
+            errors.NonDeterminismError(
+                workflow_id=call.run_id,
+                seq=call.seq,
+                expected=f"a race of {len(tasks)} awaitables",
+                recorded=f"a race won by awaitable #{index}",
+            )
+        )
+    contest.winner = index
+    winner = tasks[index]
+    try:
+        await asyncio.wait([winner])
+    except asyncio.CancelledError as cancel:
+        await _give_up(tasks, cancel.args[0] if cancel.args else None)
+        raise
+    await _give_up([t for t in tasks if t is not winner], signals.RACE_LOST)
+    call.decode(await future)
     return winner.result()
 
 
@@ -104,11 +159,12 @@ class Timeout:
 
     def __init__(self, seconds: float) -> None:
         self.seconds = float(seconds)
-        self._executor: Executor | None = None
+        self._call: Call | None = None
         self._plain: asyncio.Timeout | None = None
         self._task: asyncio.Task[Any] | None = None
         self._watcher: asyncio.Task[Any] | None = None
-        self._seq = -1
+        self._contest = contests.Contest(decisive=False)
+        self._scope: contextvars.Token[Any] | None = None
         self._fired = False
         self._exited = False
         self._firing = False
@@ -121,55 +177,54 @@ class Timeout:
             self._plain = asyncio.timeout(self.seconds)
             await self._plain.__aenter__()
             return self
-        self._executor = executor
         self._task = asyncio.current_task()
         fingerprint = codec_mod.fingerprint((self.seconds,), {})
-        self._seq, recorded = executor._issue("timeout", "timeout", fingerprint, (self.seconds,))
-        if recorded is not None:
-            future = executor.sequencer.replayed(self._seq, recorded)
+        call = self._call = executor.issue(Kind.TIMEOUT, "timeout", fingerprint, (self.seconds,))
+        self._scope = context.contests.set(
+            (*context.contests.get(), (self._contest, contests.BODY))
+        )
+        if call.recorded is not None:
+            future = call.replay_now()
         else:
-            wake_at = executor.timers.pop(self._seq, None)
+            wake_at = call.pending_deadline()
             new = wake_at is None
             if wake_at is None:
                 wake_at = time.time() + self.seconds
             # the deadline is written in the background: awaiting it here (but not on a
             # replay that finds it) would change how other branches number their calls
-            self._watcher = executor.spawn(self._watch(wake_at, new))
-            future = executor.sequencer.waiter(self._seq)
+            self._watcher = call.spawn(self._watch(wake_at, new))
+            future = call.outcome()
         future.add_done_callback(self._delivered)
         self._future = future
         return self
 
-    def _entry(self, fired: bool) -> base.EntryRecord:
-        assert self._executor is not None
-        fingerprint = codec_mod.fingerprint((self.seconds,), {})
-        output = self._executor.host.codec.encode(fired, what="timeout")
-        return self._executor._entry(
-            self._seq, "timeout", "timeout", fingerprint, time.time(), status="ok", output=output
-        )
+    def _entry(self, fired: bool) -> Any:
+        assert self._call is not None
+        return self._call.entry("ok", output=self._call.codec.encode(fired, what="timeout"))
 
     async def _watch(self, wake_at: float, new: bool) -> None:
-        assert self._executor is not None
-        executor = self._executor
+        call = self._call
+        assert call is not None
         if new:
             try:
-                await executor.machinery(executor.write_timer(self._seq, wake_at))
+                await call.machinery(call.write_deadline(wake_at))
             except signals.RunAborted:
                 return  # the run stops executing here
         self._armed = True
         if self._exited:
             return
         await asyncio.sleep(max(0.0, wake_at - time.time()))
-        if self._exited:
+        if self._exited or await self._contest.decide(contests.DEADLINE) != contests.DEADLINE:
             return
         self._firing = True
-        await executor._commit_outcome(self._entry(True))
+        await call.commit(self._entry(True))
 
     def _delivered(self, future: asyncio.Future[Any]) -> None:
-        if future.cancelled() or self._exited or self._executor is None:
+        if future.cancelled() or self._exited or self._call is None:
             return
-        if self._executor._result(future.result()) and self._task is not None:
+        if self._call.decode(future.result()) and self._task is not None:
             self._fired = True
+            self._contest.winner = contests.DEADLINE
             self._task.cancel(signals.TIMED_OUT)
 
     async def __aexit__(
@@ -181,24 +236,32 @@ class Timeout:
         if self._plain is not None:
             await self._plain.__aexit__(exc_type, exc, tb)
             return None
-        executor = self._executor
-        assert executor is not None and self._task is not None
+        call = self._call
+        assert call is not None and self._task is not None and self._scope is not None
+        context.contests.reset(self._scope)
         self._exited = True
         if not self._fired:
-            if self._watcher is not None and not self._firing:
-                if self._armed:
-                    self._watcher.cancel()
-                else:  # let the deadline's write land (a cancel could cut it in half)
-                    await asyncio.shield(self._watcher)
-                await executor._journal(self._entry(False))
-            else:
-                if self._watcher is not None:
-                    await asyncio.shield(self._watcher)
-                assert self._future is not None
-                await self._future
+            await self._end_unfired(call)
             return None
         if self._task.uncancel() == 0 and exc_type is asyncio.CancelledError:
             raise TimeoutError(
-                f"durable.timeout({self.seconds}) expired in workflow {executor.run.id!r}"
+                f"durable.timeout({self.seconds}) expired in workflow {call.run_id!r}"
             ) from exc
         return None
+
+    async def _end_unfired(self, call: Call) -> None:
+        """The body ended first: journal that the timeout did not fire (or, when its
+        firing is already on its way, wait for it in its turn)."""
+        if self._watcher is not None and not self._firing:
+            if self._contest.winner is None:
+                self._contest.winner = contests.BODY
+            if self._armed:
+                self._watcher.cancel()
+            else:  # let the deadline's write land (a cancel could cut it in half)
+                await asyncio.shield(self._watcher)
+            call.decode(await (await call.commit(self._entry(False))))
+            return
+        if self._watcher is not None:
+            await asyncio.shield(self._watcher)
+        assert self._future is not None
+        await self._future

@@ -19,7 +19,7 @@ from durable import codec as codec_mod
 from durable import errors
 from durable.journal import base
 from durable.runtime import context, registry, signals
-from durable.runtime.executor import Executor, Host, decode_input
+from durable.runtime.executor import Executor, Host, Observer, decode_input
 
 __all__ = ["ReplayReport", "replay"]
 
@@ -79,19 +79,14 @@ async def replay(
             on_call(seq, kind, name, matched)
 
     host = Host(journal=_ReadOnlyJournal(), codec=codec, owner="replay", runs=_NoWrites())
-    executor = Executor(host, load, definition)
-    executor.replay_only = True
-    executor.observer = observe
-    executor.break_at = break_at
-    executor.on_break = on_break
+    observer = Observer(on_call=observe, break_at=break_at, on_break=on_break)
+    executor = Executor(host, load, definition, observer)
     args, kwargs = decode_input(codec, load.run.input, load.run.id)
     executor.metadata = codec.decode(load.run.metadata, what="metadata", workflow_id=load.run.id)
     ctx = contextvars.copy_context()
     ctx.run(context.current_run.set, executor)
     ctx.run(context.workflow_code.set, executor)
-    task = asyncio.get_running_loop().create_task(
-        executor._call_workflow(args, kwargs), context=ctx
-    )
+    task = asyncio.get_running_loop().create_task(executor.call_workflow(args, kwargs), context=ctx)
     executor.task = task
     executor.sequencer.main_task = task
     await _wait(task, executor, idle_timeout)

@@ -27,7 +27,7 @@ import heapq
 from collections.abc import Callable
 from typing import Any
 
-from durable.runtime import context
+from durable.runtime import context, ready_queue
 
 __all__ = ["Sequencer", "count_workflow_tasks"]
 
@@ -101,8 +101,13 @@ class Sequencer:
         journaled: list[tuple[int, int]],
         next_ord: int,
         on_stall: Callable[[int], None],
+        busy: Callable[[], bool] = lambda: False,
     ) -> None:
+        """`owner` is what `context.workflow_code` holds in the run's workflow code;
+        `on_stall(seq)` is called when the workflow goes quiet without making journaled
+        call `seq`, unless `busy()` says engine work will resume it."""
         self._owner = owner
+        self._busy = busy
         self._slots: dict[int, _Slot] = {}  # by seq
         self._groups: dict[int, _Group] = {}  # by ord
         self._heap: list[int] = []  # the ords of the groups
@@ -113,7 +118,7 @@ class Sequencer:
         self._next_ord = next_ord
         self._on_stall = on_stall
         self._pump_task: asyncio.Task[None] | None = None
-        self._ready_queue = getattr(self._loop, "_ready", None)
+        self._readable = ready_queue.readable(self._loop)
         self._counted = getattr(self._loop.get_task_factory(), "_durable_counting", False)
         self._tasks = 0
         self.main_task: asyncio.Task[Any] | None = None
@@ -223,15 +228,9 @@ class Sequencer:
         """True when no workflow-code callback of this run is queued in the event loop."""
         if self.sequential:
             return True  # the only workflow task is this one, and it is running
-        ready = self._ready_queue
-        if ready is None:  # an event loop without a visible ready queue: assume quiet
+        if not self._readable:  # an event loop without a visible ready queue: assume quiet
             return True
-        owner, var = self._owner, context.workflow_code
-        for handle in ready:
-            ctx = getattr(handle, "_context", None)
-            if ctx is not None and not handle._cancelled and ctx.get(var) is owner:
-                return False
-        return True
+        return not ready_queue.waiting_in(self._loop, context.workflow_code, self._owner)
 
     def pump(self, caller: int | None = None) -> None:
         """Deliver what can be delivered now; leave the rest to a background pump.
@@ -281,7 +280,7 @@ class Sequencer:
                 continue
             if not group.stalled:
                 return  # live results not yet committed: `committed` pumps again
-            quiet = quiet + 1 if self.quiescent() and not self._owner.busy else 0
+            quiet = quiet + 1 if self.quiescent() and not self._busy() else 0
             if quiet >= _QUIET_CHECKS:
                 self._on_stall(min(s.seq for s in group.slots.values() if not s.ready))
                 return

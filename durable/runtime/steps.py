@@ -1,32 +1,53 @@
-"""Running a step live: its attempts, retries with durable backoff, timeouts, and the
-transaction of a `@durable.transaction` step.  The outcome becomes a journal entry
-(`Executor._journal` hands it back in its turn)."""
+"""Steps and transactions: attempts, retries with durable backoff, timeouts, and the
+transaction of a `@durable.transaction` step, whose statements commit with its entry."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
+from durable import codec as codec_mod
 from durable import errors
 from durable.journal import base
-from durable.runtime import registry
+from durable.runtime import context, registry
+from durable.runtime.calls import Call
+from durable.runtime.kinds import Kind
 
 if TYPE_CHECKING:
     from durable.runtime.executor import Executor
 
-__all__ = ["run_attempts", "run_transaction"]
+__all__ = ["call_step"]
 
 logger = logging.getLogger(__name__)
 
 
-async def _invoke(
+def call_step(
     executor: Executor, step: registry.StepDef, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    if step.is_async:
-        return await _bounded(step.fn(*args, **kwargs), step.timeout)
-    return await _bounded(asyncio.to_thread(step.fn, *args, **kwargs), step.timeout)
+) -> Coroutine[Any, Any, Any]:
+    """A step called from workflow code: numbered and matched now, run when awaited."""
+    kind = Kind.TRANSACTION if step.transaction else Kind.STEP
+    fingerprint = codec_mod.fingerprint(args, kwargs)
+    call = executor.issue(kind, step.name, fingerprint, (*args, *kwargs.items()))
+    if call.recorded is not None:
+        return call.replay()
+    return call.run(lambda call: _live(call, step, args, kwargs))
+
+
+async def _live(
+    call: Call, step: registry.StepDef, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> base.EntryRecord:
+    step_token = context.current_step.set(call.seq)
+    try:
+        with call.in_flight():
+            attempt, spent = await _wait_for_retry(call)
+            if step.transaction:
+                return await _transaction(call, step, args, kwargs, attempt, spent)
+            return await _attempts(call, step, args, kwargs, attempt, spent)
+    finally:
+        context.current_step.reset(step_token)
 
 
 async def _bounded(call: Any, timeout: float | None) -> Any:
@@ -37,14 +58,14 @@ async def _bounded(call: Any, timeout: float | None) -> Any:
         return await call
 
 
-async def _wait_for_retry(executor: Executor, seq: int) -> tuple[int, int]:
+async def _wait_for_retry(call: Call) -> tuple[int, int]:
     """Resume a backoff cut short by a crash.
 
     Returns the next attempt number and how many attempts precede the retry
     budget: a final failure archived by `Engine.resume` (its ``retry_at`` equals
     its ``failed_at``) starts a fresh budget, so a resumed step is retried anew.
     """
-    prior = executor.attempts.pop(seq, [])
+    prior = call.prior_attempts()
     if not prior:
         return 1, 0
     budget_start = max((a.attempt for a in prior if a.retry_at == a.failed_at), default=0)
@@ -54,145 +75,90 @@ async def _wait_for_retry(executor: Executor, seq: int) -> tuple[int, int]:
     return prior[-1].attempt + 1, budget_start
 
 
-async def run_attempts(
-    executor: Executor,
-    seq: int,
+async def _attempts(
+    call: Call,
     step: registry.StepDef,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
-    fingerprint: str,
+    attempt: int,
+    spent: int,
 ) -> base.EntryRecord:
     """Run a step's attempts until one succeeds or the retry policy gives up."""
-    codec = executor.host.codec
-    started = time.time()
-    attempt, spent = await _wait_for_retry(executor, seq)
+    what = f"result of step {step.name!r} (seq {call.seq})"
     while True:
         try:
-            value = await _invoke(executor, step, args, kwargs)
-            output = codec.encode(
-                value, what=f"result of step {step.name!r} (seq {seq})", workflow_id=executor.run.id
-            )
-            return executor._entry(
-                seq,
-                "step",
-                step.name,
-                fingerprint,
-                started,
-                status="ok",
-                output=output,
-                attempts=attempt,
-            )
-        except errors.SerializationError as exc:
-            error: Exception = exc
+            if step.is_async:
+                value = await _bounded(step.fn(*args, **kwargs), step.timeout)
+            else:
+                value = await _bounded(asyncio.to_thread(step.fn, *args, **kwargs), step.timeout)
+            output = call.codec.encode(value, what=what, workflow_id=call.run_id)
+            return call.entry("ok", output=output, attempts=attempt)
         except Exception as exc:
-            error = exc
-            if step.retry.should_retry(exc, attempt - spent):
-                await _record_attempt(
-                    executor, seq, attempt, exc, step.retry.delay(attempt - spent)
-                )
+            if await _retrying(call, step, exc, attempt, spent):
                 attempt += 1
                 continue
-        return executor._entry(
-            seq,
-            "step",
-            step.name,
-            fingerprint,
-            started,
-            status="error",
-            error=codec.encode_error(error),
-            attempts=attempt,
-        )
+            return call.entry("error", error=call.codec.encode_error(exc), attempts=attempt)
 
 
-async def _record_attempt(
-    executor: Executor, seq: int, attempt: int, exc: Exception, delay: float
-) -> None:
+async def _retrying(
+    call: Call, step: registry.StepDef, exc: Exception, attempt: int, spent: int
+) -> bool:
+    """Whether the policy retries after `exc`; if so, journal the attempt and back off."""
+    if isinstance(exc, errors.SerializationError) or not step.retry.should_retry(
+        exc, attempt - spent
+    ):
+        return False
+    delay = step.retry.delay(attempt - spent)
     now = time.time()
     record = base.AttemptRecord(
-        run_id=executor.run.id,
-        seq=seq,
+        run_id=call.run_id,
+        seq=call.seq,
         attempt=attempt,
-        error=executor.host.codec.encode_error(exc),
+        error=call.codec.encode_error(exc),
         failed_at=now,
         retry_at=now + delay,
     )
-    try:
-        await executor.host.journal.record_attempt(executor.host.owner, record)
-    except (base.LeaseLost, errors.JournalError) as journal_error:
-        raise executor._abort(journal_error) from journal_error
+    await call.durably(call.journal.record_attempt(call.owner, record))
     logger.warning(
         "run %s: attempt %d of step seq %d failed (%s); retrying in %.2fs",
-        executor.run.id,
+        call.run_id,
         attempt,
-        seq,
+        call.seq,
         exc,
         delay,
-        extra={"action": "retry", "workflow_id": executor.run.id, "seq": seq},
+        extra={"action": "retry", "workflow_id": call.run_id, "seq": call.seq},
     )
     await asyncio.sleep(delay)
+    return True
 
 
-async def run_transaction(
-    executor: Executor,
-    seq: int,
+async def _transaction(
+    call: Call,
     step: registry.StepDef,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
-    fingerprint: str,
-) -> tuple[base.EntryRecord, bool]:
-    """A `@durable.transaction` step: its statements and its entry commit together.
-
-    Returns the entry and whether it is already committed (an error entry is not).
-    """
-    codec, journal = executor.host.codec, executor.host.journal
-    started = time.time()
-    attempt, spent = await _wait_for_retry(executor, seq)
-    if executor.instants:
-        await executor._durably(asyncio.sleep(0))
+    attempt: int,
+    spent: int,
+) -> base.EntryRecord:
+    """A `@durable.transaction` step: its statements and its entry commit together (an
+    error entry is journaled afterwards, as any outcome)."""
+    what = f"result of transaction {step.name!r}"
+    await call.durably(asyncio.sleep(0))  # pending instants first
     while True:
-        entry: base.EntryRecord | None = None
         try:
-            async with journal.transaction(executor.host.owner, executor.run.id) as tx:
+            async with call.journal.transaction(call.owner, call.run_id) as tx:
                 value = await _bounded(step.fn(tx.conn, *args, **kwargs), step.timeout)
-                output = codec.encode(
-                    value, what=f"result of transaction {step.name!r}", workflow_id=executor.run.id
-                )
-                entry = executor._entry(
-                    seq,
-                    "transaction",
-                    step.name,
-                    fingerprint,
-                    started,
-                    status="ok",
-                    output=output,
-                    attempts=attempt,
-                )
-                entry.ord = executor.sequencer.reserve([entry.seq])
+                output = call.codec.encode(value, what=what, workflow_id=call.run_id)
+                entry = call.entry("ok", output=output, attempts=attempt)
+                call.reserve(entry)
                 tx.entry = entry
         except (base.LeaseLost, errors.JournalError) as exc:
-            if entry is not None:
-                executor.sequencer.abandon([entry.seq])
-            raise executor._abort(exc) from exc
+            call.forget()
+            raise call.abort(exc) from exc
         except Exception as exc:
-            if entry is not None:
-                executor.sequencer.abandon([entry.seq])
-            if not isinstance(exc, errors.SerializationError) and step.retry.should_retry(
-                exc, attempt - spent
-            ):
-                await _record_attempt(
-                    executor, seq, attempt, exc, step.retry.delay(attempt - spent)
-                )
+            call.forget()
+            if await _retrying(call, step, exc, attempt, spent):
                 attempt += 1
                 continue
-            failed = executor._entry(
-                seq,
-                "transaction",
-                step.name,
-                fingerprint,
-                started,
-                status="error",
-                error=codec.encode_error(exc),
-                attempts=attempt,
-            )
-            return failed, False
-        return entry, True
+            return call.entry("error", error=call.codec.encode_error(exc), attempts=attempt)
+        return entry
