@@ -210,7 +210,8 @@ class Sequencer:
         self.pump()
 
     def abandon(self, seqs: list[int]) -> None:
-        """Reserved results that will never come (their write failed): stop waiting."""
+        """Reserved results that will never come (their write failed, or wrote nothing):
+        stop waiting, and deliver what they held back."""
         for seq in seqs:
             slot = self._slots.pop(seq, None)
             if slot is None:
@@ -223,6 +224,7 @@ class Sequencer:
                 del self._groups[slot.ord]
                 self._heap.remove(slot.ord)
                 heapq.heapify(self._heap)
+        self.pump()
 
     def quiescent(self) -> bool:
         """True when no workflow-code callback of this run is queued in the event loop."""

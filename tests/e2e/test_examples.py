@@ -215,3 +215,24 @@ def test_champion_challenger_races_and_journals_the_winner(tmp_path: pathlib.Pat
         "journal: race entry seq 2 won by awaitable #0 (champion)",
         "answer: champion says: 1 words, short question",
     ]
+
+
+POLLER = ROOT / "examples" / "poll_until_stopped.py"
+
+
+def test_poll_until_stopped_loses_no_stop_message(tmp_path: pathlib.Path) -> None:
+    first = run_example(POLLER, tmp_path)
+    assert first.returncode == 0, first.stderr
+    lines = first.stdout.splitlines()
+    checks = [line for line in lines if line.startswith("  check ")]
+    assert len(checks) >= 3  # the stop is sent once three checks are journaled
+    assert lines[-2] == f"nightly-export: stopped after {len(checks)} checks (operator said so)"
+    outcomes = lines[-1].removeprefix("journal (sleep and recv outcomes): ").split()
+    # every sleep that won left a cancelled recv behind; the last recv took the message
+    assert outcomes == ["sleep:ok", "recv:cancelled"] * (len(checks) - 1) + [
+        "sleep:cancelled",
+        "recv:ok",
+    ]
+    again = run_example(POLLER, tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines() == lines[-2:]  # read back: no check runs again
