@@ -91,26 +91,32 @@ class Call:
         """The engine's `RunControl` (children, waits, cancels, wake-ups)."""
         return self.executor.host.runs
 
-    def prior_attempts(self) -> list[base.AttemptRecord]:
+    def prior_attempts(self) -> list[base.AttemptRecord] | None:
         """The failed attempts journaled for this call before a restart (taken once)."""
-        return self.executor.attempts.pop(self.seq, [])
+        return self.executor.attempts.pop(self.seq, None)
 
     # -- the whole call ---------------------------------------------------------------
 
-    async def run(self, live: Callable[[Call], Awaitable[base.EntryRecord]]) -> Any:
-        """Replay the journaled outcome, or run `live` and journal what it returns."""
+    async def run(self, live: Callable[..., Awaitable[base.EntryRecord]], *args: Any) -> Any:
+        """Replay the journaled outcome, or run ``live(call, *args)`` and journal the
+        entry it returns."""
         if self.recorded is not None:
             return await self.replay()
+        token = context.workflow_code.set(None)  # what follows is engine work
         try:
-            with self.engine_work():
-                entry = await live(self)
-        except asyncio.CancelledError as cancel:
-            if not signals.journaled_cancel(cancel):
-                raise
-            entry = self.entry("cancelled", output=str(cancel.args[0]).encode())
-        if entry is self._written:
-            return self.decode(await self.executor.sequencer.committed(self.seq, entry))
-        return self.decode(await (await self.commit(entry)))
+            try:
+                entry = await live(self, *args)
+            except asyncio.CancelledError as cancel:
+                if not signals.journaled_cancel(cancel):
+                    raise
+                entry = self.entry("cancelled", output=str(cancel.args[0]).encode())
+            if entry is self._written:
+                outcome = self.executor.sequencer.committed(self.seq, entry)
+            else:
+                outcome = await self.executor.recorder.commit(entry)
+        finally:
+            context.workflow_code.reset(token)
+        return self.decode(await outcome)
 
     async def replay(self) -> Any:
         """The journaled outcome, in its turn.  A call a race or timeout gave up on
@@ -149,7 +155,7 @@ class Call:
             run_id=self.run_id,
             seq=self.seq,
             ord=-1,
-            kind=self.kind.value,
+            kind=self.kind._value_,
             name=self.name,
             fingerprint=self.fingerprint,
             started_at=self.started,
@@ -264,7 +270,7 @@ class Call:
     def in_flight(self) -> contextlib.AbstractContextManager[None]:
         """While inside, this call counts as in flight (a long sleep parks the run only
         when it is the one call in flight)."""
-        return self.executor.in_flight()
+        return self.executor.flight
 
     @property
     def alone(self) -> bool:

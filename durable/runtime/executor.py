@@ -97,6 +97,22 @@ class Observer:
     on_break: Callable[[int], None] | None = None
 
 
+class _InFlight:
+    """Counts the live calls in flight (`Executor.outstanding`); a class, not a generator,
+    because every step enters it."""
+
+    __slots__ = ("_executor",)
+
+    def __init__(self, executor: Executor) -> None:
+        self._executor = executor
+
+    def __enter__(self) -> None:
+        self._executor.outstanding += 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._executor.outstanding -= 1
+
+
 def _describe(kind: str, name: str, fingerprint: str, args: Any = None) -> str:
     if args is None:
         return f"{kind} {name!r} (arguments fingerprint {fingerprint})"
@@ -177,6 +193,7 @@ class Executor:
         # background tasks only waiting for something outside this run (a child that is
         # still running): the run's end does not wait for them
         self.waiting: set[asyncio.Task[Any]] = set()
+        self.flight = _InFlight(self)  # `with executor.flight:` a live call is in flight
         self.recorder = Recorder(
             host.journal, host.owner, self.run.id, self.sequencer, self.abort, self.spawn
         )
@@ -473,15 +490,6 @@ class Executor:
             yield
         finally:
             self.waiting.discard(task)
-
-    @contextlib.contextmanager
-    def in_flight(self) -> Iterator[None]:
-        """A live step or sleep is in flight (see `outstanding`)."""
-        self.outstanding += 1
-        try:
-            yield
-        finally:
-            self.outstanding -= 1
 
     def execution_context(self) -> context.ExecutionContext:
         """What `durable.context()` returns inside this run."""

@@ -33,21 +33,7 @@ def call_step(
     call = executor.issue(kind, step.name, fingerprint, (*args, *kwargs.items()))
     if call.recorded is not None:
         return call.replay()
-    return call.run(lambda call: _live(call, step, args, kwargs))
-
-
-async def _live(
-    call: Call, step: registry.StepDef, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> base.EntryRecord:
-    step_token = context.current_step.set(call.seq)
-    try:
-        with call.in_flight():
-            attempt, spent = await _wait_for_retry(call)
-            if step.transaction:
-                return await _transaction(call, step, args, kwargs, attempt, spent)
-            return await _attempts(call, step, args, kwargs, attempt, spent)
-    finally:
-        context.current_step.reset(step_token)
+    return call.run(_transaction if step.transaction else _attempts, step, args, kwargs)
 
 
 async def _bounded(call: Any, timeout: float | None) -> Any:
@@ -58,16 +44,13 @@ async def _bounded(call: Any, timeout: float | None) -> Any:
         return await call
 
 
-async def _wait_for_retry(call: Call) -> tuple[int, int]:
+async def _wait_for_retry(prior: list[base.AttemptRecord]) -> tuple[int, int]:
     """Resume a backoff cut short by a crash.
 
     Returns the next attempt number and how many attempts precede the retry
     budget: a final failure archived by `Engine.resume` (its ``retry_at`` equals
     its ``failed_at``) starts a fresh budget, so a resumed step is retried anew.
     """
-    prior = call.prior_attempts()
-    if not prior:
-        return 1, 0
     budget_start = max((a.attempt for a in prior if a.retry_at == a.failed_at), default=0)
     delay = prior[-1].retry_at - time.time()
     if delay > 0:
@@ -76,28 +59,32 @@ async def _wait_for_retry(call: Call) -> tuple[int, int]:
 
 
 async def _attempts(
-    call: Call,
-    step: registry.StepDef,
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    attempt: int,
-    spent: int,
+    call: Call, step: registry.StepDef, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> base.EntryRecord:
     """Run a step's attempts until one succeeds or the retry policy gives up."""
-    what = f"result of step {step.name!r} (seq {call.seq})"
-    while True:
-        try:
-            if step.is_async:
-                value = await _bounded(step.fn(*args, **kwargs), step.timeout)
-            else:
-                value = await _bounded(asyncio.to_thread(step.fn, *args, **kwargs), step.timeout)
-            output = call.codec.encode(value, what=what, workflow_id=call.run_id)
-            return call.entry("ok", output=output, attempts=attempt)
-        except Exception as exc:
-            if await _retrying(call, step, exc, attempt, spent):
-                attempt += 1
-                continue
-            return call.entry("error", error=call.codec.encode_error(exc), attempts=attempt)
+    step_token = context.current_step.set(call.seq)
+    try:
+        with call.in_flight():
+            prior = call.prior_attempts()
+            attempt, spent = (1, 0) if prior is None else await _wait_for_retry(prior)
+            while True:
+                try:
+                    if step.is_async:
+                        body = step.fn(*args, **kwargs)
+                    else:
+                        body = asyncio.to_thread(step.fn, *args, **kwargs)
+                    value = await (body if step.timeout is None else _bounded(body, step.timeout))
+                    what = f"result of step {step.name!r} (seq {call.seq})"
+                    output = call.codec.encode(value, what=what, workflow_id=call.run_id)
+                    return call.entry("ok", output=output, attempts=attempt)
+                except Exception as exc:
+                    if await _retrying(call, step, exc, attempt, spent):
+                        attempt += 1
+                        continue
+                    error = call.codec.encode_error(exc)
+                    return call.entry("error", error=error, attempts=attempt)
+    finally:
+        context.current_step.reset(step_token)
 
 
 async def _retrying(
@@ -133,6 +120,21 @@ async def _retrying(
 
 
 async def _transaction(
+    call: Call, step: registry.StepDef, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> base.EntryRecord:
+    """A `@durable.transaction` step: its statements and its entry commit together (an
+    error entry is journaled afterwards, as any outcome)."""
+    step_token = context.current_step.set(call.seq)
+    try:
+        with call.in_flight():
+            prior = call.prior_attempts()
+            attempt, spent = (1, 0) if prior is None else await _wait_for_retry(prior)
+            return await _transact_until_done(call, step, args, kwargs, attempt, spent)
+    finally:
+        context.current_step.reset(step_token)
+
+
+async def _transact_until_done(
     call: Call,
     step: registry.StepDef,
     args: tuple[Any, ...],
@@ -140,8 +142,6 @@ async def _transaction(
     attempt: int,
     spent: int,
 ) -> base.EntryRecord:
-    """A `@durable.transaction` step: its statements and its entry commit together (an
-    error entry is journaled afterwards, as any outcome)."""
     what = f"result of transaction {step.name!r}"
     await call.durably(asyncio.sleep(0))  # pending instants first
     while True:
