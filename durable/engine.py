@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from durable import codec as codec_mod
-from durable import errors
+from durable import errors, wakeups
 from durable.api import Queue, Workflow, queue_name
 from durable.journal import base, open_journal
 from durable.runs import HistoryEntry, LineageNode, Run, RunInfo, _when
@@ -56,7 +56,9 @@ class Engine:
         Seconds a run's lease lasts without a heartbeat; only a fallback for holders
         whose death cannot be known (another machine).
     poll_interval:
-        Seconds between looks for runs to take over; 0 disables the look.
+        Seconds between looks for runs to take over; 0 disables the look.  On a
+        journal that notifies changes (Postgres) it is also how often `durable.recv` and
+        `get_event` look anyway, in case no notification woke them.
     execute:
         Whether this engine executes runs; ``False`` makes an engine that only
         starts and inspects them.
@@ -111,7 +113,7 @@ class Engine:
         self.unregistered: dict[str, errors.NotRegistered] = {}
         self._active: dict[str, tuple[executor_mod.Executor, asyncio.Task[None]]] = {}
         self._finished: dict[str, asyncio.Event] = {}
-        self._changed: dict[str, asyncio.Event] = {}
+        self._wakeups = wakeups.Wakeups(self.journal)
         self._claiming: dict[str, str | None] = {}  # run id -> queue, while being claimed
         # runs of queues with a worker_concurrency left pending here for want of room:
         # taken over as soon as a run of their queue ends here (queue -> id -> row)
@@ -408,7 +410,7 @@ class Engine:
                 finished = self._finished.setdefault(workflow_id, asyncio.Event())
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(finished.wait(), timeout=left)
-            self.changed(workflow_id).clear()
+            since = self.changed(workflow_id).count  # before the read: no news is missed
             record = await self._record(workflow_id)
             if record.status in base.TERMINAL:
                 return record
@@ -418,32 +420,22 @@ class Engine:
             if workflow_id in self._active:
                 continue
             wait = delay if left is None else min(delay, left)
-            await self.wait_changed(workflow_id, wait)
-            delay = min(delay * 2, 1.0 if self._watchable else 0.5)
-
-    @property
-    def _watchable(self) -> bool:
-        return getattr(self.journal, "wait_changed", None) is not None
+            await self.wait_changed(workflow_id, wait, since=since)
+            delay = min(delay * 2, 1.0 if self._wakeups.notified else 0.5)
 
     async def wait_changed(
-        self, run_id: str, timeout: float, *, also: asyncio.Event | None = None
+        self,
+        run_id: str,
+        timeout: float,
+        *,
+        also: asyncio.Event | None = None,
+        since: int | None = None,
     ) -> None:
         """Wait at most `timeout` seconds for news of `run_id`: a message or event sent
         through this engine, a notification from the journal (Postgres ``LISTEN``), or
-        `also`.  Callers re-read what they wait for afterwards."""
-        waits: builtins.list[Any] = [self.changed(run_id).wait()]
-        if also is not None:
-            waits.append(also.wait())
-        watch = getattr(self.journal, "wait_changed", None)
-        if watch is not None:
-            waits.append(watch(run_id, timeout))
-        tasks = [asyncio.ensure_future(wait) for wait in waits]
-        try:
-            await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+        `also`.  News since `since` (``changed(run_id).count`` read before the caller's
+        read), else until ``changed(run_id)`` is set.  Callers re-read afterwards."""
+        await self._wakeups.wait(run_id, timeout, also=also, since=since)
 
     async def list(
         self,
@@ -694,12 +686,10 @@ class Engine:
         """Wait until a run is finished; return its row."""
         return await self._wait_finished(run_id, None)
 
-    def changed(self, run_id: str) -> asyncio.Event:
-        """Set when a message or event for `run_id` arrives through this engine."""
-        event = self._changed.get(run_id)
-        if event is None:
-            event = self._changed[run_id] = asyncio.Event()
-        return event
+    def changed(self, run_id: str) -> wakeups.News:
+        """Set when a message or event for `run_id` arrives through this engine, or the
+        journal notifies a change of `run_id` (`durable.wakeups`)."""
+        return self._wakeups.news(run_id)
 
     # -- messages, events, lineage ------------------------------------------------------------
 
@@ -718,9 +708,11 @@ class Engine:
         Waits until it is set, at most `timeout` seconds (then returns None).
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        safety = 2.0 if self._watchable else 0.5
+        safety = 0.5
+        if self._wakeups.notified:  # woken by notifications: the look is only a fallback
+            safety = self.poll_interval or 2.0
         while True:
-            self.changed(workflow_id).clear()
+            since = self.changed(workflow_id).count  # before the read: no news is missed
             data = await self.journal.get_event(workflow_id, key)
             if data is not None:
                 return self.codec.decode(data, what=f"event {key!r}", workflow_id=workflow_id)
@@ -728,7 +720,7 @@ class Engine:
             wait = safety if deadline is None else min(safety, deadline - time.monotonic())
             if wait <= 0:
                 return None
-            await self.wait_changed(workflow_id, wait)
+            await self.wait_changed(workflow_id, wait, since=since)
 
     async def lineage(self, workflow_id: str) -> LineageNode:
         """The tree of runs under `workflow_id`'s root: ids, names, statuses, timings."""

@@ -8,7 +8,7 @@ are seconds since the epoch (float); payloads are bytes written by `durable.code
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
@@ -353,6 +353,12 @@ class Watchable(Protocol):
         it returns, and keep a timeout: a change between their read and this call is
         only seen then.
         """
+
+    def watch(self, callback: Callable[[str | None], None]) -> None:
+        """Call ``callback(run_id)`` for every change of a run notified from now on, and
+        ``callback(None)`` whenever changes may have been missed (listening started or
+        restarted).  A caller that keeps a flag per run from it, and looks at the flag
+        before it reads, misses no change (the engine does: `durable.wakeups`)."""
 
 
 class OwnerRegistry(Protocol):

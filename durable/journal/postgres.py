@@ -726,6 +726,12 @@ class PostgresJournal:
         """
         return await self._changes.wait_changed(run_id, timeout)
 
+    def watch(self, callback: Callable[[str | None], None]) -> None:
+        """Call ``callback(run_id)`` for every change notified from now on, and
+        ``callback(None)`` whenever changes may have been missed (listening, which the
+        first `wait_changed` starts, began or reconnected)."""
+        self._changes.subscribe(callback)
+
     # -- export and prune ---------------------------------------------------------------
 
     async def list_finished(

@@ -5,6 +5,11 @@ channel ``"<schema>.changed"``.  `ChangeListener` holds one connection listening
 (opened at the first wait, reopened with backoff when it drops) and wakes the waiters of
 the run ids it hears; on (re)connecting it wakes everyone, since notifications sent
 while nobody listened are lost.
+
+A waiter registered only after it read the run misses a notification sent in between,
+so `wait_changed` is woken late then (at its timeout).  Subscribers (`subscribe`) hear
+every notification from the moment they subscribe, and ``None`` at each (re)connection:
+the engine keeps a flag per run from them, which its waiters look at before they read.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import psycopg
 from psycopg import sql as pg_sql
@@ -31,6 +36,13 @@ class ChangeListener:
         self._task: asyncio.Task[None] | None = None
         self._listening: asyncio.Event | None = None
         self._watchers: dict[str, set[asyncio.Future[None]]] = {}
+        self._subscribers: list[Callable[[str | None], None]] = []
+
+    def subscribe(self, callback: Callable[[str | None], None]) -> None:
+        """Call ``callback(run_id)`` for each notification from now on, and
+        ``callback(None)`` each time listening (re)starts (anything may have changed).
+        Does not start listening: the first `wait_changed` does."""
+        self._subscribers.append(callback)
 
     async def wait_changed(self, run_id: str, timeout: float | None = None) -> bool:
         """Wait until `run_id` is notified, or the listener (re)connected (True), or
@@ -71,6 +83,11 @@ class ChangeListener:
         return task
 
     def _wake(self, run_ids: Sequence[str] | None) -> None:
+        for callback in self._subscribers:
+            if run_ids is None:
+                callback(None)
+            for run_id in run_ids or ():
+                callback(run_id)
         keys = list(self._watchers) if run_ids is None else run_ids
         for key in keys:
             for future in self._watchers.get(key, ()):
