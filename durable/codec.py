@@ -12,6 +12,10 @@ Every payload starts with one tag byte that says how the rest was written:
 ``P``  cloudpickle, for everything else; refused both ways when the engine was
        made with ``pickle=False`` (`durable.SerializationError`).
 
+A ``T`` or ``P`` payload names the types it holds by module and name; a reader that
+cannot import one gets `durable.errors.TypeNotFound` (the row is fine), not the
+`durable.JournalError` of a corrupt payload.
+
 The project follows msgspec's schema-evolution rules for every type that reaches
 the journal (its own entry types and the users' Structs and dataclasses alike):
 
@@ -35,6 +39,8 @@ import decimal
 import enum
 import hashlib
 import importlib
+import io
+import pickle as pickle_mod
 import re
 import traceback
 import uuid
@@ -187,12 +193,39 @@ def _homogeneous(name: str, specs: list[Spec | None]) -> list[Any] | None:
     return [name, first]
 
 
+class _Unimportable(Exception):
+    """A type named in a payload that this process cannot import."""
+
+    def __init__(self, module: str, qualname: str | None, reason: str) -> None:
+        super().__init__(f"{module}.{qualname}: {reason}")
+        self.module = module
+        self.qualname = qualname
+        self.reason = reason
+
+
 def _import_path(path: str) -> Any:
     module_name, _, qualname = path.partition(":")
-    target: Any = importlib.import_module(module_name)
-    for part in qualname.split("."):
-        target = getattr(target, part)
+    try:
+        target: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            target = getattr(target, part)
+    except (ImportError, AttributeError) as exc:
+        raise _Unimportable(module_name, qualname, str(exc)) from exc
     return target
+
+
+class _Unpickler(pickle_mod.Unpickler):
+    """cloudpickle's loads (the standard unpickler), telling which global was missing."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        try:
+            return super().find_class(module, name)
+        except (ImportError, AttributeError) as exc:
+            raise _Unimportable(module, name, str(exc)) from exc
+
+
+def _unpickle(data: bytes) -> Any:
+    return _Unpickler(io.BytesIO(data)).load()
 
 
 def _type_of(spec: Spec) -> Any:
@@ -255,7 +288,14 @@ class Codec:
                 data += _encoder.encode(value)
                 _decode_typed(data)  # what cannot come back the same way is not written so
                 return data
-        except (TypeError, ValueError, OverflowError, UnicodeError, msgspec.MsgspecError):
+        except (
+            TypeError,
+            ValueError,
+            OverflowError,
+            UnicodeError,
+            msgspec.MsgspecError,
+            _Unimportable,  # a class not importable by its own name: pickled instead
+        ):
             pass
         return self._pickle(value, what=what, workflow_id=workflow_id)
 
@@ -281,25 +321,27 @@ class Codec:
             ) from exc
 
     def decode(self, data: bytes, *, what: str = "value", workflow_id: str | None = None) -> Any:
-        """Decode bytes written by `encode`; a corrupt payload raises `JournalError`."""
+        """Decode bytes written by `encode`.
+
+        A type the payload names that this process cannot import raises `TypeNotFound`;
+        a corrupt payload raises `JournalError`.
+        """
         try:
-            tag = data[:1]
-            if tag == b"M":
-                return _plain_decoder.decode(data[1:])
-            if tag == b"T":
-                return _decode_typed(data)
-            if tag == b"P":
-                if not self.pickle:
-                    raise errors.SerializationError(
-                        f"{what} of workflow {workflow_id!r} was journaled with pickle and this "
-                        "engine has pickling off; open it with Engine(pickle=True) to read it",
-                        workflow_id=workflow_id,
-                        what=what,
-                    )
-                return cloudpickle.loads(data[1:])
-            raise ValueError(f"unknown payload tag {tag!r}")
+            return self._decode(data, what=what, workflow_id=workflow_id)
         except errors.DurableError:
             raise
+        except _Unimportable as exc:
+            raise errors.TypeNotFound(
+                workflow_id=workflow_id,
+                what=what,
+                module=exc.module,
+                type_name=exc.qualname,
+                reason=exc.reason,
+            ) from exc
+        except ModuleNotFoundError as exc:  # imported while rebuilding, not named
+            raise errors.TypeNotFound(
+                workflow_id=workflow_id, what=what, module=exc.name, reason=str(exc)
+            ) from exc
         except Exception as exc:
             raise errors.JournalError(
                 f"{what} of workflow {workflow_id!r} is corrupt in the journal and cannot be "
@@ -307,6 +349,23 @@ class Codec:
                 "with `durable history`, or `durable restart` the run",
                 workflow_id=workflow_id,
             ) from exc
+
+    def _decode(self, data: bytes, *, what: str, workflow_id: str | None) -> Any:
+        tag = data[:1]
+        if tag == b"M":
+            return _plain_decoder.decode(data[1:])
+        if tag == b"T":
+            return _decode_typed(data)
+        if tag == b"P":
+            if not self.pickle:
+                raise errors.SerializationError(
+                    f"{what} of workflow {workflow_id!r} was journaled with pickle and this "
+                    "engine has pickling off; open it with Engine(pickle=True) to read it",
+                    workflow_id=workflow_id,
+                    what=what,
+                )
+            return _unpickle(data[1:])
+        raise ValueError(f"unknown payload tag {tag!r}")
 
     def encode_error(self, exc: BaseException) -> bytes:
         """Journal an exception: its type, message and traceback, pickled when allowed."""

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from durable import codec as codec_mod
 from durable import errors, wakeups
+from durable import runs as runs_mod
 from durable.api import Queue, Workflow, queue_name
 from durable.journal import base, open_journal
 from durable.runs import HistoryEntry, LineageNode, Run, RunInfo, _when
@@ -452,38 +453,15 @@ class Engine:
         return [RunInfo.from_record(record) for record in records]
 
     async def history(self, workflow_id: str) -> builtins.list[HistoryEntry]:
-        """The journal entries of a run, in sequence order."""
+        """The journal entries of a run, in sequence order.
+
+        A value this process cannot decode shows as a `durable.runs.Undecodable` that
+        says why; an event entry shows the value it set while it is its key's latest.
+        """
         load = await self.journal.load(workflow_id)
         if load is None:
             raise errors.WorkflowNotFound(workflow_id=workflow_id)
-        return [self._history_entry(entry) for entry in load.entries]
-
-    def _history_entry(self, entry: base.EntryRecord) -> HistoryEntry:
-        output: Any = None
-        error: str | None = None
-        with contextlib.suppress(errors.DurableError):
-            if entry.output is not None:
-                output = self.codec.decode(entry.output, workflow_id=entry.run_id)
-        if entry.error is not None:
-            try:
-                record = self.codec.decode_error_record(entry.error)
-                error = f"{record.type.replace(':', '.')}: {record.message}"
-            except Exception:
-                error = "<corrupt error record>"
-        started, finished = _when(entry.started_at), _when(entry.finished_at)
-        assert started is not None and finished is not None
-        return HistoryEntry(
-            seq=entry.seq,
-            kind=entry.kind,
-            name=entry.name,
-            status=entry.status,
-            attempts=entry.attempts,
-            started_at=started,
-            finished_at=finished,
-            order=entry.ord,
-            output=output,
-            error=error,
-        )
+        return await runs_mod.history(self.journal, self.codec, load)
 
     # -- debugging ------------------------------------------------------------------------------
 

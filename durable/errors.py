@@ -7,6 +7,7 @@
     ├── WorkflowFailed        the run ended with an exception (``__cause__`` is that exception)
     ├── Cancelled             the run was cancelled
     ├── SerializationError    a value could not be encoded (or decoded)
+    │   └── TypeNotFound      a journaled value's type cannot be imported here
     ├── JournalError          storage unreachable, schema too new, corrupt row
     ├── WorkflowNotFound      no run with that id
     └── NotRegistered         a journal names a workflow this process never imported
@@ -30,6 +31,7 @@ __all__ = [
     "NonDeterminismError",
     "NotRegistered",
     "SerializationError",
+    "TypeNotFound",
     "WorkflowFailed",
     "WorkflowNotFound",
 ]
@@ -131,6 +133,34 @@ class SerializationError(DurableError):
         self.seq = seq
         self.what = what
         super().__init__(message, workflow_id=workflow_id)
+
+
+class TypeNotFound(SerializationError):
+    """A journaled value is of a type this process cannot import; the journal row is intact."""
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        workflow_id: str | None = None,
+        seq: int | None = None,
+        what: str | None = None,
+        module: str | None = None,
+        type_name: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        self.module = module
+        self.type_name = type_name
+        if message is None:
+            kind = f"a {module}.{type_name}" if type_name else f"of a type from {module!r}"
+            message = (
+                f"{what or 'a value'} of workflow {workflow_id!r} is {kind}, which this "
+                f"process cannot import ({reason or 'not found'}); the journal row is "
+                f"intact: install module {module!r} (or the version that defines "
+                f"{type_name or 'the type'}) where this process runs, and import it "
+                "(`-m MODULE` on the command line), then read the value again"
+            )
+        super().__init__(message, workflow_id=workflow_id, seq=seq, what=what)
 
 
 class JournalError(DurableError):

@@ -14,7 +14,7 @@ from durable.journal import base
 if TYPE_CHECKING:
     from durable.engine import Engine
 
-__all__ = ["HistoryEntry", "LineageNode", "Run", "RunInfo"]
+__all__ = ["HistoryEntry", "LineageNode", "Run", "RunInfo", "Undecodable", "history"]
 
 
 def _when(ts: float | None) -> datetime.datetime | None:
@@ -71,6 +71,79 @@ class HistoryEntry:
     order: int
     output: Any = None
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class Undecodable:
+    """A `HistoryEntry.output` that this process cannot decode: a value of a type it
+    cannot import (`type` names it), or a corrupt payload; `error` says which and what
+    to do."""
+
+    error: str
+    type: str | None = None
+
+    def __repr__(self) -> str:
+        return f"<undecodable {self.type or 'value'}: {self.error}>"
+
+
+async def history(
+    journal: base.Journal, codec: codec_mod.Codec, load: base.RunLoad
+) -> list[HistoryEntry]:
+    """The entries of a run as `Engine.history` shows them.
+
+    An event entry shows the value it set while it is the last of its key: the journal
+    keeps only the latest value of a key (None for the entries before).
+    """
+    latest = {entry.name: entry.seq for entry in load.entries if entry.kind == "event"}
+    values = {key: await journal.get_event(load.run.id, key) for key in latest}
+    return [
+        _history_entry(
+            codec,
+            entry,
+            values[entry.name] if latest.get(entry.name, -1) == entry.seq else entry.output,
+        )
+        for entry in load.entries
+    ]
+
+
+def _history_entry(
+    codec: codec_mod.Codec, entry: base.EntryRecord, value: bytes | None
+) -> HistoryEntry:
+    output = None if value is None else _output(codec, entry, value)
+    error: str | None = None
+    if entry.error is not None:
+        try:
+            record = codec.decode_error_record(entry.error)
+            error = f"{record.type.replace(':', '.')}: {record.message}"
+        except Exception:
+            error = "<corrupt error record>"
+    started, finished = _when(entry.started_at), _when(entry.finished_at)
+    assert started is not None and finished is not None
+    return HistoryEntry(
+        seq=entry.seq,
+        kind=entry.kind,
+        name=entry.name,
+        status=entry.status,
+        attempts=entry.attempts,
+        started_at=started,
+        finished_at=finished,
+        order=entry.ord,
+        output=output,
+        error=error,
+    )
+
+
+def _output(codec: codec_mod.Codec, entry: base.EntryRecord, value: bytes) -> Any:
+    what = f"the value of entry {entry.seq} ({entry.kind} {entry.name!r})"
+    try:
+        return codec.decode(value, what=what, workflow_id=entry.run_id)
+    except errors.TypeNotFound as missing:
+        kind = missing.module
+        if missing.type_name is not None:
+            kind = f"{missing.module}.{missing.type_name}"
+        return Undecodable(str(missing), type=kind)
+    except errors.DurableError as exc:
+        return Undecodable(str(exc))
 
 
 @dataclass(frozen=True)
