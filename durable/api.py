@@ -127,7 +127,10 @@ class Queue:
         At most this many runs of the queue held at once, by all workers together
         (a run asleep in a long durable sleep holds no slot).
     worker_concurrency:
-        At most this many of its runs in one worker.
+        At most this many of its runs in one worker, children started from workflows
+        included.  A child inherits its parent's queue unless its ``@workflow(queue=)``
+        names another: a parent that waits for children of its own limited queue holds
+        one of the slots they need, so give such children a queue of their own.
     rate_limit, period:
         At most `rate_limit` runs of the queue started per `period` seconds.
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from durable import codec as codec_mod
-from durable import errors
+from durable import errors, wakeups
 from durable.journal import base
 from durable.runtime import context, registry, signals
 from durable.runtime.calls import Call
@@ -58,12 +58,13 @@ class RunControl(Protocol):
     async def cancel(self, run_id: str) -> None:
         """Cancel a run and its descendants."""
 
-    def changed(self, run_id: str) -> asyncio.Event:
-        """An event set when a message or event for `run_id` arrives in this process."""
+    def changed(self, run_id: str) -> wakeups.News:
+        """The news flag of `run_id`: set when a message or event for it arrives in this
+        process, or the journal says it changed."""
 
-    async def wait_changed(self, run_id: str, timeout: float) -> None:
-        """Wait at most `timeout` seconds for news of `run_id` (from any process if the
-        journal can tell)."""
+    async def wait_changed(self, run_id: str, timeout: float, *, since: int | None = None) -> None:
+        """Wait at most `timeout` seconds for news of `run_id` since ``changed().count``
+        was `since` (from any process if the journal can tell)."""
 
     @property
     def poll_interval(self) -> float:

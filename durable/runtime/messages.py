@@ -60,7 +60,7 @@ async def _wait_for_message(call: Call, topic: str, timeout: float | None) -> ba
         wake_at = None if timeout is None else await call.set_deadline(timeout)
         runs = call.runs
         while True:
-            runs.changed(call.run_id).clear()
+            since = runs.changed(call.run_id).count  # news after this is not missed
             taken = await _take(call, topic)
             if taken is not None:
                 return taken
@@ -69,7 +69,7 @@ async def _wait_for_message(call: Call, topic: str, timeout: float | None) -> ba
                 return call.entry("ok", output=call.codec.encode(None))
             poll = runs.poll_interval if runs.poll_interval > 0 else 0.5
             wait = poll if remaining is None else min(poll, remaining)
-            await runs.wait_changed(call.run_id, max(wait, 0.01))
+            await runs.wait_changed(call.run_id, max(wait, 0.01), since=since)
 
 
 async def _take(call: Call, topic: str) -> base.EntryRecord | None:

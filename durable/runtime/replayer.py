@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from durable import codec as codec_mod
-from durable import errors
+from durable import errors, wakeups
 from durable.journal import base
 from durable.runtime import context, registry, signals
 from durable.runtime.executor import Executor, Host, Observer, decode_input
@@ -51,8 +51,8 @@ class _NoWrites:
     def __getattr__(self, name: str) -> Any:
         raise errors.DurableError(f"replay for debugging tried to {name}: it must not")
 
-    def changed(self, run_id: str) -> asyncio.Event:
-        return asyncio.Event()
+    def changed(self, run_id: str) -> wakeups.News:
+        return wakeups.News()
 
 
 async def replay(
