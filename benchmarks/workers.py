@@ -1,8 +1,12 @@
-"""Worker processes: throughput with 1, 2 and 4 workers, and takeover after a SIGKILL.
+"""Worker processes: start-to-result latency, throughput with 1, 2 and 4 workers beside
+the in-process engine, and takeover after a SIGKILL.
 
     python -m benchmarks.workers --db postgresql://postgres@127.0.0.1:5432/bench
     python -m benchmarks.workers                      # a temp SQLite file
 
+Latency: one `durable worker` with its default options; a client that does not execute
+starts a 1-step run and waits for its result, one run at a time (p50 and p99 of 200).
+In-process: the same N runs of 10 steps started and executed by one `Engine`.
 For each worker count, N runs of a 10-step workflow are enqueued by a client that does
 not execute (``Engine(execute=False)``), then `durable worker` processes drain them;
 the figure is runs (and steps) per second from the first start to the last result.
@@ -43,20 +47,17 @@ async def ten(delay: float) -> int:
     return total
 
 
-def _spawn(url: str, concurrency: int) -> subprocess.Popen[bytes]:
-    command = [
-        sys.executable,
-        "-m",
-        "durable.cli",
-        "--db",
-        url,
-        "worker",
-        "benchmarks.workers",
-        "--concurrency",
-        str(concurrency),
-        "--poll",
-        "0.1",
-    ]
+@durable.workflow(name="bench.workers.one")
+async def one(index: int) -> int:
+    return await step(index, 0.0)
+
+
+def _spawn(url: str, concurrency: int | None, poll: float | None = 0.1) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "durable.cli", "--db", url, "worker", "benchmarks.workers"]
+    if concurrency is not None:
+        command += ["--concurrency", str(concurrency)]
+    if poll is not None:
+        command += ["--poll", str(poll)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -72,6 +73,39 @@ async def _enqueue(client: durable.Engine, prefix: str, count: int, delay: float
 async def _wait_all(client: durable.Engine, ids: list[str]) -> None:
     for run_id in ids:
         await client.get(run_id).result(timeout=600)
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+async def latency(url: str, samples: int) -> tuple[float, float]:
+    """p50 and p99 milliseconds from `start()` to the result, through one default worker."""
+    async with durable.Engine(url, execute=False, poll_interval=0) as client:
+        worker = _spawn(url, None, None)
+        try:
+            prefix = f"lat-{time.time_ns()}"
+            await client.run(one, -1, workflow_id=f"{prefix}-warm")  # the worker is up
+            figures = []
+            for index in range(samples):
+                started = time.perf_counter()
+                run = await client.start(one, index, workflow_id=f"{prefix}-{index}")
+                await run.result(timeout=60)
+                figures.append((time.perf_counter() - started) * 1000)
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=60)
+    return _percentile(figures, 0.5), _percentile(figures, 0.99)
+
+
+async def in_process(url: str, runs: int) -> float:
+    """Runs per second of the same drain executed by one in-process engine."""
+    async with durable.Engine(url, poll_interval=0) as engine:
+        started = time.perf_counter()
+        ids = await _enqueue(engine, f"ip-{time.time_ns()}", runs, 0.0)
+        await _wait_all(engine, ids)
+        return runs / (time.perf_counter() - started)
 
 
 async def throughput(url: str, workers: int, runs: int) -> tuple[float, float]:
@@ -120,13 +154,24 @@ async def main() -> None:
     parser.add_argument("--db", default=None)
     parser.add_argument("--runs", type=int, default=500)
     parser.add_argument("--takeover-runs", type=int, default=1000)
+    parser.add_argument("--latency-samples", type=int, default=200)
+    parser.add_argument("--skip-takeover", action="store_true")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         url = options.db or f"sqlite:///{os.path.join(folder, 'workers.db')}"
         print(f"backend: {url.split(':', 1)[0]}, {options.runs} runs of 10 steps")
+        p50, p99 = await latency(url, options.latency_samples)
+        print(f"start-to-result through one worker: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+        base = await in_process(url, options.runs)
+        print(f"in-process engine: {base:8.0f} runs/s")
         for count in (1, 2, 4):
             runs_per_s, steps_per_s = await throughput(url, count, options.runs)
-            print(f"{count} worker(s): {runs_per_s:8.0f} runs/s {steps_per_s:9.0f} steps/s")
+            print(
+                f"{count} worker(s): {runs_per_s:8.0f} runs/s {steps_per_s:9.0f} steps/s "
+                f"({runs_per_s / base:.2f}x in-process)"
+            )
+        if options.skip_takeover:
+            return
         seconds = await takeover(url, options.takeover_runs)
         print(
             f"SIGKILL of a worker holding {options.takeover_runs} runs: all finished "

@@ -14,7 +14,24 @@ from durable.journal import base
 if TYPE_CHECKING:
     from durable.engine import Engine
 
-__all__ = ["HistoryEntry", "LineageNode", "Run", "RunInfo", "Undecodable", "history"]
+__all__ = [
+    "HistoryEntry",
+    "LineageNode",
+    "Run",
+    "RunInfo",
+    "Undecodable",
+    "history",
+    "lineage",
+    "read_run",
+]
+
+
+async def read_run(journal: base.Journal, run_id: str) -> base.RunRecord:
+    """The row of run `run_id`; `WorkflowNotFound` when there is none."""
+    record = await journal.get_run(run_id)
+    if record is None:
+        raise errors.WorkflowNotFound(workflow_id=run_id)
+    return record
 
 
 def _when(ts: float | None) -> datetime.datetime | None:
@@ -166,6 +183,31 @@ class LineageNode:
         return out
 
 
+async def lineage(journal: base.Journal, record: base.RunRecord) -> LineageNode:
+    """The tree of runs under `record`'s root."""
+    family = await journal.list_runs(root_id=record.root_id, limit=100_000)
+    by_parent: dict[str | None, list[base.RunRecord]] = {}
+    for member in family:
+        by_parent.setdefault(member.parent_id, []).append(member)
+
+    def build(member: base.RunRecord) -> LineageNode:
+        kids = sorted(by_parent.get(member.id, []), key=lambda r: (r.parent_seq or 0, r.id))
+        created = _when(member.created_at)
+        assert created is not None
+        return LineageNode(
+            id=member.id,
+            name=member.name,
+            status=member.status,
+            parent_id=member.parent_id,
+            created_at=created,
+            finished_at=_when(member.finished_at),
+            children=tuple(build(kid) for kid in kids),
+        )
+
+    root = next((m for m in family if m.id == record.root_id), record)
+    return build(root)
+
+
 class Run:
     """A handle on one run: its id, and ways to wait for, inspect or cancel it."""
 
@@ -182,7 +224,7 @@ class Run:
         Raises `WorkflowFailed` (its ``__cause__`` is the workflow's exception),
         `Cancelled`, or `TimeoutError` after `timeout` seconds.
         """
-        record = await self.engine._wait_finished(self.id, timeout)
+        record = await self.engine.scheduler.wait_finished(self.id, timeout)
         codec = self.engine.codec
         if record.status is base.Status.SUCCEEDED:
             if record.output is None:
@@ -194,11 +236,11 @@ class Run:
 
     async def status(self) -> base.Status:
         """The run's current status."""
-        return (await self.engine._record(self.id)).status
+        return (await read_run(self.engine.journal, self.id)).status
 
     async def info(self) -> RunInfo:
         """The run's row: status, lineage, timestamps."""
-        return RunInfo.from_record(await self.engine._record(self.id))
+        return RunInfo.from_record(await read_run(self.engine.journal, self.id))
 
     async def cancel(self) -> None:
         """Cancel the run (see `Engine.cancel`)."""

@@ -45,10 +45,7 @@ async def temp_engine(**options: Any) -> AsyncIterator[Engine]:
 async def run_until_idle(engine: Engine, timeout: float = 30.0) -> None:
     """Wait until this engine executes no run (every run finished or stopped here)."""
     async with asyncio.timeout(timeout):
-        while engine._active:
-            await asyncio.gather(
-                *(task for _, task in list(engine._active.values())), return_exceptions=True
-            )
+        await engine.scheduler.until_idle()
 
 
 def crash(engine: Engine) -> None:

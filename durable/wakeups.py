@@ -54,17 +54,13 @@ class Wakeups:
 
     def __init__(self, journal: Any) -> None:
         self._news: dict[str, News] = {}
-        watch = getattr(journal, "watch", None)
-        if watch is not None:
-            watch(self.heard)  # before anything is read: no notification falls between
-        # the journal's own wait starts its listening (lazily: the first wait) and ends
-        # when it hears of the run
-        self._journal_wait = getattr(journal, "wait_changed", None)
+        self._journal = journal
+        journal.watch(self.heard)  # before anything is read: no notification falls between
 
     @property
     def notified(self) -> bool:
         """Whether the journal notifies changes (else waits only end at their timeout)."""
-        return self._journal_wait is not None
+        return bool(self._journal.notifies_changes)
 
     def news(self, run_id: str) -> News:
         """The flag of `run_id` (made at the first ask: only then is it watched)."""
@@ -95,8 +91,6 @@ class Wakeups:
         waits: list[Any] = [flag.wait() if since is None else flag.wait_since(since)]
         if also is not None:
             waits.append(also.wait())
-        if self._journal_wait is not None:
-            waits.append(self._journal_wait(run_id, timeout))
         tasks = [asyncio.ensure_future(wait) for wait in waits]
         try:
             await asyncio.wait(tasks, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)

@@ -8,6 +8,7 @@ are seconds since the epoch (float); payloads are bytes written by `durable.code
 from __future__ import annotations
 
 import enum
+import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
@@ -18,6 +19,7 @@ __all__ = [
     "TERMINAL",
     "AttemptRecord",
     "EntryRecord",
+    "Features",
     "Journal",
     "LeaseLost",
     "NewRun",
@@ -29,7 +31,6 @@ __all__ = [
     "TimerRecord",
     "Transaction",
     "TxConnection",
-    "Watchable",
 ]
 
 SCHEMA_VERSION = 1
@@ -279,6 +280,26 @@ class Journal(Protocol):
         ``priority + minutes waited`` first (so low priority work is never starved),
         then oldest."""
 
+    async def claim_batch(
+        self,
+        owner: str,
+        names: Sequence[str],
+        *,
+        limit: int,
+        lease_expires_at: float,
+        queues: Sequence[str] | None = None,
+        skip_queues: Sequence[str] = (),
+    ) -> list[RunRecord]:
+        """Claim up to `limit` runnable runs that nobody holds, in one statement: runs
+        of the workflow names given, of `queues` (a run without one is on
+        ``"default"``; None: all), not of `skip_queues` (queues with limits, claimed one
+        at a time with `claim`), not asleep before their wake-up time; highest
+        ``priority + minutes waited`` first, then oldest (the order returned).
+
+        Atomic across processes: no run is returned to two claimers.  Each returned row
+        has `owner` set and `attempt` incremented.
+        """
+
     async def heartbeat(self, owner: str, lease_expires_at: float) -> int:
         """Extend the lease of every unfinished run `owner` holds; returns how many."""
 
@@ -336,41 +357,82 @@ class Journal(Protocol):
         entries, attempts, timers, messages and events (a run reopened or finished again
         since is kept).  Atomic; idempotent.  Returns how many runs were deleted."""
 
+    # -- optional features: `Features` gives their defaults ---------------------------
 
-class Watchable(Protocol):
-    """Optional for a journal: wake-ups when a run changes, from any process.
+    @property
+    def announces_work(self) -> bool:
+        """See `Features.announces_work`."""
 
-    The Postgres journal has it (``LISTEN/NOTIFY``: `Journal.update_run`, `Journal.reopen`,
-    `Journal.send_message` and `Journal.set_event` notify the run's id); callers find it
-    with ``getattr(journal, "wait_changed", None)`` and fall back to polling without it.
+    @property
+    def notifies_changes(self) -> bool:
+        """See `Features.notifies_changes`."""
+
+    def watch(self, callback: Callable[[str | None], None]) -> None:
+        """See `Features.watch`."""
+
+    def watch_work(self, callback: Callable[[], None]) -> None:
+        """See `Features.watch_work`."""
+
+    async def register_owner(self, owner: str) -> None:
+        """See `Features.register_owner`."""
+
+    async def owner_alive(self, owner: str) -> bool:
+        """See `Features.owner_alive`."""
+
+    def abandon(self) -> None:
+        """See `Features.abandon`."""
+
+
+def by_priority(records: Sequence[RunRecord], now: float | None = None) -> list[RunRecord]:
+    """`records` in claim order: ``priority + minutes waited`` first, then oldest."""
+    moment = time.time() if now is None else now
+    return sorted(
+        records, key=lambda r: (-(r.priority + (moment - r.created_at) / 60.0), r.created_at, r.id)
+    )
+
+
+class Features:
+    """The optional features of a journal, with what a journal without them does.
+
+    Backends inherit this class and override what they have, so callers never probe
+    for a method.  Postgres has them all (``LISTEN/NOTIFY`` and an advisory lock per
+    engine); SQLite announces work and changes to the processes of its machine through
+    wake-up sockets (`durable.journal.local_bus`) and knows dead holders by their pid.
     """
 
-    async def wait_changed(self, run_id: str, timeout: float | None = None) -> bool:
-        """Wait until `run_id` may have changed (True) or `timeout` passed (False).
+    @property
+    def announces_work(self) -> bool:
+        """Whether `watch_work` hears of runs made claimable by other processes (then
+        the engine's poll is only a fallback)."""
+        return False
 
-        May wake spuriously (at the first call, and after the listening connection
-        reconnected, since changes may have been missed).  Callers re-read the run after
-        it returns, and keep a timeout: a change between their read and this call is
-        only seen then.
-        """
+    @property
+    def notifies_changes(self) -> bool:
+        """Whether `watch` hears of changes made by other processes."""
+        return False
 
     def watch(self, callback: Callable[[str | None], None]) -> None:
         """Call ``callback(run_id)`` for every change of a run notified from now on, and
         ``callback(None)`` whenever changes may have been missed (listening started or
         restarted).  A caller that keeps a flag per run from it, and looks at the flag
-        before it reads, misses no change (the engine does: `durable.wakeups`)."""
+        before it reads, misses no change (the engine does: `durable.wakeups`).
+        Without the feature: never called."""
 
-
-class OwnerRegistry(Protocol):
-    """Optional for a journal: knowing at once that an engine on another machine died.
-
-    The Postgres journal has it (a session-level advisory lock per engine).  Callers
-    find it with ``getattr(journal, "owner_alive", None)``; without it, a holder on
-    another machine is presumed dead only when its lease expires.
-    """
+    def watch_work(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` whenever another process may have made a run claimable
+        (created one nobody holds, released runs, reopened one), and once when
+        listening (re)starts.  A hint: the callback's owner claims with `claim_batch`.
+        Without the feature: never called."""
 
     async def register_owner(self, owner: str) -> None:
-        """Mark `owner` (this engine) alive for as long as this journal stays open."""
+        """Mark `owner` (this engine) alive for as long as this journal stays open, for
+        `owner_alive` in other processes.  Without the feature: nothing."""
 
     async def owner_alive(self, owner: str) -> bool:
-        """False when the engine `owner` certainly no longer runs."""
+        """False when the engine `owner` certainly no longer runs.  Without the feature:
+        True (a holder on another machine is presumed dead only when its lease expires)."""
+        return True
+
+    def abandon(self) -> None:
+        """Drop pending writes and connections as a killed process would (crash tests).
+        Without the feature: nothing."""

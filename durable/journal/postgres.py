@@ -121,7 +121,7 @@ _ENTRY_FIELDS = (
 ).split()
 
 
-class PostgresJournal:
+class PostgresJournal(base.Features):
     """A journal in a Postgres database (see the module docstring for the write path).
 
     Parameters
@@ -141,6 +141,14 @@ class PostgresJournal:
 
     dialect = "postgres"
 
+    @property
+    def announces_work(self) -> bool:
+        return True  # NOTIFY on the work channel
+
+    @property
+    def notifies_changes(self) -> bool:
+        return True  # NOTIFY on the changed channel
+
     def __init__(
         self,
         url: str,
@@ -155,6 +163,7 @@ class PostgresJournal:
         self.conninfo, self.schema = _split_url(url, schema)
         self.durability = durability
         self.channel = f"{self.schema}.changed"
+        self.work_channel = f"{self.schema}.work"
         quoted = pg_sql.Identifier(self.schema).as_string()
         self._q = {
             name: text.replace("{schema}", quoted)
@@ -166,7 +175,9 @@ class PostgresJournal:
         self._writer = postgres_writer.GroupWriter(
             self._q, self._connect, f"Postgres journal {_redact(url)!r}"
         )
-        self._changes = postgres_listener.ChangeListener(self.conninfo, self.channel)
+        self._changes = postgres_listener.ChangeListener(
+            self.conninfo, self.channel, self.work_channel
+        )
         self._closing: asyncio.Future[None] | None = None
         self._owners = postgres_owners.OwnerLocks(self._connect)
 
@@ -203,6 +214,7 @@ class PostgresJournal:
         )
         await self._pool.open(wait=False)
         self._writer.start(conn)
+        self._changes.listen_if_watched()
 
     async def _configure(self, conn: psycopg.AsyncConnection[Any]) -> None:
         # an acknowledged commit must survive a crash of the server: with
@@ -359,6 +371,7 @@ class PostgresJournal:
             "lease_expires_at": run.lease_expires_at,
             "priority": run.priority,
             "created_at": run.created_at,
+            "work_channel": self.work_channel,
         }
 
         def finish(rows: list[Any], rowcount: int, retried: bool) -> Any:
@@ -622,6 +635,35 @@ class PostgresJournal:
         )
         return [_run_from_row(row) for row in rows]
 
+    async def claim_batch(
+        self,
+        owner: str,
+        names: Sequence[str],
+        *,
+        limit: int,
+        lease_expires_at: float,
+        queues: Sequence[str] | None = None,
+        skip_queues: Sequence[str] = (),
+    ) -> list[base.RunRecord]:
+        if limit <= 0 or not names:
+            return []
+        params = {
+            "owner": owner,
+            "names": list(names),
+            "limit": limit,
+            "lease_expires_at": lease_expires_at,
+            "now": time.time(),
+            "queues": None if queues is None else list(queues),
+            "skip_queues": list(skip_queues),
+            "retried": False,
+        }
+
+        def finish(rows: list[Any], rowcount: int, retried: bool) -> list[base.RunRecord]:
+            return [_run_from_row(row) for row in rows]
+
+        claimed: list[base.RunRecord] = await self._writer.write("claim_batch", params, finish)
+        return base.by_priority(claimed)
+
     async def heartbeat(self, owner: str, lease_expires_at: float) -> int:
         params = {"owner": owner, "lease_expires_at": lease_expires_at}
         return int(
@@ -630,11 +672,11 @@ class PostgresJournal:
 
     async def release(self, owner: str, run_ids: Sequence[str] | None = None) -> None:
         if run_ids is None:
-            await self._writer.write("release_all", {"owner": owner}, _nothing)
+            params: dict[str, Any] = {"owner": owner, "work_channel": self.work_channel}
+            await self._writer.write("release_all", params, _nothing)
         elif run_ids:
-            await self._writer.write(
-                "release_some", {"owner": owner, "ids": list(run_ids)}, _nothing
-            )
+            params = {"owner": owner, "ids": list(run_ids), "work_channel": self.work_channel}
+            await self._writer.write("release_some", params, _nothing)
 
     async def cancel_requested(self, owner: str) -> list[str]:
         rows = await self._read("read cancellations", "cancel_requested", {"owner": owner})
@@ -703,7 +745,12 @@ class PostgresJournal:
             await self._writer.write("request_cancel", {"ids": list(run_ids)}, _nothing)
 
     async def reopen(self, run_id: str) -> int:
-        params = {"id": run_id, "now": time.time(), "channel": self.channel}
+        params = {
+            "id": run_id,
+            "now": time.time(),
+            "channel": self.channel,
+            "work_channel": self.work_channel,
+        }
         return int(
             await self._writer.write("reopen", params, lambda rows, count, retried: rows[0][0])
         )
@@ -731,6 +778,12 @@ class PostgresJournal:
         ``callback(None)`` whenever changes may have been missed (listening, which the
         first `wait_changed` starts, began or reconnected)."""
         self._changes.subscribe(callback)
+
+    def watch_work(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` for every notification on the work channel (a run nobody
+        holds was created, runs were released or reopened), and at each (re)connection;
+        starts listening now."""
+        self._changes.subscribe_work(callback)
 
     # -- export and prune ---------------------------------------------------------------
 

@@ -30,9 +30,11 @@ logger = logging.getLogger(__name__)
 class ChangeListener:
     """Waits for notifications on `channel` of the server at `conninfo`."""
 
-    def __init__(self, conninfo: str, channel: str) -> None:
+    def __init__(self, conninfo: str, channel: str, work_channel: str | None = None) -> None:
         self.conninfo = conninfo
         self.channel = channel
+        self.work_channel = work_channel
+        self._work_subscribers: list[Callable[[], None]] = []
         self._task: asyncio.Task[None] | None = None
         self._listening: asyncio.Event | None = None
         self._watchers: dict[str, set[asyncio.Future[None]]] = {}
@@ -44,12 +46,26 @@ class ChangeListener:
         Does not start listening: the first `wait_changed` does."""
         self._subscribers.append(callback)
 
-    async def wait_changed(self, run_id: str, timeout: float | None = None) -> bool:
-        """Wait until `run_id` is notified, or the listener (re)connected (True), or
-        `timeout` passed (False)."""
+    def subscribe_work(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` for each notification on the work channel, and each time
+        listening (re)starts; starts listening now (call it inside the event loop)."""
+        self._work_subscribers.append(callback)
+        self._start()
+
+    def listen_if_watched(self) -> None:
+        """Start listening now if anyone subscribed (call it inside the event loop)."""
+        if self._subscribers or self._work_subscribers:
+            self._start()
+
+    def _start(self) -> None:
         if self._task is None or self._task.done():
             self._listening = asyncio.Event()
             self._task = asyncio.create_task(self._listen(), name="durable-pg-listener")
+
+    async def wait_changed(self, run_id: str, timeout: float | None = None) -> bool:
+        """Wait until `run_id` is notified, or the listener (re)connected (True), or
+        `timeout` passed (False)."""
+        self._start()
         assert self._listening is not None
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._watchers.setdefault(run_id, set()).add(future)
@@ -82,6 +98,10 @@ class ChangeListener:
             task.cancel()
         return task
 
+    def _work(self) -> None:
+        for callback in self._work_subscribers:
+            callback()
+
     def _wake(self, run_ids: Sequence[str] | None) -> None:
         for callback in self._subscribers:
             if run_ids is None:
@@ -103,11 +123,18 @@ class ChangeListener:
                 conn = await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
                 async with conn:
                     await conn.execute(f"LISTEN {channel}")
+                    if self.work_channel is not None:
+                        work = pg_sql.Identifier(self.work_channel).as_string()
+                        await conn.execute(f"LISTEN {work}")
                     self._listening.set()
                     self._wake(None)  # anything may have changed while not listening
+                    self._work()
                     delay = 0.05
                     async for note in conn.notifies():
-                        self._wake([note.payload])
+                        if note.channel == self.work_channel:
+                            self._work()
+                        else:
+                            self._wake([note.payload])
             except psycopg.Error as exc:
                 logger.warning(
                     "journal listener lost its connection (%s)",

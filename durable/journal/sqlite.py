@@ -27,7 +27,7 @@ from typing import Any
 import aiosqlite
 
 from durable import errors
-from durable.journal import base, queries
+from durable.journal import base, local_bus, queries
 
 __all__ = ["SqliteJournal", "path_from_url"]
 
@@ -97,10 +97,18 @@ def _entry_params(entry: base.EntryRecord) -> tuple[Any, ...]:
 _Op = Callable[[sqlite3.Connection], Any]
 
 
-class SqliteJournal:
+class SqliteJournal(base.Features):
     """A journal in one SQLite file (see the module docstring for the write path)."""
 
     dialect = "sqlite"
+
+    @property
+    def announces_work(self) -> bool:
+        return self._bus is not None
+
+    @property
+    def notifies_changes(self) -> bool:
+        return self._bus is not None
 
     def __init__(self, url: str, *, durability: str = "process") -> None:
         if durability not in ("process", "full"):
@@ -118,6 +126,11 @@ class SqliteJournal:
         self._eager_marker: asyncio.Handle | None = None
         self._eager_key: str | None = None
         self._single_flushes = 0
+        # wake-ups for the other processes on this machine (none for a memory database)
+        memory = self.path.startswith("file:") and "mode=memory" in self.path
+        self._bus = None if memory else local_bus.LocalBus(self.path)
+        self._watchers: list[Callable[[str | None], None]] = []
+        self._work_watchers: list[Callable[[], None]] = []
 
     # -- connection -------------------------------------------------------------
 
@@ -180,14 +193,21 @@ class SqliteJournal:
         return ""
 
     async def open(self) -> None:
-        """Connect, then create or migrate the schema."""
+        """Connect, then create or migrate the schema; start hearing other processes."""
         try:
             self._conn = await self._connect_when_free()
             await self._write(self._migrate)
+            if self._bus is not None:
+                for callback in self._watchers:
+                    self._bus.on_change(callback)
+                for work in self._work_watchers:
+                    self._bus.on_work(work)
         except (sqlite3.Error, errors.JournalError) as exc:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+            if self._bus is not None:
+                self._bus.close()
             if isinstance(exc, errors.JournalError) and exc.__cause__ is None:
                 raise
             raise errors.JournalError(
@@ -235,9 +255,32 @@ class SqliteJournal:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+        if self._bus is not None:
+            self._bus.close()
+
+    def watch(self, callback: Callable[[str | None], None]) -> None:
+        """Hear of runs changed by other processes on this machine (`local_bus`)."""
+        self._watchers.append(callback)
+        if self._bus is not None and self._conn is not None:
+            self._bus.on_change(callback)
+
+    def watch_work(self, callback: Callable[[], None]) -> None:
+        """Hear of runnable work announced by other processes on this machine."""
+        self._work_watchers.append(callback)
+        if self._bus is not None and self._conn is not None:
+            self._bus.on_work(callback)
+
+    def _announce(self, run_id: str | None, *, work: bool = False) -> None:
+        if self._bus is not None:
+            if run_id is not None:
+                self._bus.announce_change(run_id)
+            if work:
+                self._bus.announce_work()
 
     def abandon(self) -> None:
         """Drop pending writes and the connection, as a killed process would."""
+        if self._bus is not None:
+            self._bus.close(unlink=False)
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
@@ -379,6 +422,7 @@ class SqliteJournal:
             return cur.rowcount == 1
 
         if await self._write(op):
+            self._announce(run.id, work=run.owner is None)
             fields = {f: getattr(run, f) for f in run.__struct_fields__}
             owned = run.owner is not None
             return base.RunRecord(
@@ -515,6 +559,7 @@ class SqliteJournal:
                 raise base.LeaseLost(update.run_id)
 
         await self._write(op)
+        self._announce(update.run_id)
 
     @contextlib.asynccontextmanager
     async def transaction(self, owner: str, run_id: str) -> AsyncIterator[base.Transaction]:
@@ -576,6 +621,34 @@ class SqliteJournal:
         rows = self._read(_Q["claimable"], (json.dumps(list(names)), limit, time.time()))
         return [_run_from_row(row) for row in rows]
 
+    async def claim_batch(
+        self,
+        owner: str,
+        names: Sequence[str],
+        *,
+        limit: int,
+        lease_expires_at: float,
+        queues: Sequence[str] | None = None,
+        skip_queues: Sequence[str] = (),
+    ) -> list[base.RunRecord]:
+        def op(conn: sqlite3.Connection) -> list[base.RunRecord]:
+            params = (
+                owner,
+                lease_expires_at,
+                time.time(),
+                json.dumps(list(names)),
+                None if queues is None else json.dumps(list(queues)),
+                json.dumps(list(skip_queues)),
+                limit,
+            )
+            ids = [row[0] for row in conn.execute(_Q["claim_batch"], params).fetchall()]
+            return [_run_from_row(conn.execute(_Q["select_run"], (i,)).fetchone()) for i in ids]
+
+        if limit <= 0 or not names:
+            return []
+        claimed: list[base.RunRecord] = await self._write(op)
+        return base.by_priority(claimed)
+
     async def heartbeat(self, owner: str, lease_expires_at: float) -> int:
         def op(conn: sqlite3.Connection) -> int:
             return conn.execute(_Q["heartbeat"], (lease_expires_at, owner)).rowcount
@@ -591,6 +664,7 @@ class SqliteJournal:
                     conn.execute(_Q["release_one"], (owner, run_id))
 
         await self._write(op)
+        self._announce(None, work=True)
 
     async def cancel_requested(self, owner: str) -> list[str]:
         return [row[0] for row in self._read(_Q["cancel_requested"], (owner,))]
@@ -602,7 +676,9 @@ class SqliteJournal:
             cur = conn.execute(_Q["insert_message"], (run_id, topic, value, time.time(), key))
             return cur.rowcount == 1
 
-        return bool(await self._write(op))
+        sent = bool(await self._write(op))
+        self._announce(run_id)
+        return sent
 
     async def receive_message(
         self, owner: str, run_id: str, topic: str, entry: base.EntryRecord
@@ -628,6 +704,7 @@ class SqliteJournal:
             conn.execute(_Q["insert_entry"], _entry_params(entry))
 
         await self._write(op, run_id)
+        self._announce(run_id)
 
     async def get_event(self, run_id: str, key: str) -> bytes | None:
         rows = self._read(_Q["select_event"], (run_id, key))
@@ -639,6 +716,8 @@ class SqliteJournal:
                 conn.execute(_Q["request_cancel"], (run_id,))
 
         await self._write(op)
+        for run_id in run_ids:
+            self._announce(run_id)
 
     async def reopen(self, run_id: str) -> int:
         def op(conn: sqlite3.Connection) -> int:
@@ -651,7 +730,9 @@ class SqliteJournal:
             conn.execute(_Q["reopen_run"], (time.time(), run_id))
             return len(moved)
 
-        return int(await self._write(op))
+        moved = int(await self._write(op))
+        self._announce(run_id, work=True)
+        return moved
 
     async def copy_entries(self, source_id: str, target_id: str, before_seq: int) -> int:
         def op(conn: sqlite3.Connection) -> int:

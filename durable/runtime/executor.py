@@ -21,7 +21,7 @@ import logging
 import random as _random
 import time
 import uuid as _uuid
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -55,8 +55,9 @@ class RunControl(Protocol):
     async def wait_finished(self, run_id: str) -> base.RunRecord:
         """Wait until a run is SUCCEEDED, FAILED or CANCELLED; return its row."""
 
-    async def cancel(self, run_id: str) -> None:
-        """Cancel a run and its descendants."""
+    @property
+    def cancel(self) -> Callable[[str], Awaitable[None]]:
+        """Cancel a run and its descendants: ``await runs.cancel(run_id)``."""
 
     def changed(self, run_id: str) -> wakeups.News:
         """The news flag of `run_id`: set when a message or event for it arrives in this

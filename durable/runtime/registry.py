@@ -105,3 +105,10 @@ def lookup_workflow(name: str) -> WorkflowDef | None:
 def workflow_names() -> list[str]:
     """Every workflow name registered in this process."""
     return sorted(_workflows)
+
+
+def limited_queue_names() -> list[str]:
+    """The queues with limits (global or per worker) that every claim must check."""
+    return sorted(
+        name for name, queue in _queues.items() if queue.limited or queue.worker_concurrency
+    )

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 
 from durable import errors
 from durable.engine import Engine
+from durable.worker import recovery
 
 __all__ = ["Worker", "main"]
 
@@ -68,16 +69,19 @@ class Worker:
         logger.info(
             "worker %s started (concurrency %s, queues %s)",
             engine.owner,
-            engine.concurrency,
-            sorted(engine.queues) if engine.queues else "all",
+            engine.scheduler.concurrency,
+            sorted(engine.scheduler.queues) if engine.scheduler.queues else "all",
             extra={"action": "worker_start", "workflow_id": None},
         )
+        runner = engine.scheduler
         try:
             while not self._stop.is_set():
-                if self.burst and not engine._active and await engine.recover() == 0:
+                if self.burst and runner.idle and await engine.recover() == 0:
                     break
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), timeout=engine.poll_interval)
+                    # pushed work is claimed meanwhile (see durable.worker.dispatch)
+                    wait = min(recovery.tick(runner), 0.05) if self.burst else recovery.tick(runner)
+                    await asyncio.wait_for(self._stop.wait(), timeout=wait)
                 if self.burst:
                     await asyncio.sleep(0)
         finally:
@@ -93,7 +97,7 @@ class Worker:
         engine = self.engine
         engine.drain()
         deadline = time.monotonic() + self.grace
-        while engine._active and time.monotonic() < deadline:
+        while not engine.scheduler.idle and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
         await engine.close()  # cancels what is left and releases every lease
 

@@ -1,4 +1,11 @@
-"""Taking over runs whose holder is gone, and keeping this engine's leases alive."""
+"""Taking over runs whose holder is gone, keeping this engine's leases alive, and the
+fallback poll for what no notification announces.
+
+Pushed work (`dispatch`) covers runs nobody holds.  What is left to look for: runs whose
+holder died (known at once on this machine or through Postgres' advisory locks, else
+when the lease expires), runs of limited queues (claimed one at a time, limits checked),
+released sleeps that came due, and cancellations requested by other processes.
+"""
 
 from __future__ import annotations
 
@@ -10,117 +17,120 @@ from typing import TYPE_CHECKING
 from durable import errors
 from durable.journal import base
 from durable.runtime import registry
-from durable.worker import leases
 
 if TYPE_CHECKING:
-    from durable.engine import Engine
+    from durable.worker.scheduler import Scheduler
 
-__all__ = ["heartbeat", "poll", "recover"]
+__all__ = ["FULL_LOOK_EVERY", "REPORT_EVERY", "heartbeat", "poll", "recover", "tick"]
 
 logger = logging.getLogger(__name__)
 
-
-async def _free(engine: Engine, record: base.RunRecord, now: float) -> bool:
-    """Whether nobody live holds `record`: no holder, a dead one, or an expired lease;
-    a run suspended in a durable sleep is free only once its wake-up time has come."""
-    if record.owner is None:
-        return record.status is not base.Status.SLEEPING or (record.wake_at or 0) <= now
-    if leases.is_dead(record.owner):
-        return True
-    if record.lease_expires_at is not None and record.lease_expires_at < now:
-        return True
-    alive = getattr(engine.journal, "owner_alive", None)
-    if alive is not None and record.owner != engine.owner:
-        return not await alive(record.owner)
-    return False
+_PAGE = 1000
+_BATCH = 64
+# the poll's full look (every unfinished run, for dead holders) every this many ticks;
+# the ticks in between only claim what is runnable: an idle engine makes one query a tick
+FULL_LOOK_EVERY = 2
+# runs of workflows this process does not know are reported every this many ticks
+REPORT_EVERY = 60
 
 
-async def recover(engine: Engine) -> int:
+async def recover(scheduler: Scheduler, *, report: bool = True) -> int:
     """Take over unfinished runs of registered workflows that no live process holds:
     highest priority first, then oldest; only from the engine's queues (all when None);
-    no more than its free slots (`Engine(concurrency=...)`).  Runs of unlimited queues
-    are taken over many at a time, so their claims share commits."""
+    no more than its free slots.  Runs of unlimited queues are taken over many at a
+    time, so their claims share commits."""
     names = registry.workflow_names()
     taken = 0
     limit = _PAGE
-    while names and engine.free_slots() > 0:
-        records = await engine.journal.claimable(names, limit=limit)
-        taken += await _take_page(engine, records)
+    while names and scheduler.free_slots() > 0:
+        records = await scheduler.journal.claimable(names, limit=limit)
+        taken += await _take_page(scheduler, records)
         if len(records) < limit:
             break
         limit *= 4  # runs taken over stay listed (unfinished): look further next time
+    if not report:
+        return taken
     try:
-        await _report_unregistered(engine, set(names))
+        await _report_unregistered(scheduler, set(names))
     except errors.JournalError:
-        if engine._open:
+        if scheduler.open:
             raise
         # the runs taken over closed (or crashed) the engine meanwhile: nothing to report
     return taken
 
 
-_PAGE = 1000
-_BATCH = 64
-
-
-async def _take_page(engine: Engine, records: list[base.RunRecord]) -> int:
+async def _take_page(scheduler: Scheduler, records: list[base.RunRecord]) -> int:
     now = time.time()
     taken = 0
     full: set[str | None] = set()  # limited queues found full in this pass
     batch: list[base.RunRecord] = []
     for record in records:
-        if engine.free_slots() - len(batch) <= 0:  # also 0 once the engine is closed
+        if scheduler.free_slots() - len(batch) <= 0:  # also 0 once the engine is closed
             break
-        if record.id in engine._active or record.owner == engine.owner:
+        if scheduler.executes(record.id) or not scheduler.serves(record.queue):
             continue
-        if engine.queues is not None and (record.queue or "default") not in engine.queues:
+        if record.queue in full or scheduler.queue_slots(record.queue) <= 0:
             continue
-        if record.queue in full or engine.queue_slots(record.queue) <= 0:
-            continue
-        if not await _free(engine, record, now):
+        if not await scheduler.holder_gone(record, now):
             continue
         if registry.lookup_queue(record.queue) is None:
             batch.append(record)
             if len(batch) >= _BATCH:
-                taken += sum(await asyncio.gather(*(engine.take_over(r) for r in batch)))
+                taken += sum(await asyncio.gather(*(scheduler.take_over(r) for r in batch)))
                 batch = []
-        elif await engine.take_over(record):  # limits: one claim at a time
+        elif await scheduler.take_over(record):  # limits: one claim at a time
             taken += 1
         else:
             full.add(record.queue)
     if batch:
-        taken += sum(await asyncio.gather(*(engine.take_over(r) for r in batch)))
+        taken += sum(await asyncio.gather(*(scheduler.take_over(r) for r in batch)))
     return taken
 
 
-async def _report_unregistered(engine: Engine, names: set[str]) -> None:
+async def _report_unregistered(scheduler: Scheduler, names: set[str]) -> None:
     unfinished = [base.Status.PENDING, base.Status.RUNNING, base.Status.SLEEPING]
-    for record in await engine.journal.list_runs(status=unfinished, limit=1000):
-        if record.name in names or record.id in engine.unregistered:
+    for record in await scheduler.journal.list_runs(status=unfinished, limit=1000):
+        if record.name in names or record.id in scheduler.unregistered:
             continue
         error = errors.NotRegistered(workflow_id=record.id, name=record.name)
-        engine.unregistered[record.id] = error
+        scheduler.unregistered[record.id] = error
         logger.warning("%s", error, extra={"action": "unregistered", "workflow_id": record.id})
 
 
-async def heartbeat(engine: Engine) -> None:
+async def heartbeat(scheduler: Scheduler) -> None:
     """Extend this engine's leases every third of a lease."""
     while True:
-        await asyncio.sleep(engine.lease / 3)
+        await asyncio.sleep(scheduler.lease / 3)
         try:
-            await engine.journal.heartbeat(engine.owner, time.time() + engine.lease)
+            await scheduler.journal.heartbeat(scheduler.owner, time.time() + scheduler.lease)
         except errors.JournalError as exc:
             logger.warning(
                 "heartbeat failed: %s", exc, extra={"action": "heartbeat", "workflow_id": None}
             )
 
 
-async def poll(engine: Engine) -> None:
-    """Look for runs to take over every `poll_interval` seconds."""
+def tick(scheduler: Scheduler) -> float:
+    """Seconds between the poll's looks: `poll_interval`, but at least a second where
+    the journal announces work (the poll is then only a fallback)."""
+    if scheduler.journal.announces_work:
+        return max(scheduler.poll_interval, 1.0)
+    return scheduler.poll_interval
+
+
+async def poll(scheduler: Scheduler) -> None:
+    """The fallback look, one query a tick: every `FULL_LOOK_EVERY` ticks a look for
+    runs whose holder is gone (and any runnable run), else a claim of what is runnable
+    (none when no slot is free); cancellations requested elsewhere only with runs here."""
+    ticks = 0
     while True:
-        await asyncio.sleep(engine.poll_interval)
+        await asyncio.sleep(tick(scheduler))
+        ticks += 1
         try:
-            await engine.apply_cancellations()
-            await recover(engine)
+            await scheduler.apply_cancellations()
+            if ticks % FULL_LOOK_EVERY == 0 or not scheduler.journal.announces_work:
+                await recover(scheduler, report=ticks % REPORT_EVERY == 0)
+            elif scheduler.free_slots() > 0:
+                await scheduler.dispatcher.claim()
         except errors.JournalError as exc:
             logger.warning(
                 "looking for runs to resume failed: %s",

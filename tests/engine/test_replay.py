@@ -52,7 +52,7 @@ async def test_chained_branches_replay_after_crash(make_engine, seed: int) -> No
     first = await make_engine()
     crash_at.update(engine=first, after=7 + seed, count=0)
     await first.start(chains, seed, 4, 4, workflow_id=f"chains-{seed}")
-    await wait_until(lambda: not first._open, what=f"the crash after step body {7 + seed}")
+    await wait_until(lambda: not first.is_open, what=f"the crash after step body {7 + seed}")
     crash_at.update(engine=None)
     inspector = await make_engine(execute=False)
     journaled_before = {h.output for h in await inspector.history(f"chains-{seed}")}

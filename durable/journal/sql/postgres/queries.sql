@@ -37,7 +37,9 @@ WITH ins AS (
               metadata, attempt, owner, lease_expires_at, wake_at, priority, created_at,
               updated_at, started_at, finished_at, cancel_requested
 )
-SELECT *, true FROM ins
+-- a run nobody holds is work for the workers: tell them (delivered at commit)
+, announced AS (SELECT pg_notify(%(work_channel)s, '') FROM ins WHERE ins.owner IS NULL)
+SELECT ins.*, true FROM ins LEFT JOIN announced ON true
 UNION ALL
 SELECT id, name, status, input, output, error, parent_id, parent_seq, root_id, queue,
        metadata, attempt, owner, lease_expires_at, wake_at, priority, created_at,
@@ -203,12 +205,47 @@ UPDATE {schema}.runs SET lease_expires_at = %(lease_expires_at)s
 WHERE owner = %(owner)s AND status IN ('PENDING', 'RUNNING', 'SLEEPING');
 
 -- name: release_all
-UPDATE {schema}.runs SET owner = NULL, lease_expires_at = NULL
-WHERE owner = %(owner)s AND status IN ('PENDING', 'RUNNING', 'SLEEPING');
+WITH released AS (
+    UPDATE {schema}.runs SET owner = NULL, lease_expires_at = NULL
+    WHERE owner = %(owner)s AND status IN ('PENDING', 'RUNNING', 'SLEEPING')
+    RETURNING id
+)
+SELECT pg_notify(%(work_channel)s, '') WHERE EXISTS (SELECT 1 FROM released);
 
 -- name: release_some
-UPDATE {schema}.runs SET owner = NULL, lease_expires_at = NULL
-WHERE owner = %(owner)s AND id = ANY (%(ids)s::text[]);
+WITH released AS (
+    UPDATE {schema}.runs SET owner = NULL, lease_expires_at = NULL
+    WHERE owner = %(owner)s AND id = ANY (%(ids)s::text[])
+    RETURNING id
+)
+SELECT pg_notify(%(work_channel)s, '') WHERE EXISTS (SELECT 1 FROM released);
+
+-- name: claim_batch
+-- Runnable runs nobody holds, highest priority (plus one point per minute waited)
+-- first; rows another claimer has locked are skipped, so concurrent claimers never
+-- wait for each other or take the same run.  Runs of limited queues are left to
+-- claim_limited.  `retried`: the previous attempt may have committed with its reply
+-- lost; the runs it took are ours already and are taken again.
+WITH picked AS (
+    SELECT id FROM {schema}.runs
+    WHERE (owner IS NULL OR (%(retried)s AND owner = %(owner)s))
+      AND status IN ('PENDING', 'RUNNING', 'SLEEPING')
+      AND (status <> 'SLEEPING' OR coalesce(wake_at, 0) <= %(now)s)
+      AND name = ANY (%(names)s::text[])
+      AND (%(queues)s::text[] IS NULL OR coalesce(queue, 'default') = ANY (%(queues)s::text[]))
+      AND NOT (coalesce(queue, '') = ANY (%(skip_queues)s::text[]))
+    ORDER BY priority + (%(now)s - created_at) / 60.0 DESC, created_at, id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE {schema}.runs AS r
+SET owner = %(owner)s, lease_expires_at = %(lease_expires_at)s, updated_at = %(now)s,
+    started_at = coalesce(r.started_at, %(now)s), attempt = r.attempt + 1
+FROM picked WHERE r.id = picked.id
+RETURNING r.id, r.name, r.status, r.input, r.output, r.error, r.parent_id, r.parent_seq,
+          r.root_id, r.queue, r.metadata, r.attempt, r.owner, r.lease_expires_at, r.wake_at,
+          r.priority, r.created_at, r.updated_at, r.started_at, r.finished_at,
+          r.cancel_requested;
 
 -- name: request_cancel
 UPDATE {schema}.runs SET cancel_requested = true
@@ -235,7 +272,8 @@ reopened AS (
     WHERE id = %(id)s AND status IN ('FAILED', 'CANCELLED')
     RETURNING id
 )
-SELECT (SELECT count(*) FROM moved), (SELECT pg_notify(%(channel)s, id) FROM reopened);
+SELECT (SELECT count(*) FROM moved), (SELECT pg_notify(%(channel)s, id) FROM reopened),
+       (SELECT pg_notify(%(work_channel)s, '') FROM reopened);
 
 -- name: copy_entries
 INSERT INTO {schema}.entries (

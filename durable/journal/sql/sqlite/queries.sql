@@ -100,6 +100,24 @@ WHERE status IN ('PENDING', 'RUNNING', 'SLEEPING')
 ORDER BY priority + (?3 - created_at) / 60.0 DESC, created_at, id
 LIMIT ?2;
 
+-- name: claim_batch
+-- Up to ?7 runnable runs nobody holds, highest priority (plus one point per minute
+-- waited) first, then oldest; runs of the queues in ?6 (limited ones) are left to the
+-- one-at-a-time claim that checks their limits.  The write lock makes it atomic.
+UPDATE durable_runs
+SET owner = ?1, lease_expires_at = ?2, attempt = attempt + 1, updated_at = ?3,
+    started_at = coalesce(started_at, ?3)
+WHERE id IN (
+    SELECT id FROM durable_runs
+    WHERE owner IS NULL AND status IN ('PENDING', 'RUNNING', 'SLEEPING')
+      AND (status <> 'SLEEPING' OR coalesce(wake_at, 0) <= ?3)
+      AND name IN (SELECT value FROM json_each(?4))
+      AND (?5 IS NULL OR coalesce(queue, 'default') IN (SELECT value FROM json_each(?5)))
+      AND coalesce(queue, '') NOT IN (SELECT value FROM json_each(?6))
+    ORDER BY priority + (?3 - created_at) / 60.0 DESC, created_at, id
+    LIMIT ?7)
+RETURNING id;
+
 -- name: heartbeat
 UPDATE durable_runs SET lease_expires_at = ?
 WHERE owner = ? AND status IN ('PENDING', 'RUNNING', 'SLEEPING');

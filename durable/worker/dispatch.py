@@ -1,0 +1,102 @@
+"""Push dispatch: an engine claims runnable runs as soon as it hears of them.
+
+`Dispatcher.want()` is called when work may be waiting: the journal announced runnable
+runs (another process created, released or reopened one: Postgres ``NOTIFY``, SQLite's
+local wake-up sockets), a run ended here and freed a slot, or the fallback poll looked.
+The dispatcher then claims, in one statement per batch (`Journal.claim_batch`), as many
+runnable runs of unlimited queues as it has free slots, highest priority first, and
+launches them.  Runs of queues with limits are claimed one at a time by `recovery`,
+which checks the limits atomically.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from durable import errors
+from durable.runtime import registry
+
+if TYPE_CHECKING:
+    from durable.worker.scheduler import Scheduler
+
+__all__ = ["Dispatcher"]
+
+logger = logging.getLogger(__name__)
+
+BATCH = 64  # runs claimed by one statement at most
+
+
+class Dispatcher:
+    """Claims pushed work for one scheduler (see the module docstring)."""
+
+    def __init__(self, scheduler: Scheduler) -> None:
+        self._scheduler = scheduler
+        self._wanted: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.claims = 0  # statements issued (for the benchmarks' cost figures)
+
+    def start(self) -> None:
+        """Listen for announced work and claim it until the scheduler stops."""
+        self._wanted = asyncio.Event()
+        self._scheduler.journal.watch_work(self.want)
+        self._task = asyncio.create_task(self._loop(), name="durable-dispatch")
+        self.want()
+
+    def tasks(self) -> list[asyncio.Task[Any]]:
+        return [] if self._task is None else [self._task]
+
+    def want(self) -> None:
+        """Work may be waiting: claim it soon (cheap; call it as often as you like)."""
+        if self._wanted is not None:
+            self._wanted.set()
+
+    async def _loop(self) -> None:
+        assert self._wanted is not None
+        while True:
+            await self._wanted.wait()
+            self._wanted.clear()
+            try:
+                await self.claim()
+            except errors.JournalError as exc:
+                if not self._scheduler.open:
+                    return
+                logger.warning(
+                    "claiming runs failed: %s", exc, extra={"action": "claim", "workflow_id": None}
+                )
+                await asyncio.sleep(0.5)  # the journal is in trouble: do not spin
+                self.want()
+
+    async def claim(self) -> int:
+        """Claim and launch runnable runs of unlimited queues while slots are free;
+        returns how many were launched."""
+        scheduler = self._scheduler
+        names = registry.workflow_names()
+        skip = registry.limited_queue_names()
+        queues = None if scheduler.queues is None else sorted(scheduler.queues)
+        launched = 0
+        while names and scheduler.open:
+            room = min(scheduler.free_slots(), BATCH)
+            if room <= 0:
+                break
+            self.claims += 1
+            claimed = await scheduler.journal.claim_batch(
+                scheduler.owner,
+                names,
+                limit=room,
+                lease_expires_at=time.time() + scheduler.lease,
+                queues=queues,
+                skip_queues=skip,
+            )
+            fresh = [r for r in claimed if not scheduler.is_running(r.id)]
+            scheduler.hold(fresh)  # the journal gave them to this claim: they are ours
+            launches = [
+                scheduler.launch_claimed(record, registry.lookup_workflow(record.name))
+                for record in fresh
+            ]
+            launched += sum(await asyncio.gather(*launches))
+            if len(claimed) < room:
+                break
+        return launched
