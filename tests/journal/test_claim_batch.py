@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from durable.journal import base, open_journal
-from tests.journal.test_conformance import OTHER, OWNER, journal, new_run  # noqa: F401
+from tests.journal.test_conformance import OTHER, OWNER, new_run
 
 LEASE = 30.0
 
@@ -14,7 +14,10 @@ LEASE = 30.0
 async def claim(j: base.Journal, owner: str = OWNER, **options: object) -> list[base.RunRecord]:
     options.setdefault("limit", 100)
     return await j.claim_batch(
-        owner, ["wf"], lease_expires_at=time.time() + LEASE, **options  # type: ignore[arg-type]
+        owner,
+        ["wf"],
+        lease_expires_at=time.time() + LEASE,
+        **options,  # type: ignore[arg-type]
     )
 
 
