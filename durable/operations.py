@@ -120,12 +120,13 @@ async def _copy_run(
         owner=scheduler.owner,
         lease_expires_at=now + scheduler.lease,
     )
-    created, _ = await engine.journal.create_run(new)
+    await engine.journal.create_run(new)
     if copy is not None:
         await copy()
     definition = registry.lookup_workflow(record.name)
     here = engine.execute and scheduler.open and not scheduler.limited(record.queue)
-    if here and definition is not None and scheduler.free_slots() > 0:
-        await scheduler.launch_claimed(created, definition)
+    load = await engine.journal.load(new_id) if here and definition is not None else None
+    if load is not None and definition is not None and scheduler.free_slots() > 0:
+        scheduler.launch(load, definition)
     else:
         await engine.journal.release(scheduler.owner, [new_id])

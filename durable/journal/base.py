@@ -297,7 +297,9 @@ class Journal(Protocol):
         ``priority + minutes waited`` first, then oldest (the order returned).
 
         Atomic across processes: no run is returned to two claimers.  Each returned row
-        has `owner` set and `attempt` incremented.
+        has `owner` set and `attempt` incremented; a PENDING run becomes RUNNING.  An
+        `attempt` of 1 means the run was never taken up before: its journal is empty
+        (every run created held by an engine starts at attempt 1).
         """
 
     async def heartbeat(self, owner: str, lease_expires_at: float) -> int:

@@ -260,9 +260,16 @@ class Scheduler:
     async def launch_claimed(
         self, record: base.RunRecord, definition: registry.WorkflowDef | None
     ) -> bool:
-        """Load a run this engine just claimed (and `hold`s) and execute it."""
+        """Load a run this engine just claimed (and `hold`s) and execute it.  A run
+        claimed for its first attempt was never executed: its journal is empty, and is
+        not read."""
         try:
-            load = None if definition is None else await self.journal.load(record.id)
+            if definition is None:
+                load = None
+            elif record.attempt == 1:
+                load = base.RunLoad(run=record, entries=[], attempts=[], timers=[])
+            else:
+                load = await self.journal.load(record.id)
         finally:
             self._claiming.pop(record.id, None)
         if load is None or definition is None:

@@ -31,6 +31,7 @@ async def test_claims_unheld_runs_by_priority_then_age(journal: base.Journal) ->
     claimed = await claim(journal, limit=2)
     assert [r.id for r in claimed] == ["urgent", "old"]
     assert all(r.owner == OWNER and r.attempt == 1 for r in claimed)
+    assert all(r.status is base.Status.RUNNING for r in claimed)
     assert (await journal.get_run("old")).owner == OWNER  # type: ignore[union-attr]
     assert [r.id for r in await claim(journal)] == ["new"]
     assert await claim(journal) == []

@@ -240,7 +240,9 @@ WITH picked AS (
 )
 UPDATE {schema}.runs AS r
 SET owner = %(owner)s, lease_expires_at = %(lease_expires_at)s, updated_at = %(now)s,
-    started_at = coalesce(r.started_at, %(now)s), attempt = r.attempt + 1
+    started_at = coalesce(r.started_at, %(now)s), attempt = r.attempt + 1,
+    -- a PENDING run becomes RUNNING here: its executor need not write that itself
+    status = CASE WHEN r.status = 'PENDING' THEN 'RUNNING' ELSE r.status END
 FROM picked WHERE r.id = picked.id
 RETURNING r.id, r.name, r.status, r.input, r.output, r.error, r.parent_id, r.parent_seq,
           r.root_id, r.queue, r.metadata, r.attempt, r.owner, r.lease_expires_at, r.wake_at,

@@ -104,9 +104,11 @@ LIMIT ?2;
 -- Up to ?7 runnable runs nobody holds, highest priority (plus one point per minute
 -- waited) first, then oldest; runs of the queues in ?6 (limited ones) are left to the
 -- one-at-a-time claim that checks their limits.  The write lock makes it atomic.
+-- A PENDING run becomes RUNNING here: its executor need not write that itself.
 UPDATE durable_runs
 SET owner = ?1, lease_expires_at = ?2, attempt = attempt + 1, updated_at = ?3,
-    started_at = coalesce(started_at, ?3)
+    started_at = coalesce(started_at, ?3),
+    status = CASE WHEN status = 'PENDING' THEN 'RUNNING' ELSE status END
 WHERE id IN (
     SELECT id FROM durable_runs
     WHERE owner IS NULL AND status IN ('PENDING', 'RUNNING', 'SLEEPING')
