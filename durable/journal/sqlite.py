@@ -539,7 +539,7 @@ class SqliteJournal(base.Features):
     async def update_run(self, owner: str, update: base.RunUpdate) -> None:
         finished = update.status in base.TERMINAL
 
-        def op(conn: sqlite3.Connection) -> None:
+        def op(conn: sqlite3.Connection) -> bool:
             cur = conn.execute(
                 _Q["update_run"],
                 (
@@ -557,9 +557,13 @@ class SqliteJournal(base.Features):
             )
             if cur.rowcount != 1:
                 raise base.LeaseLost(update.run_id)
+            if finished:  # a run of a queue that ends frees room in it: workers may claim
+                row = conn.execute(_Q["run_queue"], (update.run_id,)).fetchone()
+                return row is not None and row[0] is not None
+            return False
 
-        await self._write(op)
-        self._announce(update.run_id)
+        frees_room = await self._write(op)
+        self._announce(update.run_id, work=bool(frees_room))
 
     @contextlib.asynccontextmanager
     async def transaction(self, owner: str, run_id: str) -> AsyncIterator[base.Transaction]:

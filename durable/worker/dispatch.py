@@ -5,8 +5,9 @@ runs (another process created, released or reopened one: Postgres ``NOTIFY``, SQ
 local wake-up sockets), a run ended here and freed a slot, or the fallback poll looked.
 The dispatcher then claims, in one statement per batch (`Journal.claim_batch`), as many
 runnable runs of unlimited queues as it has free slots, highest priority first, and
-launches them.  Runs of queues with limits are claimed one at a time by `recovery`,
-which checks the limits atomically.
+launches them; then runs of queues with limits, one claim at a time, each checking
+its queue's limits atomically (`recovery.take_limited`).  A run of a queue that ends
+announces work too: it freed room in its queue.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from durable import errors
 from durable.runtime import registry
+from durable.worker import recovery
 
 if TYPE_CHECKING:
     from durable.worker.scheduler import Scheduler
@@ -99,4 +101,7 @@ class Dispatcher:
             launched += sum(await asyncio.gather(*launches))
             if len(claimed) < room:
                 break
+        limited = [q for q in skip if scheduler.serves(q)]
+        if limited and scheduler.open:
+            launched += await recovery.take_limited(scheduler, limited)
         return launched

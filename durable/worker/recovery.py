@@ -21,7 +21,15 @@ from durable.runtime import registry
 if TYPE_CHECKING:
     from durable.worker.scheduler import Scheduler
 
-__all__ = ["FULL_LOOK_EVERY", "REPORT_EVERY", "heartbeat", "poll", "recover", "tick"]
+__all__ = [
+    "FULL_LOOK_EVERY",
+    "REPORT_EVERY",
+    "heartbeat",
+    "poll",
+    "recover",
+    "take_limited",
+    "tick",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +65,17 @@ async def recover(scheduler: Scheduler, *, report: bool = True) -> int:
             raise
         # the runs taken over closed (or crashed) the engine meanwhile: nothing to report
     return taken
+
+
+async def take_limited(scheduler: Scheduler, queues: list[str]) -> int:
+    """Take over runnable runs of the limited `queues` nobody holds, one claim at a time
+    (each checks its queue's limits atomically); returns how many."""
+    names = registry.workflow_names()
+    if not names or not queues or scheduler.free_slots() <= 0:
+        return 0
+    wanted = set(queues)
+    records = await scheduler.journal.claimable(names, limit=_PAGE)
+    return await _take_page(scheduler, [r for r in records if r.queue in wanted and not r.owner])
 
 
 async def _take_page(scheduler: Scheduler, records: list[base.RunRecord]) -> int:

@@ -23,7 +23,7 @@ from durable import errors, wakeups
 from durable.journal import base
 from durable.runtime import executor as executor_mod
 from durable.runtime import registry
-from durable.worker import dispatch, leases
+from durable.worker import dispatch, leases, recovery
 
 __all__ = ["Scheduler"]
 
@@ -78,8 +78,6 @@ class Scheduler:
 
     def serve(self) -> None:
         """Take runs from the journal from now on: pushed work, heartbeats, the poll."""
-        from durable.worker import recovery
-
         self.dispatcher.start()
         self._background.append(asyncio.create_task(recovery.heartbeat(self)))
         if self.poll_interval > 0:

@@ -1,4 +1,5 @@
-"""Worker processes (`durable worker`) sharing one journal, killed and replaced."""
+"""Worker processes, started with the real `durable worker` command, sharing one journal:
+handed work at once, killed and replaced, claiming at once without sharing a run."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import asyncio
 import collections
 import os
 import random
+import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,9 +20,11 @@ from tests.e2e import worker_jobs
 from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
+DURABLE = shutil.which("durable")  # the console script `pip install` made
 
 
-def _spawn(db_url: str, effects: Path, *extra: str) -> subprocess.Popen[bytes]:
+def _spawn(db_url: str, effects: Path, *extra: str, poll: str = "0.2") -> subprocess.Popen[bytes]:
+    assert DURABLE is not None, "the `durable` command is not installed (pip install -e .)"
     log = effects.with_name(f"worker-{time.monotonic_ns()}.log")
     env = {
         **os.environ,
@@ -30,17 +33,7 @@ def _spawn(db_url: str, effects: Path, *extra: str) -> subprocess.Popen[bytes]:
     }
     with log.open("wb") as stderr:
         return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "durable.worker.process",
-                "tests.e2e.worker_jobs",
-                "--db",
-                db_url,
-                "--poll",
-                "0.2",
-                *extra,
-            ],
+            [DURABLE, "--db", db_url, "worker", "tests.e2e.worker_jobs", "--poll", poll, *extra],
             env=env,
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
@@ -151,7 +144,7 @@ async def test_queue_concurrency_holds_across_workers(db_url, tmp_path) -> None:
         ids = [f"narrow-{i}" for i in range(8)]
         for run_id in ids:
             await client.start(worker_jobs.narrow_job, 0.4, workflow_id=run_id)
-        workers = [_spawn(db_url, effects, "--concurrency", "5") for _ in range(2)]
+        workers = [_spawn(db_url, effects, "--concurrency", "5") for _ in range(3)]
         try:
             for run_id in ids:
                 assert await client.get(run_id).result(timeout=60) == "ok"

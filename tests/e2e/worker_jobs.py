@@ -76,3 +76,9 @@ async def long_step(seconds: float) -> None:
 async def stuck(seconds: float) -> str:
     await long_step(seconds)
     return "finished"
+
+
+@durable.workflow(name="tests.workers.ranked")
+async def ranked(delay: float) -> str:
+    await timed(delay)
+    return "ok"

@@ -168,9 +168,14 @@ WITH updated AS (
         wake_at = %(wake_at)s, updated_at = %(at)s, started_at = coalesce(started_at, %(at)s),
         finished_at = CASE WHEN %(finished)s THEN %(at)s::float8 ELSE NULL END
     WHERE id = %(run_id)s AND owner = %(owner)s
-    RETURNING id
+    RETURNING id, queue
 )
-SELECT id, pg_notify(%(channel)s, id) FROM updated;
+-- a run of a queue that ends frees room in its queue: workers may claim (the work
+-- channel is the changed channel's sibling, "<schema>.work")
+SELECT id, pg_notify(%(channel)s, id),
+       (SELECT pg_notify(left(%(channel)s, -length('changed')) || 'work', '')
+        WHERE %(finished)s AND queue IS NOT NULL)
+FROM updated;
 
 -- name: claim_run
 -- `retried`: the previous attempt of this very claim may have committed (its outcome

@@ -100,6 +100,9 @@ WHERE status IN ('PENDING', 'RUNNING', 'SLEEPING')
 ORDER BY priority + (?3 - created_at) / 60.0 DESC, created_at, id
 LIMIT ?2;
 
+-- name: run_queue
+SELECT queue FROM durable_runs WHERE id = ?;
+
 -- name: claim_batch
 -- Up to ?7 runnable runs nobody holds, highest priority (plus one point per minute
 -- waited) first, then oldest; runs of the queues in ?6 (limited ones) are left to the
