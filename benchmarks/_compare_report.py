@@ -16,6 +16,8 @@ __all__ = ["Measurement", "Summary", "loads", "summarize", "table", "write"]
 PEERS = ("durable", "dbos", "absurd", "raw")
 NAMES = {"durable": "durable", "dbos": "DBOS", "absurd": "Absurd", "raw": "raw"}
 OTHERS = ("dbos", "absurd", "raw")  # the peers durable's figures are divided by
+WORKER_COUNTS = (1, 2, 4)  # worker processes in worker_throughput
+CHART_COLUMNS = 6  # panels per row of the chart
 
 
 def loads(text: str) -> dict[str, Any]:
@@ -46,18 +48,32 @@ def _rate(f: dict[str, Any]) -> float:
     return f["steps"] * f["runs"] / f["seconds"]
 
 
+def _p(q: int) -> Metric:
+    """The q-th percentile of a latency scenario's samples, in ms."""
+    return Metric(
+        f"p{q}", "ms", False, lambda f: 1000 * _percentile(f["samples"], q), size_free=True
+    )
+
+
+def _drain_rate(count: int) -> Metric:
+    """Runs per second of worker_throughput with `count` worker processes."""
+    label = f"{count} worker{'s' if count > 1 else ''}"
+    return Metric(
+        label, "runs/s", True, lambda f: f["runs"] / f["seconds"][str(count)], size_free=True
+    )
+
+
 METRICS: dict[str, list[Metric]] = {
     "sequential": [Metric("steps/s", "steps/s", True, _rate, size_free=True)],
     "concurrent": [Metric("steps/s", "steps/s", True, _rate, size_free=True)],
-    "latency": [
-        Metric("p50", "ms", False, lambda f: 1000 * _percentile(f["samples"], 50), size_free=True),
-        Metric("p99", "ms", False, lambda f: 1000 * _percentile(f["samples"], 99), size_free=True),
-    ],
+    "latency": [_p(50), _p(99)],
     "recovery": [Metric("time", "s", False, lambda f: f["seconds"], per="runs")],
     "fanout": [
         Metric("time", "s", False, lambda f: f["seconds"], per="steps"),
         Metric("peak RSS growth", "MiB", False, lambda f: f["peak_mib"]),
     ],
+    "worker_latency": [_p(50), _p(99)],
+    "worker_throughput": [_drain_rate(n) for n in WORKER_COUNTS],
 }
 
 
@@ -146,6 +162,10 @@ ABSURD_RECOVERY = (
     "Absurd recovery: timed once the killed worker's leases have expired (Absurd learns of "
     "a dead worker only then); a real crash adds up to claim_timeout (default 120 s) first"
 )
+WORKER_NOTE = (
+    "worker scenarios: DBOS and Absurd workers poll their queue every 10 ms and their "
+    "clients poll for a result every 1 ms (a drain's end: every 10 ms); durable's are woken"
+)
 
 
 def table(summaries: list[Summary], rounds: int, durability: str) -> str:
@@ -178,6 +198,8 @@ def table(summaries: list[Summary], rounds: int, durability: str) -> str:
         lines.append([s.backend, s.scenario, label, *cells, *ratios])
         if s.scenario == "recovery" and "absurd" in s.medians:
             absurd_note = [ABSURD_RECOVERY]
+        if s.scenario.startswith("worker_") and WORKER_NOTE not in notes:
+            notes.append(WORKER_NOTE)
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
     rendered = [
         "  ".join(
@@ -254,24 +276,28 @@ def _chart(path: Path, summaries: list[Summary]) -> Path | None:
     columns = list(dict.fromkeys((s.scenario, s.metric.name) for s in summaries))
     if not backends:
         return None
+    wide = min(len(columns), CHART_COLUMNS)
+    tall = -(-len(columns) // wide)  # rows of panels per backend
     figure, axes = plt.subplots(
-        len(backends),
-        len(columns),
-        figsize=(3.2 * len(columns), 3.4 * len(backends)),
+        len(backends) * tall,
+        wide,
+        figsize=(3.2 * wide, 3.4 * len(backends) * tall),
         squeeze=False,
     )
+    for axis in axes.flat:
+        axis.set_visible(False)
     colours = {"durable": "#2a7ab0", "dbos": "#d9822b", "absurd": "#5a9e4b", "raw": "#7a7a7a"}
     for row, backend in enumerate(backends):
         for col, (scenario, name) in enumerate(columns):
-            axis = axes[row][col]
+            axis = axes[row * tall + col // wide][col % wide]
             found = [
                 s
                 for s in summaries
                 if (s.backend, s.scenario, s.metric.name) == (backend, scenario, name)
             ]
             if not found:
-                axis.set_visible(False)
                 continue
+            axis.set_visible(True)
             s = found[0]
             peers = [p for p in PEERS if p in s.medians]
             values = [_at_durable_size(s, p) for p in peers]

@@ -9,10 +9,14 @@ on SQLite and Postgres.
 Scenarios: sequential (1 workflow of 2,000 steps), concurrent (200 workflows of 10
 steps started at once), start latency (200 starts, start to first step body), recovery
 (2,000 runs of a 5-step workflow SIGKILLed after 2 steps each, finished by a fresh
-process) and fan-out (one workflow gathering 10,000 steps).  Every measurement runs in
-a fresh process on a fresh database; within a round the peers take turns, in an
-order that rotates from round to round.  Prints medians and the ratios durable/DBOS,
-durable/Absurd and durable/raw, and writes CSV files and (with matplotlib) a PNG chart.
+process), fan-out (one workflow gathering 10,000 steps), and through worker processes:
+worker latency (200 starts by a client that does not execute, start to result through
+one worker) and worker throughput (500 runs of 10 steps enqueued by that client and
+drained by 1, 2 and 4 workers).  Every measurement runs in a fresh process on a fresh
+database (each worker count of worker throughput on its own); within a round the peers
+take turns, in an order that rotates from round to round.  Prints medians and the
+ratios durable/DBOS, durable/Absurd and durable/raw, and writes CSV files and (with
+matplotlib) a PNG chart.
 ``benchmarks/README.md`` explains how to read them.
 
 The Postgres database named by ``--pg-url`` is dropped and created again before each
@@ -48,7 +52,17 @@ NEEDS = {
     "dbos": (("dbos",), "the dbos package is not installed"),
     "absurd": (("absurd_sdk", "absurdctl"), "absurd-sdk / absurdctl are not installed"),
 }
-SCENARIOS = ("sequential", "concurrent", "latency", "recovery", "fanout")
+SCENARIOS = (
+    "sequential",
+    "concurrent",
+    "latency",
+    "recovery",
+    "fanout",
+    "worker_latency",
+    "worker_throughput",
+)
+WORKER_SCENARIOS = ("worker_latency", "worker_throughput")  # not for raw: no engine
+WORKER_COUNTS = report.WORKER_COUNTS  # worker processes of worker_throughput
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/bench"
 
 
@@ -74,6 +88,8 @@ FULL = {
     "latency": Size(steps=1, runs=200),
     "recovery": Size(steps=5, runs=2000),
     "fanout": Size(steps=10_000, runs=1),
+    "worker_latency": Size(steps=1, runs=200),
+    "worker_throughput": Size(steps=10, runs=500),
 }
 
 
@@ -136,7 +152,9 @@ def drop_sqlite(url: str) -> None:
 # -- one measurement ----------------------------------------------------------------------
 
 
-def _command(peer: str, scenario: str, url: str, size: Size, durability: str) -> list[str]:
+def _command(
+    peer: str, scenario: str, url: str, size: Size, durability: str, workers: int = 1
+) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -147,6 +165,7 @@ def _command(peer: str, scenario: str, url: str, size: Size, durability: str) ->
         f"--steps={size.steps}",
         f"--runs={size.runs}",
         f"--durability={durability}",
+        f"--workers={workers}",
     ]
 
 
@@ -161,18 +180,38 @@ def _reason(stderr: str, fallback: str) -> str:
     return (lines[-1] if lines else fallback)[:240]
 
 
-def run_worker(command: list[str], timeout: float) -> dict[str, Any]:
-    """Run one measurement process; its figures, or `PeerFailed`."""
+def _kill_group(process: subprocess.Popen[str]) -> None:
     try:
-        done = subprocess.run(
-            command, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=timeout
-        )
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass  # the group has no process left
+    process.wait()
+
+
+def run_worker(command: list[str], timeout: float) -> dict[str, Any]:
+    """Run one measurement process; its figures, or `PeerFailed`.
+
+    The process leads a process group of its own, so that the worker processes it
+    starts in the worker scenarios are killed with it on a timeout or an interrupt."""
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired as exc:
         raise PeerFailed(f"timed out after {timeout:.0f} s") from exc
-    for line in reversed(done.stdout.splitlines()):
+    finally:
+        _kill_group(process)  # and any worker it left behind
+    for line in reversed(stdout.splitlines()):
         if line.startswith("RESULT "):
             return report.loads(line.removeprefix("RESULT "))
-    raise PeerFailed(_reason(done.stderr, f"exit status {done.returncode}, no result"))
+    raise PeerFailed(_reason(stderr, f"exit status {process.returncode}, no result"))
 
 
 def crash_prepared(command: list[str], timeout: float) -> None:
@@ -208,17 +247,49 @@ def measure(options: Options, backend: str, scenario: str, peer: str, label: str
     peer_scale = {"dbos": options.dbos_scale, "absurd": options.absurd_scale}.get(peer, 1.0)
     factor = options.scale * peer_scale
     size = FULL[scenario].scaled(scenario, factor)
+    if scenario == "worker_throughput":
+        figures = _worker_counts(options, backend, peer, label, size)
+    else:
+        figures = _measure_once(options, backend, scenario, peer, label, size)
+    figures.update(steps=size.steps, runs=size.runs)
+    return figures
+
+
+def _measure_once(
+    options: Options,
+    backend: str,
+    scenario: str,
+    peer: str,
+    label: str,
+    size: Size,
+    workers: int = 1,
+) -> dict[str, Any]:
     url = fresh_url(options, backend, label)
     try:
         if scenario == "recovery":
             prepare = _command(peer, "recovery_prepare", url, size, options.durability)
             crash_prepared(prepare, options.timeout)
-        command = _command(peer, scenario, url, size, options.durability)
-        figures = run_worker(command, options.timeout)
+        command = _command(peer, scenario, url, size, options.durability, workers)
+        return run_worker(command, options.timeout)
     finally:
         drop_sqlite(url)
-    figures.update(steps=size.steps, runs=size.runs)
-    return figures
+
+
+def _worker_counts(
+    options: Options, backend: str, peer: str, label: str, size: Size
+) -> dict[str, Any]:
+    """worker_throughput with each number of workers, each on a fresh database: the
+    seconds of each, keyed by the number (as a string: the figures go through JSON)."""
+    seconds = {}
+    for count in WORKER_COUNTS:
+        try:
+            figures = _measure_once(
+                options, backend, "worker_throughput", peer, f"{label}-{count}", size, count
+            )
+        except PeerFailed as exc:
+            raise PeerFailed(f"{count} worker(s): {exc}") from exc
+        seconds[str(count)] = figures["seconds"]
+    return {"seconds": seconds}
 
 
 # -- the comparison ------------------------------------------------------------------------
@@ -228,12 +299,14 @@ def _display(peer: str) -> str:
     return report.NAMES[peer]
 
 
-def _peers(options: Options, backend: str) -> list[str]:
-    """The peers measured on `backend`, in turn order."""
+def _peers(options: Options, backend: str, scenario: str | None = None) -> list[str]:
+    """The peers measured on `backend` (in `scenario`, if given), in turn order."""
     return [
         p
         for p in PEERS
-        if ONLY_ON.get(p, backend) == backend and (backend, p, "*") not in options.unavailable
+        if ONLY_ON.get(p, backend) == backend
+        and (backend, p, "*") not in options.unavailable
+        and not (p == "raw" and scenario in WORKER_SCENARIOS)
     ]
 
 
@@ -253,8 +326,8 @@ def _fail(options: Options, backend: str, peer: str, scenario: str, reason: str)
 
 
 def run_backend(options: Options, backend: str, rows: list[report.Measurement]) -> None:
-    peers = _peers(options, backend)
     for scenario in options.scenarios:
+        peers = _peers(options, backend, scenario)
         for index in range(options.rounds):
             order = peers[index % len(peers) :] + peers[: index % len(peers)]
             for peer in order:
@@ -334,7 +407,8 @@ def main(argv: list[str] | None = None) -> None:
             if reason is not None:
                 print(f"Postgres unavailable: {reason}")
                 continue
-            peers = ", ".join(_display(p) for p in _peers(options, backend))
+            measured = {p for s in options.scenarios for p in _peers(options, backend, s)}
+            peers = ", ".join(_display(p) for p in PEERS if p in measured)
             print(f"{backend}: {options.rounds} round(s); {peers}", flush=True)
             run_backend(options, backend, rows)
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")

@@ -13,6 +13,16 @@ returning a dict of figures:
 - ``recovery``: a fresh process finishing those runs (``seconds``);
 - ``fanout``: one workflow gathering ``job.steps`` steps (``seconds``, ``peak_mib``).
 
+- ``worker_latency``: ``job.runs`` runs of ``job.steps`` steps started one after another
+  by a client that does not execute and run by one worker process (``samples``: seconds
+  from start until the client has the result);
+- ``worker_throughput``: ``job.runs`` runs of ``job.steps`` steps enqueued by that client
+  and drained by ``job.workers`` worker processes started (and warmed up) beforehand
+  (``seconds``, from the first start to the last run's end).
+
+The worker scenarios live in ``{durable,dbos,absurd}_workers`` (no raw side), with
+`benchmarks.peers.processes` starting and stopping the worker processes.
+
 The raw peer does the same number of single-row INSERT + COMMIT with the driver the
 backend uses (``sqlite3``, ``psycopg``) and no engine: the database's own limit.
 
@@ -43,6 +53,7 @@ class Job:
     steps: int
     runs: int
     durability: str = "process"
+    workers: int = 1  # worker processes, in the worker scenarios
 
     @property
     def backend(self) -> str:

@@ -118,7 +118,7 @@ class _Worker(AsyncAbsurd):
         return future
 
 
-async def _connect(job: peers.Job) -> psycopg.AsyncConnection[Any]:
+async def connect(job: peers.Job) -> psycopg.AsyncConnection[Any]:
     if job.backend != "postgres":
         raise RuntimeError("Absurd runs on Postgres only")
     return await psycopg.AsyncConnection.connect(job.url, autocommit=True)
@@ -148,7 +148,7 @@ class _Absurd:
     async def open(
         cls, job: peers.Job, concurrency: int, claim_timeout: int = CLAIM_TIMEOUT
     ) -> _Absurd:
-        return cls(await _connect(job), await _connect(job), concurrency, claim_timeout)
+        return cls(await connect(job), await connect(job), concurrency, claim_timeout)
 
     def start(self) -> None:
         self.runner = asyncio.create_task(
@@ -197,16 +197,16 @@ class _Absurd:
                 raise RuntimeError(f"Absurd task {task_id} ended {state}: {failure}")
 
 
-async def _install(job: peers.Job) -> None:
+async def install(job: peers.Job) -> None:
     """Absurd's schema (what ``absurdctl init`` applies) and the queue, in the job's
     fresh database: applied through psycopg, so no ``psql`` binary is needed."""
-    async with await _connect(job) as conn:
+    async with await connect(job) as conn:
         await conn.execute(absurdctl.BUNDLED_SCHEMA_SQL)
         await AsyncAbsurd(conn, queue_name=QUEUE).create_queue(QUEUE)
 
 
 async def _prepared(job: peers.Job, concurrency: int) -> _Absurd:
-    await _install(job)
+    await install(job)
     absurd = await _Absurd.open(job, concurrency)
     absurd.start()
     return absurd
@@ -263,7 +263,7 @@ async def latency(job: peers.Job) -> dict[str, Any]:
 async def recovery_prepare(job: peers.Job) -> dict[str, Any]:
     global _crash
     _crash = peers.Progress(job.runs)
-    await _install(job)
+    await install(job)
     absurd = await _Absurd.open(job, job.runs, claim_timeout=RECOVERY_CLAIM_TIMEOUT)
     # Every run is spawned before the worker starts, so that its one claim takes them
     # all: the SDK's worker claims again only once its whole batch has finished, and
@@ -285,7 +285,7 @@ async def _lease_wait(job: peers.Job) -> float:
         f"SELECT extract(epoch FROM max(claim_expires_at) - absurd.current_time()) "
         f"FROM absurd.r_{QUEUE} WHERE state = 'running'"
     )
-    async with await _connect(job) as conn:
+    async with await connect(job) as conn:
         row = await (await conn.execute(query)).fetchone()
     left = float(row[0]) if row and row[0] is not None else 0.0
     await asyncio.sleep(max(0.0, left) + 0.05)
@@ -301,7 +301,7 @@ async def recovery(job: peers.Job) -> dict[str, Any]:
     try:
         await absurd.watch(absurd.worker.all_ended.wait())
         seconds = peers.elapsed(started)
-        async with await _connect(job) as conn:
+        async with await connect(job) as conn:
             cursor = await conn.execute(
                 f"SELECT count(*) FROM absurd.t_{QUEUE} WHERE state = 'completed'"
             )
