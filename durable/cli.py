@@ -33,6 +33,7 @@ __all__ = ["main"]
 
 WIDTH = 80
 DIVERGED = 3
+CORRUPT = 4  # a journal row could not be read
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -479,6 +480,9 @@ def _report(report: replayer.ReplayReport, use_pdb: bool) -> int:
             else:
                 pdb.set_trace()
         return DIVERGED
+    if report.corrupt is not None:
+        print(f"cannot replay {where}: {report.corrupt}")
+        return CORRUPT
     if report.live_at is not None:
         print(f"replayed {where} to the end of its journal: {report.live_at}")
     elif report.error is not None:
@@ -493,10 +497,14 @@ async def _check(args: argparse.Namespace) -> int:
     async with _engine(args, execute=False) as engine:
         broken = await engine.check(name=args.name, since=since)
     for report in broken:
-        print(f"{report.workflow_id}  {report.name}: {report.divergence}")
+        label = "corrupt: " if report.corrupt is not None else ""
+        print(f"{report.workflow_id}  {report.name}: {label}{report.problem}")
     if broken:
-        print(f"{len(broken)} run(s) would break under the current code", file=sys.stderr)
-        return DIVERGED
+        print(
+            f"{len(broken)} run(s) would break under the current code or cannot be read",
+            file=sys.stderr,
+        )
+        return DIVERGED if any(r.divergence is not None for r in broken) else CORRUPT
     print("no run would break under the current code")
     return 0
 
@@ -646,6 +654,9 @@ def _add_operations(commands: Any) -> None:
     p.add_argument("--burst", action="store_true", help="stop when there is nothing to do")
     p.add_argument("--grace", type=float, default=30.0, help="seconds to let steps finish")
     p.add_argument("--poll", type=float, default=0.5, help="seconds between looks for runs")
+    p.add_argument(
+        "--lease", type=float, default=30.0, help="seconds a run's lease lasts unrenewed"
+    )
 
 
 def _add_debugging(commands: Any) -> None:

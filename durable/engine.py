@@ -308,14 +308,20 @@ class Engine:
         limit: int = 10_000,
     ) -> builtins.list[replayer.ReplayReport]:
         """Replay every matching run against the current code; return the reports of the
-        runs it would break (their divergence), the check to run before deploying."""
+        runs it would break (their divergence) or cannot read (a corrupt row: `corrupt`),
+        the check to run before deploying."""
         broken = []
         for record in await self.journal.list_runs(name=name, limit=limit):
             if since is not None and record.created_at < since.timestamp():
                 continue
             if registry.lookup_workflow(record.name) is None:
                 continue
-            report = await self.replay(record.id)
+            try:
+                report = await self.replay(record.id)
+            except (errors.JournalError, errors.SerializationError) as exc:
+                # the run's rows cannot be read: report it, and go on with the others
+                report = replayer.ReplayReport(workflow_id=record.id, name=record.name)
+                report.corrupt = exc
             if not report.ok:
                 broken.append(report)
         return broken

@@ -200,6 +200,12 @@ class Call:
             await self.executor.recorder.write_timer(self.seq, wake_at)
         return wake_at
 
+    @staticmethod
+    def remaining(wake_at: float, seconds: float) -> float:
+        """Seconds left until the journaled deadline `wake_at`, never more than the call's
+        whole duration `seconds` (a clock set back must not stretch a wait)."""
+        return max(0.0, min(wake_at - time.time(), seconds))
+
     def pending_deadline(self) -> float | None:
         """The deadline journaled before a restart, if any (taken once)."""
         return self.executor.timers.pop(self.seq, None)

@@ -207,17 +207,22 @@ class Executor:
     # -- the run as a whole ---------------------------------------------------------
 
     async def execute(self) -> base.Status | None:
-        """Run the workflow to its end; returns the final status written, or None if stopped."""
+        """Run the workflow to its end; returns the final status written, or None if stopped
+        here (`aborted` says why: a lost lease, an unusable journal, a suspension)."""
         journal, owner, run_id = self.host.journal, self.host.owner, self.run.id
         started = time.time()
-        args, kwargs = decode_input(self.host.codec, self.run.input, run_id)
-        self.metadata = self.host.codec.decode(
-            self.run.metadata, what="metadata", workflow_id=run_id
-        )
-        if self.run.status is not base.Status.RUNNING:
-            await journal.update_run(
-                owner, base.RunUpdate(run_id=run_id, status=base.Status.RUNNING, at=started)
+        try:
+            args, kwargs = decode_input(self.host.codec, self.run.input, run_id)
+            self.metadata = self.host.codec.decode(
+                self.run.metadata, what="metadata", workflow_id=run_id
             )
+        except (errors.SerializationError, errors.JournalError) as exc:
+            # a corrupt input: the run cannot start, whatever its code; it ends FAILED
+            return await self._finish(self._ending(exc), started)
+        if self.run.status is not base.Status.RUNNING:
+            running = base.RunUpdate(run_id=run_id, status=base.Status.RUNNING, at=started)
+            if not await self._write_final(journal.update_run(owner, running)):
+                return None
         ctx = contextvars.copy_context()
         ctx.run(context.current_run.set, self)
         ctx.run(context.workflow_code.set, self)
@@ -228,21 +233,35 @@ class Executor:
         update = await self._outcome_of(self.task)
         if update is None:
             return None
-        try:
-            instants = self.recorder.take_instants()
-            if instants:
-                await journal.append_entries(owner, instants)
-            await journal.update_run(owner, update)
-        except base.LeaseLost:
+        return await self._finish(update, started)
+
+    async def _finish(self, update: base.RunUpdate | None, started: float) -> base.Status | None:
+        """Write the run's end (after its pending instants)."""
+        if update is None:
+            return None
+        journal, owner = self.host.journal, self.host.owner
+        instants = self.recorder.take_instants()
+        if instants and not await self._write_final(journal.append_entries(owner, instants)):
+            return None
+        if not await self._write_final(journal.update_run(owner, update)):
             return None
         logger.info(
             "run %s %s in %.3fs",
-            run_id,
+            update.run_id,
             update.status.value.lower(),
             time.time() - started,
-            extra={"action": "finish", "workflow_id": run_id, "status": update.status.value},
+            extra={"action": "finish", "workflow_id": update.run_id, "status": update.status},
         )
         return update.status
+
+    async def _write_final(self, write: Coroutine[Any, Any, None]) -> bool:
+        """A write of the run as a whole; False (the run stops here) when it failed."""
+        try:
+            await write
+        except (base.LeaseLost, errors.JournalError) as exc:
+            self.abort(exc)
+            return False
+        return True
 
     async def call_workflow(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """The workflow function itself, within its `timeout=` if it has one."""

@@ -13,7 +13,6 @@ process, and by a look at the journal every `poll_interval` otherwise.
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import TYPE_CHECKING, Any
 
 from durable import codec as codec_mod
@@ -64,7 +63,9 @@ async def _wait_for_message(call: Call, topic: str, timeout: float | None) -> ba
             taken = await _take(call, topic)
             if taken is not None:
                 return taken
-            remaining = None if wake_at is None else wake_at - time.time()
+            remaining = None
+            if wake_at is not None and timeout is not None:
+                remaining = call.remaining(wake_at, timeout)
             if remaining is not None and remaining <= 0:
                 return call.entry("ok", output=call.codec.encode(None))
             poll = runs.poll_interval if runs.poll_interval > 0 else 0.5

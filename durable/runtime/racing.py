@@ -213,7 +213,7 @@ class Timeout:
         self._armed = True
         if self._exited:
             return
-        await asyncio.sleep(max(0.0, wake_at - time.time()))
+        await asyncio.sleep(call.remaining(wake_at, self.seconds))
         if self._exited or await self._contest.decide(contests.DEADLINE) != contests.DEADLINE:
             return
         self._firing = True

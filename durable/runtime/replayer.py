@@ -32,6 +32,8 @@ class ReplayReport:
     name: str
     calls: list[tuple[int, str, str, bool]] = field(default_factory=list)
     divergence: errors.NonDeterminismError | None = None
+    # a journal row the replay could not read (a corrupt payload, a missing type)
+    corrupt: errors.DurableError | None = None
     live_at: signals.ReplayReachedLive | None = None
     finished: bool = False
     result: Any = None
@@ -39,8 +41,13 @@ class ReplayReport:
 
     @property
     def ok(self) -> bool:
-        """True unless the code diverged from the journal."""
-        return self.divergence is None
+        """True unless the code diverged from the journal or a row could not be read."""
+        return self.divergence is None and self.corrupt is None
+
+    @property
+    def problem(self) -> errors.DurableError | None:
+        """What makes the report not ok: the divergence, or the unreadable row."""
+        return self.divergence or self.corrupt
 
 
 class _NoWrites:
@@ -111,6 +118,9 @@ def _conclude(report: ReplayReport, task: asyncio.Task[Any], executor: Executor)
     error = None if task.cancelled() else task.exception()  # read, even when unused
     if isinstance(executor.divergence, errors.NonDeterminismError):
         report.divergence = executor.divergence
+        return
+    if executor.divergence is not None:  # a row that cannot be decoded
+        report.corrupt = executor.divergence
         return
     if task.cancelled():
         return

@@ -38,7 +38,7 @@ async def _sleep(call: Call, seconds: float) -> base.EntryRecord:
             if threshold is not None and wake_at - time.time() >= threshold:
                 raise call.suspend(f"sleeping until {wake_at:.3f}")
         try:
-            await asyncio.sleep(max(0.0, wake_at - time.time()))
+            await asyncio.sleep(call.remaining(wake_at, seconds))
         except asyncio.CancelledError as cancel:
             if long_sleep and signals.journaled_cancel(cancel):
                 await call.set_status(base.Status.RUNNING, None)  # a race or timeout won

@@ -123,7 +123,11 @@ def parser() -> argparse.ArgumentParser:
     parse.add_argument("--burst", action="store_true", help="exit when nothing is left")
     parse.add_argument("--grace", type=float, default=30.0, help="seconds to finish steps")
     parse.add_argument("--poll", type=float, default=0.5, help="seconds between looks")
+    parse.add_argument("--lease", type=float, default=30.0, help=LEASE_HELP)
     return parse
+
+
+LEASE_HELP = "seconds a run's lease lasts without a heartbeat (renewed every third)"
 
 
 async def serve(options: argparse.Namespace) -> int:
@@ -148,6 +152,7 @@ async def serve(options: argparse.Namespace) -> int:
         burst=getattr(options, "burst", False),
         grace=getattr(options, "grace", 30.0),
         poll_interval=getattr(options, "poll", 0.5),
+        lease=getattr(options, "lease", None) or 30.0,
     )
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -117,10 +117,13 @@ async def _report_unregistered(scheduler: Scheduler, names: set[str]) -> None:
 
 
 async def heartbeat(scheduler: Scheduler) -> None:
-    """Extend this engine's leases every third of a lease."""
+    """Extend this engine's leases every third of a lease (first giving up the runs the
+    journal stopped here, so that a lease this engine cannot use is not renewed)."""
     while True:
         await asyncio.sleep(scheduler.lease / 3)
         try:
+            if scheduler.unreleased:
+                await scheduler.release(sorted(scheduler.unreleased))
             await scheduler.journal.heartbeat(scheduler.owner, time.time() + scheduler.lease)
         except errors.JournalError as exc:
             logger.warning(
@@ -145,6 +148,8 @@ async def poll(scheduler: Scheduler) -> None:
         await asyncio.sleep(tick(scheduler))
         ticks += 1
         try:
+            if scheduler.unreleased:
+                await scheduler.release(sorted(scheduler.unreleased))
             await scheduler.apply_cancellations()
             if ticks % FULL_LOOK_EVERY == 0 or not scheduler.journal.announces_work:
                 await recover(scheduler, report=ticks % REPORT_EVERY == 0)

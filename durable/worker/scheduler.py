@@ -67,6 +67,10 @@ class Scheduler:
         # taken over as soon as a run of their queue ends here (queue -> id -> row)
         self._deferred: dict[str | None, dict[str, base.RunRecord]] = {}
         self._background: list[asyncio.Task[None]] = []
+        # runs stopped here because the journal failed them: why (for their waiters), and
+        # those not released yet (the journal was down): released as soon as it is back
+        self._stopped: dict[str, errors.JournalError] = {}
+        self.unreleased: set[str] = set()
         self.dispatcher = dispatch.Dispatcher(self)
 
     # -- lifecycle --------------------------------------------------------------------
@@ -174,6 +178,7 @@ class Scheduler:
             journal=self.journal, codec=self.codec, owner=self.owner, runs=self
         )
         executor = executor_mod.Executor(host, load, definition)
+        self._stopped.pop(load.run.id, None)
         task = asyncio.create_task(self._drive(executor))
         self._active[load.run.id] = (executor, task)
 
@@ -189,13 +194,25 @@ class Scheduler:
             )
         finally:
             self._active.pop(run_id, None)
+            failed = executor.aborted
+            if isinstance(failed, errors.JournalError):
+                self._stopped[run_id] = failed
             self.notify_finished(run_id)
-            if executor.suspended and self.open:
-                with contextlib.suppress(errors.JournalError):
-                    await self.journal.release(self.owner, [run_id])
+            if self.open and (executor.suspended or isinstance(failed, errors.JournalError)):
+                await self.release([run_id])
             if self.open:
                 await self._take_deferred(executor.run.queue)
-                self.dispatcher.want()  # a slot is free: claim the next run at once
+                if not isinstance(failed, errors.JournalError):  # else: the poll retries
+                    self.dispatcher.want()  # a slot is free: claim the next run at once
+
+    async def release(self, run_ids: Sequence[str]) -> None:
+        """Give runs up for any engine to take (retried later if the journal is down)."""
+        try:
+            await self.journal.release(self.owner, list(run_ids))
+        except errors.JournalError:
+            self.unreleased.update(run_ids)
+        else:
+            self.unreleased.difference_update(run_ids)
 
     def notify_finished(self, run_id: str) -> None:
         """Wake the waiters of `run_id` in this engine (it ended, or was released)."""
@@ -271,6 +288,14 @@ class Scheduler:
         finally:
             self._claiming.pop(record.id, None)
         if load is None or definition is None:
+            return False
+        if load.run.owner != self.owner:  # taken by another engine since the claim
+            logger.info(
+                "run %s was claimed here but is now held by %s: not executed",
+                record.id,
+                load.run.owner,
+                extra={"action": "claim_lost", "workflow_id": record.id},
+            )
             return False
         logger.info(
             "resuming run %s (%s), attempt %d",
@@ -384,6 +409,14 @@ class Scheduler:
                 finished = self._finished.setdefault(run_id, asyncio.Event())
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(finished.wait(), timeout=left)
+                stopped = self._stopped.get(run_id)
+                if stopped is not None and run_id not in self._active:
+                    raise errors.JournalError(
+                        f"run {run_id!r} stopped in this process because its journal "
+                        f"failed ({stopped}); it was released, and this or another engine "
+                        "carries it on once the journal is usable again: wait for it again",
+                        workflow_id=run_id,
+                    ) from stopped
             since = self.changed(run_id).count  # before the read: no news is missed
             record = await self.journal.get_run(run_id)
             if record is None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 
 import pytest
 
@@ -157,3 +159,22 @@ def test_errors_are_one_line(cli: Cli, tmp_path) -> None:
     assert_one_error_line(
         cli("prune", "--older-than", "soon", "--from", ".", ok=False), "bad duration"
     )
+
+
+def test_replay_of_a_corrupt_entry_fails_and_check_goes_on(sqlite_url: str, tmp_path) -> None:
+    cli = Cli(sqlite_url, tmp_path)
+    for run_id in ("pipe-a", "pipe-b"):
+        cli("start", "tests.cli.flows:pipeline", '[["a", "b"]]', "--id", run_id, "--wait")
+    path = sqlite_url.removeprefix("sqlite:///")
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute(
+            "UPDATE durable_entries SET output = x'54ffff00' WHERE run_id = 'pipe-a' AND seq = 0"
+        )
+    replayed = cli("replay", "pipe-a", *M, ok=False)
+    assert replayed.returncode == 4
+    assert "cannot replay run 'pipe-a'" in replayed.stdout and "corrupt" in replayed.stdout
+    checked = cli("replay", "--check", *M, ok=False)
+    assert checked.returncode == 4
+    lines = checked.stdout.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("pipe-a  cli.pipeline: corrupt: ")
+    assert "1 run(s)" in checked.stderr  # pipe-b was replayed too, and is fine
