@@ -163,6 +163,14 @@ class QueueLimits(msgspec.Struct, frozen=True, kw_only=True):
     rate_limit: int | None = None
     period: float = 60.0
 
+    def admits(self, held: int, started: int) -> bool:
+        """Whether one more run may be claimed while `held` runs of the queue are held
+        and `started` were started in the last `period` seconds (the journal counts
+        both, leaving out the run being claimed, atomically with the claim)."""
+        if self.concurrency is not None and held >= self.concurrency:
+            return False
+        return self.rate_limit is None or started < self.rate_limit
+
 
 class LeaseLost(Exception):
     """Internal: the run is no longer owned by this process, so its write was rejected."""

@@ -22,6 +22,8 @@ from collections.abc import Callable, Sequence
 import psycopg
 from psycopg import sql as pg_sql
 
+from durable.journal import backoff
+
 __all__ = ["ChangeListener"]
 
 logger = logging.getLogger(__name__)
@@ -116,7 +118,7 @@ class ChangeListener:
 
     async def _listen(self) -> None:
         assert self._listening is not None
-        delay = 0.05
+        wait = backoff.Backoff(0.05, 2.0)
         channel = pg_sql.Identifier(self.channel).as_string()
         while True:
             try:
@@ -129,7 +131,7 @@ class ChangeListener:
                     self._listening.set()
                     self._wake(None)  # anything may have changed while not listening
                     self._work()
-                    delay = 0.05
+                    wait.reset()
                     async for note in conn.notifies():
                         if note.channel == self.work_channel:
                             self._work()
@@ -141,5 +143,4 @@ class ChangeListener:
                     str(exc).strip(),
                     extra={"action": "listen", "workflow_id": None},
                 )
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 2.0)
+            await wait.wait()

@@ -62,7 +62,9 @@ class OwnerLocks:
                 with contextlib.suppress(psycopg.Error):
                     await conn.close()
 
-    def drop(self) -> None:
-        """Forget the connections without closing them (a simulated crash closes them
-        later, as the server would notice a dead process)."""
+    def drop(self) -> list[psycopg.AsyncConnection[Any]]:
+        """Forget the connections without closing them, and return them (a simulated
+        crash closes them later, as the server would notice a dead process)."""
+        held = list(self._held.values())
         self._held.clear()
+        return held

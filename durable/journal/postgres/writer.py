@@ -9,8 +9,8 @@ by one JSON parameter.  Groups commit in submission order.
 When the connection drops or the server restarts, a group's outcome is unknown: the
 writer reconnects with backoff and commits the same group again; every statement is
 idempotent (``ON CONFLICT DO NOTHING`` keyed by (run_id, seq); create and claim get
-``retried`` to recognise their own earlier success).  After `OUTAGE_LIMIT` seconds
-without the database, the group fails with `JournalError`.
+``retried`` to recognise their own earlier success).  After `connection.OUTAGE_LIMIT`
+seconds without the database, the group fails with `JournalError`.
 """
 
 from __future__ import annotations
@@ -18,28 +18,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import msgspec
 import psycopg
-from psycopg import errors as pg_errors
 from psycopg import pq
 
 from durable import errors
-from durable.journal import base
+from durable.journal import backoff, base
+from durable.journal.postgres import connection
 
-__all__ = ["OUTAGE_LIMIT", "RETRYABLE", "Append", "Finish", "GroupWriter", "Write", "rollback"]
+__all__ = ["Append", "Finish", "GroupWriter", "Write", "rollback"]
 
 logger = logging.getLogger(__name__)
 
-OUTAGE_LIMIT = 60.0
-RETRYABLE = (
-    psycopg.OperationalError,  # connection lost, server shutting down or starting up
-    pg_errors.SerializationFailure,
-    pg_errors.DeadlockDetected,
-)
 # statements that change owners or entries: appends queued before them go out first
 _BARRIERS = frozenset({"claim_run", "release_all", "release_some", "reopen", "copy_entries"})
 _json = msgspec.json.Encoder()
@@ -233,17 +226,16 @@ class GroupWriter:
         return outcomes
 
     async def _commit(self, batch: list[_Item]) -> None:
-        delay, deadline = 0.02, time.monotonic() + OUTAGE_LIMIT
+        wait = connection.outage()
         while True:
             try:
                 if self._conn is None or self._conn.closed:
                     self._conn = await self._connect()
                 outcomes = await self._execute(self._conn, batch)
-            except RETRYABLE as exc:
+            except connection.RETRYABLE as exc:
                 # outcome unknown: the same group is committed again, idempotently
-                if not await self._back_off(batch, exc, delay, deadline):
+                if not await self._back_off(batch, exc, wait):
                     return
-                delay = min(delay * 2, 2.0)
                 continue
             except psycopg.Error as exc:
                 if len(batch) > 1:  # find the culprit: the others must not fail with it
@@ -262,7 +254,7 @@ class GroupWriter:
             return
 
     async def _back_off(
-        self, batch: list[_Item], exc: psycopg.Error, delay: float, deadline: float
+        self, batch: list[_Item], exc: psycopg.Error, wait: backoff.Backoff
     ) -> bool:
         """After a failure that may be temporary: wait and say whether to try again."""
         for item in batch:
@@ -270,9 +262,11 @@ class GroupWriter:
         if self._conn is not None and self._conn.broken:
             await self._conn.close()
             self._conn = None
-        if time.monotonic() > deadline:
-            self._fail(batch, exc, f"the database was unreachable for {OUTAGE_LIMIT:.0f}s")
+        if wait.expired:
+            limit = connection.OUTAGE_LIMIT
+            self._fail(batch, exc, f"the database was unreachable for {limit:.0f}s")
             return False
+        delay = wait.next()
         logger.warning(
             "journal write failed (%s), retrying in %.2fs",
             str(exc).strip(),

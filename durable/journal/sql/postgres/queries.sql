@@ -13,6 +13,9 @@ SELECT
 -- name: migration_lock
 SELECT pg_advisory_xact_lock(hashtextextended('durable schema ' || %(schema)s, 0));
 
+-- name: create_schema
+CREATE SCHEMA {schema};
+
 -- name: schema_version
 SELECT max(version) FROM {schema}.schema_version;
 

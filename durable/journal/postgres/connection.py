@@ -1,0 +1,204 @@
+"""Connections of the Postgres journal: its URL, the settings every session gets, and the
+pool that serves reads and `@durable.transaction` steps, retrying across outages."""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import psycopg
+import psycopg_pool
+from psycopg import errors as pg_errors
+
+from durable import errors
+from durable.journal import backoff
+
+__all__ = [
+    "OUTAGE_LIMIT",
+    "RETRYABLE",
+    "Pool",
+    "configure",
+    "connect_hint",
+    "outage",
+    "redact",
+    "split_url",
+]
+
+OUTAGE_LIMIT = 60.0
+RETRYABLE = (
+    psycopg.OperationalError,  # connection lost, server shutting down or starting up
+    pg_errors.SerializationFailure,
+    pg_errors.DeadlockDetected,
+)
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+def outage() -> backoff.Backoff:
+    """The waits between retries across a lost connection or a restarting server."""
+    return backoff.Backoff(0.02, 2.0, limit=OUTAGE_LIMIT)
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+
+
+def split_url(url: str, schema: str | None) -> tuple[str, str]:
+    """Strip durable's own ``?schema=`` parameter; returns (libpq URL, schema)."""
+    parts = urllib.parse.urlsplit(url)
+    params = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+    kept = [(k, v) for k, v in params if k != "schema"]
+    from_url = [v for k, v in params if k == "schema"]
+    chosen = schema or (from_url[-1] if from_url else "durable")
+    if not _IDENTIFIER.match(chosen):
+        raise errors.JournalError(
+            f"invalid Postgres schema name {chosen!r}: use letters, digits and underscores, "
+            "starting with a letter or underscore (at most 63 characters)"
+        )
+    query = urllib.parse.urlencode(kept, quote_via=urllib.parse.quote)
+    return urllib.parse.urlunsplit(parts._replace(query=query)), chosen
+
+
+def connect_hint(exc: psycopg.Error) -> str:
+    """What to do about a failed connection, in words."""
+    text = str(exc)
+    if "password authentication failed" in text or "no password supplied" in text:
+        return "check the user and password in the URL (or PGPASSWORD / ~/.pgpass)"
+    if re.search(r'database ".*" does not exist', text):
+        return "create the database (createdb NAME) or fix its name in the URL"
+    if re.search(r'role ".*" does not exist', text):
+        return "create that role or fix the user name in the URL"
+    if isinstance(exc, psycopg.ProgrammingError) or re.search(
+        r"invalid .*(value|option)|invalid (URI|connection)|unexpected", text
+    ):
+        return "fix the URL: postgresql://user:password@host:port/dbname[?schema=NAME]"
+    return "check that the server is running and that host and port in the URL are right"
+
+
+async def configure(conn: psycopg.AsyncConnection[Any], durability: str) -> None:
+    """Settings of every session of the journal."""
+    # an acknowledged commit must survive a crash of the server: with
+    # synchronous_commit=off it may not, and the journal would lose entries whose
+    # results the workflow already used
+    weak = ("off",) if durability == "process" else ("off", "local")
+    cur = await conn.execute("SHOW synchronous_commit")
+    row = await cur.fetchone()
+    if row is not None and row[0] in weak:
+        await conn.execute("SET synchronous_commit TO on")
+
+
+Configure = Callable[["psycopg.AsyncConnection[Any]"], Awaitable[None]]
+
+
+class Pool:
+    """Pooled connections (autocommit) for reads and transaction steps; reads retry
+    connection failures for up to `OUTAGE_LIMIT` seconds.  `where` names the journal in
+    errors; `queries` are the journal's, by name."""
+
+    def __init__(
+        self, conninfo: str, where: str, queries: dict[str, str], *, size: int, name: str
+    ) -> None:
+        self._conninfo = conninfo
+        self._where = where
+        self._q = queries
+        self._size = size
+        self._name = name
+        self._pool: psycopg_pool.AsyncConnectionPool[Any] | None = None
+
+    async def open(self, configure: Configure) -> None:
+        """Start filling the pool (without waiting for its connections)."""
+        self._pool = psycopg_pool.AsyncConnectionPool(
+            self._conninfo,
+            kwargs={"autocommit": True},
+            min_size=1,
+            max_size=max(1, self._size),
+            open=False,
+            timeout=10.0,
+            configure=configure,
+            name=self._name,
+        )
+        await self._pool.open(wait=False)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    def abandon(self) -> psycopg_pool.AsyncConnectionPool[Any] | None:
+        """Forget the pool without closing it; returns it, to be closed later."""
+        pool, self._pool = self._pool, None
+        return pool
+
+    def require(self, workflow_id: str | None) -> psycopg_pool.AsyncConnectionPool[Any]:
+        """The open pool; raises `JournalError` when the journal is not open."""
+        if self._pool is None:
+            raise errors.JournalError(
+                f"{self._where} is not open (or was closed)", workflow_id=workflow_id
+            )
+        return self._pool
+
+    def error(
+        self, action: str, exc: psycopg.Error, workflow_id: str | None
+    ) -> errors.JournalError:
+        """The `JournalError` for a driver error while trying to `action`."""
+        return errors.JournalError(
+            f"{self._where} failed to {action}: {str(exc).strip()}; "
+            "check that the server is reachable and the database's logs",
+            workflow_id=workflow_id,
+        )
+
+    async def run(
+        self,
+        action: str,
+        fn: Callable[[psycopg.AsyncConnection[Any]], Awaitable[Any]],
+        workflow_id: str | None = None,
+    ) -> Any:
+        """``await fn(conn)`` on a pooled connection, retrying connection failures (for
+        reads, and writes that are safe to repeat)."""
+        wait = outage()
+        while True:
+            pool = self.require(workflow_id)
+            try:
+                async with pool.connection() as conn:
+                    return await fn(conn)
+            except RETRYABLE as exc:
+                if wait.expired:
+                    raise self.error(action, exc, workflow_id) from exc
+                await pool.check()
+                await wait.wait()
+            except psycopg.Error as exc:
+                raise self.error(action, exc, workflow_id) from exc
+
+    async def read(
+        self, action: str, name: str, params: dict[str, Any], workflow_id: str | None = None
+    ) -> list[Any]:
+        """The rows of query `name`."""
+
+        async def fn(conn: psycopg.AsyncConnection[Any]) -> list[Any]:
+            cur = await conn.execute(self._q[name], params)
+            return await cur.fetchall()
+
+        result: list[Any] = await self.run(action, fn, workflow_id)
+        return result
+
+    async def begin(
+        self, run_id: str
+    ) -> tuple[psycopg_pool.AsyncConnectionPool[Any], psycopg.AsyncConnection[Any]]:
+        """A pooled connection inside ``BEGIN`` and its pool, retrying connection failures."""
+        wait = outage()
+        while True:
+            pool = self.require(run_id)
+            conn: psycopg.AsyncConnection[Any] | None = None
+            try:
+                conn = await pool.getconn()
+                await conn.execute("BEGIN")
+                return pool, conn
+            except psycopg.Error as exc:
+                if conn is not None:
+                    await pool.putconn(conn)
+                if not isinstance(exc, RETRYABLE) or wait.expired:
+                    raise self.error("begin a transaction step", exc, run_id) from exc
+                await pool.check()
+                await wait.wait()
