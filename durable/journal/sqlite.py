@@ -1,11 +1,5 @@
-"""The SQLite journal: one file, WAL, writes committed in groups from the event loop's thread.
-
-Why writes run in the loop's thread: a WAL commit with ``synchronous=NORMAL`` takes
-tens of microseconds, less than a hop to a worker thread and back.  Writes submitted
-in the same loop iteration share one transaction (group commit), so many runs'
-entries cost one commit.  The connection never waits on SQLite's busy handler
-(that would block the loop): when another process holds the write lock, the flush
-is retried with a short asynchronous backoff.
+"""The SQLite journal: one file, WAL, writes committed in groups from the event loop's thread
+(`durable.journal.sqlite_writer`, which says why).
 
 `@durable.transaction` steps get their own aiosqlite connection, because their
 transaction stays open while the user's code awaits.
@@ -13,7 +7,6 @@ transaction stays open while the user's code awaits.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -21,25 +14,20 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 import aiosqlite
 
 from durable import errors
-from durable.journal import base, local_bus, queries
+from durable.journal import backoff, base, local_bus, migration, queries, records, sqlite_writer
 
 __all__ = ["SqliteJournal", "path_from_url"]
 
 logger = logging.getLogger(__name__)
 
 _Q = queries.load_queries("sqlite")
-_RUN_COLUMNS = (
-    "id name status input output error parent_id parent_seq root_id queue metadata attempt "
-    "owner lease_expires_at wake_at priority created_at updated_at started_at finished_at "
-    "cancel_requested"
-).split()
-_BUSY_LIMIT = 30.0
+_T = TypeVar("_T")
 
 
 def path_from_url(url: str) -> str:
@@ -50,10 +38,6 @@ def path_from_url(url: str) -> str:
     if rest.startswith("/"):
         rest = rest[1:]
     return rest
-
-
-def _is_locked(exc: sqlite3.Error) -> bool:
-    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
 
 
 @contextlib.contextmanager
@@ -67,34 +51,6 @@ def _mapped(action: str, url: str, workflow_id: str | None = None) -> Iterator[N
             "folder exist, are writable and are not held by another program",
             workflow_id=workflow_id,
         ) from exc
-
-
-def _run_from_row(row: Sequence[Any]) -> base.RunRecord:
-    values = dict(zip(_RUN_COLUMNS, row, strict=True))
-    values["status"] = base.Status(values["status"])
-    values["cancel_requested"] = bool(values["cancel_requested"])
-    return base.RunRecord(**values)
-
-
-def _entry_params(entry: base.EntryRecord) -> tuple[Any, ...]:
-    return (
-        entry.run_id,
-        entry.seq,
-        entry.ord,
-        entry.kind,
-        entry.name,
-        entry.status,
-        entry.fingerprint,
-        entry.output,
-        entry.error,
-        entry.attempts,
-        entry.started_at,
-        entry.finished_at,
-        entry.child_id,
-    )
-
-
-_Op = Callable[[sqlite3.Connection], Any]
 
 
 class SqliteJournal(base.Features):
@@ -117,15 +73,7 @@ class SqliteJournal(base.Features):
         self.path = path_from_url(url)
         self.durability = durability
         self._conn: sqlite3.Connection | None = None
-        self._pending: list[tuple[_Op, asyncio.Future[Any]]] = []
-        self._flush_handle: asyncio.Handle | asyncio.TimerHandle | None = None
-        self._busy_since: float | None = None
-        # Adaptive commit: alone, a write commits at once (no loop hop); when writes
-        # arrive together, they are grouped into one commit per loop iteration.
-        self._eager = True
-        self._eager_marker: asyncio.Handle | None = None
-        self._eager_key: str | None = None
-        self._single_flushes = 0
+        self._writer = sqlite_writer.GroupWriter(url, lambda: self._conn)
         # wake-ups for the other processes on this machine (none for a memory database)
         memory = self.path.startswith("file:") and "mode=memory" in self.path
         self._bus = None if memory else local_bus.LocalBus(self.path)
@@ -134,7 +82,7 @@ class SqliteJournal(base.Features):
 
     # -- connection -------------------------------------------------------------
 
-    def _connect(self) -> sqlite3.Connection:
+    async def _connect(self) -> sqlite3.Connection:
         uri = self.path.startswith("file:")
         if not uri:
             folder = os.path.dirname(os.path.abspath(self.path))
@@ -145,8 +93,8 @@ class SqliteJournal(base.Features):
                 )
         # Opening may wait (briefly) for a lock: another process recovering the WAL index,
         # or closing as the last connection (`open` also retries what the busy handler does
-        # not cover).  After that, writes never block the loop on the busy handler: `_flush`
-        # retries them later instead.
+        # not cover).  After that, writes never block the loop on the busy handler: the
+        # writer (`sqlite_writer`) retries them later instead.
         conn = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=5.0, uri=uri
         )
@@ -161,20 +109,19 @@ class SqliteJournal(base.Features):
             raise
         return conn
 
-    async def _connect_when_free(self) -> sqlite3.Connection:
-        """`_connect`, retried for a few seconds while the file is locked: switching a new
-        file to WAL while another process does the same fails at once with "database is
-        locked", without calling the busy handler."""
-        deadline = time.monotonic() + _BUSY_LIMIT
-        delay = 0.005
+    async def _when_free(self, attempt: Callable[[], Awaitable[_T]]) -> _T:
+        """`attempt()`, retried for up to `BUSY_LIMIT` seconds while the file is locked:
+        switching a new file to WAL while another process does the same fails at once
+        with "database is locked", without calling the busy handler (which the migration's
+        write transaction does not wait on either, see `sqlite_writer`)."""
+        wait = backoff.Backoff(0.005, 0.1, limit=sqlite_writer.BUSY_LIMIT)
         while True:
             try:
-                return self._connect()
+                return await attempt()
             except sqlite3.OperationalError as exc:
-                if not _is_locked(exc) or time.monotonic() > deadline:
+                if not sqlite_writer.is_locked(exc) or wait.expired:
                     raise
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.1)
+            await wait.wait()
 
     def _diagnosis(self) -> str:
         """Why the file may be unusable, in words, for error messages."""
@@ -195,8 +142,8 @@ class SqliteJournal(base.Features):
     async def open(self) -> None:
         """Connect, then create or migrate the schema; start hearing other processes."""
         try:
-            self._conn = await self._connect_when_free()
-            await self._write(self._migrate)
+            self._conn = await self._when_free(self._connect)
+            await self._when_free(self._migrate)
             if self._bus is not None:
                 for callback in self._watchers:
                     self._bus.on_change(callback)
@@ -216,42 +163,21 @@ class SqliteJournal(base.Features):
                 "folder (WAL mode creates -wal and -shm files beside it)"
             ) from exc
 
-    def _migrate(self, conn: sqlite3.Connection) -> None:
-        exists = conn.execute(_Q["schema_exists"]).fetchone()[0]
-        if not exists:
-            foreign = conn.execute(
-                "SELECT count(*) FROM sqlite_master WHERE name LIKE 'durable\\_%' ESCAPE '\\'"
-            ).fetchone()[0]
-            if foreign:
-                raise errors.JournalError(
-                    f"SQLite file {self.path!r} has durable_* tables but no durable_schema "
-                    "version table: it was not created by durable; use another file"
-                )
-            for statement in _statements(queries.load_schema("sqlite")):
-                conn.execute(statement)
-            conn.execute(_Q["set_schema_version"], (base.SCHEMA_VERSION,))
-            return
-        version = conn.execute(_Q["schema_version"]).fetchone()[0] or 0
-        if version > base.SCHEMA_VERSION:
-            raise errors.JournalError(
-                f"SQLite journal {self.url!r} has schema version {version}, newer than this "
-                f"durable knows ({base.SCHEMA_VERSION}); upgrade durable before opening it"
-            )
-        for number, sql in queries.load_migrations("sqlite"):
-            if number > version:
-                for statement in _statements(sql):
-                    conn.execute(statement)
-                conn.execute(_Q["set_schema_version"], (number,))
+    async def _migrate(self) -> None:
+        """Create or migrate the schema in one write transaction (see `migration`)."""
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            await migration.migrate(_Schema(conn, self), "sqlite")
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
 
     async def close(self) -> None:
         """Flush what is pending, then close."""
-        while self._pending or self._flush_handle is not None:
-            if self._flush_handle is not None:
-                self._flush_handle.cancel()
-                self._flush_handle = None
-            self._flush()
-            if self._pending:
-                await asyncio.sleep(0.005)
+        await self._writer.close()
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -281,12 +207,7 @@ class SqliteJournal(base.Features):
         """Drop pending writes and the connection, as a killed process would."""
         if self._bus is not None:
             self._bus.close(unlink=False)
-        if self._flush_handle is not None:
-            self._flush_handle.cancel()
-            self._flush_handle = None
-        for _, future in self._pending:
-            future.cancel()
-        self._pending = []
+        self._writer.abandon()
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -297,95 +218,7 @@ class SqliteJournal(base.Features):
             raise errors.JournalError(f"SQLite journal {self.url!r} is not open (or was closed)")
         return self._conn
 
-    # -- group commit -------------------------------------------------------------
-
-    def _write(self, op: _Op, key: str | None = None) -> asyncio.Future[Any]:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        if self._conn is None:  # closed or abandoned: fail here, not in a loop callback
-            future.set_exception(
-                errors.JournalError(f"SQLite journal {self.url!r} is not open (or was closed)")
-            )
-            return future
-        self._pending.append((op, future))
-        if self._eager and self._flush_handle is None:
-            if self._eager_marker is None:
-                self._eager_marker = loop.call_soon(self._end_of_iteration)
-                self._eager_key = key
-            if key is not None and key == self._eager_key:
-                self._flush()
-                return future
-            self._eager = False  # two runs write in one loop iteration: group from now on
-        if self._flush_handle is None:
-            self._flush_handle = loop.call_soon(self._flush)
-        return future
-
-    def _end_of_iteration(self) -> None:
-        self._eager_marker = None
-        self._eager_key = None
-
-    def _flush(self) -> None:
-        self._flush_handle = None
-        batch, self._pending = self._pending, []
-        if not batch:
-            return
-        self._single_flushes = self._single_flushes + 1 if len(batch) == 1 else 0
-        if self._single_flushes > 8:
-            self._eager = True
-        conn = self.conn
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            if _is_locked(exc) and self._retry_later(batch):
-                return
-            self._fail(batch, exc)
-            return
-        results: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
-        try:
-            for op, future in batch:
-                try:
-                    results.append((future, op(conn), None))
-                except (base.LeaseLost, errors.DurableError) as exc:
-                    results.append((future, None, exc))
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            if _is_locked(exc) and self._retry_later(batch):
-                return
-            self._fail(batch, exc)
-            return
-        self._busy_since = None
-        for future, value, error in results:
-            if future.done():
-                continue
-            if error is not None:
-                future.set_exception(error)
-            else:
-                future.set_result(value)
-
-    def _retry_later(self, batch: list[tuple[_Op, asyncio.Future[Any]]]) -> bool:
-        now = time.monotonic()
-        if self._busy_since is None:
-            self._busy_since = now
-        if now - self._busy_since > _BUSY_LIMIT:
-            return False
-        self._pending = batch + self._pending
-        if self._flush_handle is None:
-            delay = min(0.05, 0.001 * (1 + (now - self._busy_since) * 20))
-            self._flush_handle = asyncio.get_running_loop().call_later(delay, self._flush)
-        return True
-
-    def _fail(self, batch: list[tuple[_Op, asyncio.Future[Any]]], exc: sqlite3.Error) -> None:
-        self._busy_since = None
-        for _, future in batch:
-            if not future.done():
-                error = errors.JournalError(
-                    f"SQLite journal {self.url!r} could not commit: {exc}; nothing of this "
-                    "write was kept, the journal holds what it held before"
-                )
-                error.__cause__ = exc
-                future.set_exception(error)
+    # -- reads and owner checks --------------------------------------------------
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with _mapped("read", self.url):
@@ -400,44 +233,18 @@ class SqliteJournal(base.Features):
 
     async def create_run(self, run: base.NewRun) -> tuple[base.RunRecord, bool]:
         def op(conn: sqlite3.Connection) -> bool:
-            cur = conn.execute(
-                _Q["insert_run"],
-                (
-                    run.id,
-                    run.name,
-                    run.status.value,
-                    run.input,
-                    run.parent_id,
-                    run.parent_seq,
-                    run.root_id,
-                    run.queue,
-                    run.metadata,
-                    run.owner,
-                    run.lease_expires_at,
-                    run.priority,
-                    run.created_at,
-                    run.created_at,
-                ),
-            )
-            return cur.rowcount == 1
+            return conn.execute(_Q["insert_run"], records.new_run_values(run)).rowcount == 1
 
-        if await self._write(op):
+        if await self._writer.write(op):
             self._announce(run.id, work=run.owner is None)
-            fields = {f: getattr(run, f) for f in run.__struct_fields__}
-            owned = run.owner is not None
-            return base.RunRecord(
-                **fields,
-                updated_at=run.created_at,
-                attempt=1 if owned else 0,
-                started_at=run.created_at if owned else None,
-            ), True
+            return records.created_run(run), True
         record = await self.get_run(run.id)
         assert record is not None
         return record, False
 
     async def get_run(self, run_id: str) -> base.RunRecord | None:
-        rows = self._read(_Q["select_run"], (run_id,))
-        return _run_from_row(rows[0]) if rows else None
+        found = self._read(_Q["select_run"], (run_id,))
+        return records.run_from_row(found[0]) if found else None
 
     async def list_runs(
         self,
@@ -449,55 +256,25 @@ class SqliteJournal(base.Features):
         limit: int = 100,
     ) -> list[base.RunRecord]:
         statuses = json.dumps([str(s) for s in status]) if status else None
-        rows = self._read(_Q["list_runs"], (statuses, name, parent_id, limit, root_id))
-        return [_run_from_row(row) for row in rows]
+        found = self._read(_Q["list_runs"], (statuses, name, parent_id, limit, root_id))
+        return [records.run_from_row(row) for row in found]
 
     async def load(self, run_id: str) -> base.RunLoad | None:
         with _mapped("load the journal", self.url, run_id):
             conn = self.conn
             conn.execute("BEGIN")
             try:
-                run_rows = conn.execute(_Q["select_run"], (run_id,)).fetchall()
-                if not run_rows:
+                run = conn.execute(_Q["select_run"], (run_id,)).fetchone()
+                if run is None:
                     return None
-                entries = [
-                    base.EntryRecord(
-                        run_id=r[0],
-                        seq=r[1],
-                        ord=r[2],
-                        kind=r[3],
-                        name=r[4],
-                        status=r[5],
-                        fingerprint=r[6],
-                        output=r[7],
-                        error=r[8],
-                        attempts=r[9],
-                        started_at=r[10],
-                        finished_at=r[11],
-                        child_id=r[12],
-                    )
-                    for r in conn.execute(_Q["select_entries"], (run_id,))
-                ]
-                attempts = [
-                    base.AttemptRecord(
-                        run_id=r[0],
-                        seq=r[1],
-                        attempt=r[2],
-                        error=r[3],
-                        failed_at=r[4],
-                        retry_at=r[5],
-                    )
-                    for r in conn.execute(_Q["select_attempts"], (run_id,))
-                ]
-                timers = [
-                    base.TimerRecord(run_id=r[0], seq=r[1], wake_at=r[2])
-                    for r in conn.execute(_Q["select_timers"], (run_id,))
-                ]
+                return records.run_load(
+                    run,
+                    conn.execute(_Q["select_entries"], (run_id,)),
+                    conn.execute(_Q["select_attempts"], (run_id,)),
+                    conn.execute(_Q["select_timers"], (run_id,)),
+                )
             finally:
                 conn.execute("COMMIT")
-        return base.RunLoad(
-            run=_run_from_row(run_rows[0]), entries=entries, attempts=attempts, timers=timers
-        )
 
     # -- writes by the owner ----------------------------------------------------
 
@@ -508,33 +285,23 @@ class SqliteJournal(base.Features):
                 if entry.run_id not in checked:
                     self._check_owner(conn, owner, entry.run_id)
                     checked.add(entry.run_id)
-                conn.execute(_Q["insert_entry"], _entry_params(entry))
+                conn.execute(_Q["insert_entry"], records.entry_values(entry))
 
-        await self._write(op, entries[0].run_id if entries else None)
+        await self._writer.write(op, entries[0].run_id if entries else None)
 
     async def record_attempt(self, owner: str, attempt: base.AttemptRecord) -> None:
         def op(conn: sqlite3.Connection) -> None:
             self._check_owner(conn, owner, attempt.run_id)
-            conn.execute(
-                _Q["insert_attempt"],
-                (
-                    attempt.run_id,
-                    attempt.seq,
-                    attempt.attempt,
-                    attempt.error,
-                    attempt.failed_at,
-                    attempt.retry_at,
-                ),
-            )
+            conn.execute(_Q["insert_attempt"], records.attempt_values(attempt))
 
-        await self._write(op)
+        await self._writer.write(op)
 
     async def set_timer(self, owner: str, timer: base.TimerRecord) -> None:
         def op(conn: sqlite3.Connection) -> None:
             self._check_owner(conn, owner, timer.run_id)
-            conn.execute(_Q["insert_timer"], (timer.run_id, timer.seq, timer.wake_at))
+            conn.execute(_Q["insert_timer"], records.timer_values(timer))
 
-        await self._write(op)
+        await self._writer.write(op)
 
     async def update_run(self, owner: str, update: base.RunUpdate) -> None:
         finished = update.status in base.TERMINAL
@@ -562,7 +329,7 @@ class SqliteJournal(base.Features):
                 return row is not None and row[0] is not None
             return False
 
-        frees_room = await self._write(op)
+        frees_room = await self._writer.write(op)
         self._announce(update.run_id, work=bool(frees_room))
 
     @contextlib.asynccontextmanager
@@ -577,7 +344,7 @@ class SqliteJournal(base.Features):
             ) from exc
         try:
             with _mapped("begin a transaction", self.url, run_id):
-                await db.execute(f"PRAGMA busy_timeout={int(_BUSY_LIMIT * 1000)}")
+                await db.execute(f"PRAGMA busy_timeout={int(sqlite_writer.BUSY_LIMIT * 1000)}")
                 await db.execute("BEGIN IMMEDIATE")
             tx = base.Transaction(_TxConnection(db))
             try:
@@ -588,7 +355,7 @@ class SqliteJournal(base.Features):
                     if row is None or row[0] != owner:
                         raise base.LeaseLost(run_id)
                     if tx.entry is not None:
-                        await db.execute(_Q["insert_entry"], _entry_params(tx.entry))
+                        await db.execute(_Q["insert_entry"], records.entry_values(tx.entry))
                     await db.execute("COMMIT")
             except BaseException:
                 with contextlib.suppress(sqlite3.Error):
@@ -617,13 +384,13 @@ class SqliteJournal(base.Features):
             ).fetchone()
             return row is not None
 
-        if not await self._write(op):
+        if not await self._writer.write(op):
             return None
         return await self.get_run(run_id)
 
     async def claimable(self, names: Sequence[str], *, limit: int = 1000) -> list[base.RunRecord]:
-        rows = self._read(_Q["claimable"], (json.dumps(list(names)), limit, time.time()))
-        return [_run_from_row(row) for row in rows]
+        found = self._read(_Q["claimable"], (json.dumps(list(names)), limit, time.time()))
+        return [records.run_from_row(row) for row in found]
 
     async def claim_batch(
         self,
@@ -646,18 +413,20 @@ class SqliteJournal(base.Features):
                 limit,
             )
             ids = [row[0] for row in conn.execute(_Q["claim_batch"], params).fetchall()]
-            return [_run_from_row(conn.execute(_Q["select_run"], (i,)).fetchone()) for i in ids]
+            return [
+                records.run_from_row(conn.execute(_Q["select_run"], (i,)).fetchone()) for i in ids
+            ]
 
         if limit <= 0 or not names:
             return []
-        claimed: list[base.RunRecord] = await self._write(op)
+        claimed: list[base.RunRecord] = await self._writer.write(op)
         return base.by_priority(claimed)
 
     async def heartbeat(self, owner: str, lease_expires_at: float) -> int:
         def op(conn: sqlite3.Connection) -> int:
             return conn.execute(_Q["heartbeat"], (lease_expires_at, owner)).rowcount
 
-        return int(await self._write(op))
+        return int(await self._writer.write(op))
 
     async def release(self, owner: str, run_ids: Sequence[str] | None = None) -> None:
         def op(conn: sqlite3.Connection) -> None:
@@ -667,7 +436,7 @@ class SqliteJournal(base.Features):
                 for run_id in run_ids:
                     conn.execute(_Q["release_one"], (owner, run_id))
 
-        await self._write(op)
+        await self._writer.write(op)
         self._announce(None, work=True)
 
     async def cancel_requested(self, owner: str) -> list[str]:
@@ -680,7 +449,7 @@ class SqliteJournal(base.Features):
             cur = conn.execute(_Q["insert_message"], (run_id, topic, value, time.time(), key))
             return cur.rowcount == 1
 
-        sent = bool(await self._write(op))
+        sent = bool(await self._writer.write(op))
         self._announce(run_id)
         return sent
 
@@ -693,10 +462,10 @@ class SqliteJournal(base.Features):
             if row is None:
                 return None
             entry.output = row[0]
-            conn.execute(_Q["insert_entry"], _entry_params(entry))
+            conn.execute(_Q["insert_entry"], records.entry_values(entry))
             return entry
 
-        result: base.EntryRecord | None = await self._write(op, run_id)
+        result: base.EntryRecord | None = await self._writer.write(op, run_id)
         return result
 
     async def set_event(
@@ -705,21 +474,21 @@ class SqliteJournal(base.Features):
         def op(conn: sqlite3.Connection) -> None:
             self._check_owner(conn, owner, run_id)
             conn.execute(_Q["upsert_event"], (run_id, key, value, time.time()))
-            conn.execute(_Q["insert_entry"], _entry_params(entry))
+            conn.execute(_Q["insert_entry"], records.entry_values(entry))
 
-        await self._write(op, run_id)
+        await self._writer.write(op, run_id)
         self._announce(run_id)
 
     async def get_event(self, run_id: str, key: str) -> bytes | None:
-        rows = self._read(_Q["select_event"], (run_id, key))
-        return bytes(rows[0][0]) if rows else None
+        found = self._read(_Q["select_event"], (run_id, key))
+        return bytes(found[0][0]) if found else None
 
     async def request_cancel(self, run_ids: Sequence[str]) -> None:
         def op(conn: sqlite3.Connection) -> None:
             for run_id in run_ids:
                 conn.execute(_Q["request_cancel"], (run_id,))
 
-        await self._write(op)
+        await self._writer.write(op)
         for run_id in run_ids:
             self._announce(run_id)
 
@@ -734,7 +503,7 @@ class SqliteJournal(base.Features):
             conn.execute(_Q["reopen_run"], (time.time(), run_id))
             return len(moved)
 
-        moved = int(await self._write(op))
+        moved = int(await self._writer.write(op))
         self._announce(run_id, work=True)
         return moved
 
@@ -742,13 +511,13 @@ class SqliteJournal(base.Features):
         def op(conn: sqlite3.Connection) -> int:
             return conn.execute(_Q["copy_entries"], (target_id, source_id, before_seq)).rowcount
 
-        return int(await self._write(op))
+        return int(await self._writer.write(op))
 
     async def list_finished(
         self, *, after: float, after_id: str = "", before: float | None = None, limit: int = 1000
     ) -> list[base.RunRecord]:
-        rows = self._read(_Q["list_finished"], (after, after_id, before, limit))
-        return [_run_from_row(row) for row in rows]
+        found = self._read(_Q["list_finished"], (after, after_id, before, limit))
+        return [records.run_from_row(row) for row in found]
 
     async def delete_runs(self, runs: Sequence[tuple[str, float]]) -> int:
         def op(conn: sqlite3.Connection) -> int:
@@ -760,16 +529,46 @@ class SqliteJournal(base.Features):
                         conn.execute(_Q[f"delete_run_{table}"], (run_id,))
             return deleted
 
-        return int(await self._write(op))
+        return int(await self._writer.write(op))
 
 
 def _within(conn: sqlite3.Connection, limits: base.QueueLimits, run_id: str) -> bool:
     held, started = conn.execute(
         _Q["queue_load"], (limits.queue, time.time() - limits.period, run_id)
     ).fetchone()
-    if limits.concurrency is not None and held >= limits.concurrency:
+    return limits.admits(held, started)
+
+
+class _Schema:
+    """`migration.Schema` on a connection inside its write transaction."""
+
+    def __init__(self, conn: sqlite3.Connection, journal: SqliteJournal) -> None:
+        self._conn = conn
+        self._path = journal.path
+        self.where = f"SQLite journal {journal.url!r}"
+
+    async def exists(self) -> bool:
+        if self._conn.execute(_Q["schema_exists"]).fetchone()[0]:
+            return True
+        if self._conn.execute(_Q["foreign_tables"]).fetchone()[0]:
+            raise errors.JournalError(
+                f"SQLite file {self._path!r} has durable_* tables but no durable_schema "
+                "version table: it was not created by durable; use another file"
+            )
         return False
-    return limits.rate_limit is None or started < limits.rate_limit
+
+    async def create(self, script: str) -> None:
+        await self.execute(script)
+
+    async def execute(self, script: str) -> None:
+        for statement in _statements(script):
+            self._conn.execute(statement)
+
+    async def version(self) -> int:
+        return int(self._conn.execute(_Q["schema_version"]).fetchone()[0] or 0)
+
+    async def set_version(self, version: int) -> None:
+        self._conn.execute(_Q["set_schema_version"], (version,))
 
 
 def _statements(script: str) -> list[str]:

@@ -3,6 +3,9 @@
 -- name: schema_exists
 SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'durable_schema';
 
+-- name: foreign_tables
+SELECT count(*) FROM sqlite_master WHERE name LIKE 'durable\_%' ESCAPE '\';
+
 -- name: schema_version
 SELECT max(version) FROM durable_schema;
 
@@ -13,7 +16,7 @@ INSERT INTO durable_schema (version) VALUES (?);
 INSERT INTO durable_runs (
     id, name, status, input, parent_id, parent_seq, root_id, queue, metadata,
     owner, lease_expires_at, priority, created_at, updated_at, attempt, started_at
-) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
+) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13,
           -- a run created by the engine that executes it is taken up at once: attempt 1
           CASE WHEN ?10 IS NULL THEN 0 ELSE 1 END,
           CASE WHEN ?10 IS NULL THEN NULL ELSE ?13 END)
