@@ -39,7 +39,7 @@ from typing import Any
 import msgspec
 
 from durable import errors
-from durable.journal import base
+from durable.journal import base, records
 
 __all__ = ["OVERLAP", "ExportResult", "export", "load_archived", "prune", "require_pyarrow"]
 
@@ -175,79 +175,35 @@ def _micros(ts: float | None) -> int | None:
     return None if ts is None else round(ts * 1_000_000)
 
 
-def _run_row(run: base.RunRecord, export_id: str, now: float) -> dict[str, Any]:
-    error_type, error_message = _error_fields(run.error)
+# journal columns that hold times (seconds in the journal, microseconds in the archive)
+_TIMES = frozenset(
+    {"created_at", "updated_at", "started_at", "finished_at", "failed_at", "retry_at", "wake_at"}
+)
+_PAYLOADS = ("input", "output", "metadata")
+
+
+def _archived(record: msgspec.Struct, export_id: str) -> dict[str, Any]:
+    """A journal record as a row of the archive (see `_schemas`): its columns with times in
+    microseconds, each payload also as JSON, its error also as type and message.  Columns
+    the archive does not keep (a run's owner, lease, ...) are left out by its schema."""
+    row = msgspec.structs.asdict(record)
+    for name in _TIMES.intersection(row):
+        row[name] = _micros(row[name])
+    for name in _PAYLOADS:
+        if name in row:
+            row[f"{name}_json"] = payload_json(row[name])
+    if "error" in row:
+        row["error_type"], row["error_message"] = _error_fields(row["error"])
+    row["export_id"] = export_id
+    return row
+
+
+def _journal(row: dict[str, Any], columns: Sequence[str]) -> dict[str, Any]:
+    """The journal columns an archived row keeps, with times back in seconds."""
     return {
-        "id": run.id,
-        "name": run.name,
-        "status": str(run.status),
-        "parent_id": run.parent_id,
-        "parent_seq": run.parent_seq,
-        "root_id": run.root_id,
-        "queue": run.queue,
-        "attempt": run.attempt,
-        "created_at": _micros(run.created_at),
-        "updated_at": _micros(run.updated_at),
-        "started_at": _micros(run.started_at),
-        "finished_at": _micros(run.finished_at),
-        "input_json": payload_json(run.input),
-        "input": run.input,
-        "output_json": payload_json(run.output),
-        "output": run.output,
-        "error_type": error_type,
-        "error_message": error_message,
-        "error": run.error,
-        "metadata_json": payload_json(run.metadata),
-        "metadata": run.metadata,
-        "exported_at": _micros(now),
-        "export_id": export_id,
-    }
-
-
-def _entry_row(entry: base.EntryRecord, export_id: str) -> dict[str, Any]:
-    error_type, error_message = _error_fields(entry.error)
-    return {
-        "run_id": entry.run_id,
-        "seq": entry.seq,
-        "ord": entry.ord,
-        "kind": entry.kind,
-        "name": entry.name,
-        "status": entry.status,
-        "fingerprint": entry.fingerprint,
-        "attempts": entry.attempts,
-        "child_id": entry.child_id,
-        "started_at": _micros(entry.started_at),
-        "finished_at": _micros(entry.finished_at),
-        "output_json": payload_json(entry.output),
-        "output": entry.output,
-        "error_type": error_type,
-        "error_message": error_message,
-        "error": entry.error,
-        "export_id": export_id,
-    }
-
-
-def _attempt_row(attempt: base.AttemptRecord, export_id: str) -> dict[str, Any]:
-    error_type, error_message = _error_fields(attempt.error)
-    return {
-        "run_id": attempt.run_id,
-        "seq": attempt.seq,
-        "attempt": attempt.attempt,
-        "error_type": error_type,
-        "error_message": error_message,
-        "error": attempt.error,
-        "failed_at": _micros(attempt.failed_at),
-        "retry_at": _micros(attempt.retry_at),
-        "export_id": export_id,
-    }
-
-
-def _timer_row(timer: base.TimerRecord, export_id: str) -> dict[str, Any]:
-    return {
-        "run_id": timer.run_id,
-        "seq": timer.seq,
-        "wake_at": _micros(timer.wake_at),
-        "export_id": export_id,
+        name: _seconds(row[name]) if name in _TIMES else row[name]
+        for name in columns
+        if name in row
     }
 
 
@@ -398,10 +354,10 @@ async def _write_page(
         if load is None or load.run.finished_at != run.finished_at:
             continue  # deleted or reopened meanwhile: the next export sees its new state
         rows = groups.setdefault(_partition(run), {table: [] for table in TABLES})
-        rows["runs"].append(_run_row(load.run, export_id, now))
-        rows["entries"].extend(_entry_row(e, export_id) for e in load.entries)
-        rows["attempts"].extend(_attempt_row(a, export_id) for a in load.attempts)
-        rows["timers"].extend(_timer_row(t, export_id) for t in load.timers)
+        rows["runs"].append({**_archived(load.run, export_id), "exported_at": _micros(now)})
+        rows["entries"].extend(_archived(e, export_id) for e in load.entries)
+        rows["attempts"].extend(_archived(a, export_id) for a in load.attempts)
+        rows["timers"].extend(_archived(t, export_id) for t in load.timers)
         result.runs += 1
         result.entries += len(load.entries)
     pa, pq = importlib.import_module("pyarrow"), importlib.import_module("pyarrow.parquet")
@@ -463,24 +419,7 @@ def load_archived(folder: str, run_id: str) -> base.RunLoad:
         )
     row = max(runs, key=lambda r: (r["finished_at"], r["export_id"]))
     export_id = row["export_id"]
-    run = base.RunRecord(
-        id=row["id"],
-        name=row["name"],
-        status=base.Status(row["status"]),
-        input=row["input"],
-        output=row["output"],
-        error=row["error"],
-        parent_id=row["parent_id"],
-        parent_seq=row["parent_seq"],
-        root_id=row["root_id"],
-        queue=row["queue"],
-        metadata=row["metadata"],
-        attempt=row["attempt"],
-        created_at=row["created_at"].timestamp(),
-        updated_at=row["updated_at"].timestamp(),
-        started_at=_seconds(row["started_at"]),
-        finished_at=_seconds(row["finished_at"]),
-    )
+    run = records.run_from_values(_journal(row, records.RUN_COLUMNS))
 
     def mine(table: str) -> list[dict[str, Any]]:
         found = _rows(folder, table, "run_id", run_id)
@@ -488,40 +427,11 @@ def load_archived(folder: str, run_id: str) -> base.RunLoad:
 
     return base.RunLoad(
         run=run,
-        entries=[_entry_from_row(r) for r in mine("entries")],
+        entries=[base.EntryRecord(**_journal(r, records.ENTRY_COLUMNS)) for r in mine("entries")],
         attempts=[
-            base.AttemptRecord(
-                run_id=r["run_id"],
-                seq=r["seq"],
-                attempt=r["attempt"],
-                error=r["error"],
-                failed_at=r["failed_at"].timestamp(),
-                retry_at=r["retry_at"].timestamp(),
-            )
-            for r in mine("attempts")
+            base.AttemptRecord(**_journal(r, records.ATTEMPT_COLUMNS)) for r in mine("attempts")
         ],
-        timers=[
-            base.TimerRecord(run_id=r["run_id"], seq=r["seq"], wake_at=r["wake_at"].timestamp())
-            for r in mine("timers")
-        ],
-    )
-
-
-def _entry_from_row(row: dict[str, Any]) -> base.EntryRecord:
-    return base.EntryRecord(
-        run_id=row["run_id"],
-        seq=row["seq"],
-        ord=row["ord"],
-        kind=row["kind"],
-        name=row["name"],
-        status=row["status"],
-        fingerprint=row["fingerprint"],
-        output=row["output"],
-        error=row["error"],
-        attempts=row["attempts"],
-        started_at=row["started_at"].timestamp(),
-        finished_at=row["finished_at"].timestamp(),
-        child_id=row["child_id"],
+        timers=[base.TimerRecord(**_journal(r, records.TIMER_COLUMNS)) for r in mine("timers")],
     )
 
 
