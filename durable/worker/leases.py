@@ -14,7 +14,7 @@ import os
 import socket
 import uuid
 
-__all__ = ["is_dead", "new_owner_id"]
+__all__ = ["is_alive", "is_dead", "new_owner_id"]
 
 _live_engines: set[str] = set()
 
@@ -85,3 +85,19 @@ def is_dead(owner: str) -> bool:
     if pid == os.getpid():
         return owner not in _live_engines
     return not _process_alive(pid, start)
+
+
+def is_alive(owner: str) -> bool:
+    """True only when the holder certainly lives: an engine of a process of this machine
+    and boot that still runs (any engine of another process is presumed open: a closing
+    engine releases its runs).  Such a holder is alive whatever a database says."""
+    parts = owner.split("/")
+    if len(parts) != 5 or parts[0] != _HOST or parts[1] != _BOOT:
+        return False
+    try:
+        pid = int(parts[2])
+    except ValueError:
+        return False
+    if pid == os.getpid():
+        return owner in _live_engines
+    return _process_alive(pid, parts[3])

@@ -318,7 +318,9 @@ class Scheduler:
         if leases.is_dead(record.owner):
             return True
         if record.lease_expires_at is not None and record.lease_expires_at < moment:
-            return True
+            return True  # a paused or cut-off holder: its lease has run out
+        if leases.is_alive(record.owner):  # a live process of this machine holds it,
+            return False  # whatever the database says (its lock may be re-taken yet)
         return not await self.journal.owner_alive(record.owner)
 
     def drain(self) -> None:

@@ -3,6 +3,7 @@ pool that serves reads and `@durable.transaction` steps, retrying across outages
 
 from __future__ import annotations
 
+import asyncio
 import re
 import urllib.parse
 from collections.abc import Awaitable, Callable
@@ -36,8 +37,9 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
 def outage() -> backoff.Backoff:
-    """The waits between retries across a lost connection or a restarting server."""
-    return backoff.Backoff(0.02, 2.0, limit=OUTAGE_LIMIT)
+    """The waits between retries across a lost connection or a restarting server: at
+    most half a second, so the journal is usable again within that of the server's return."""
+    return backoff.Backoff(0.02, 0.5, limit=OUTAGE_LIMIT)
 
 
 def redact(url: str) -> str:
@@ -106,10 +108,17 @@ class Pool:
         self._size = size
         self._name = name
         self._pool: psycopg_pool.AsyncConnectionPool[Any] | None = None
+        self._configure: Configure | None = None
+        self._retired: set[asyncio.Task[None]] = set()
 
     async def open(self, configure: Configure) -> None:
         """Start filling the pool (without waiting for its connections)."""
-        self._pool = psycopg_pool.AsyncConnectionPool(
+        self._configure = configure
+        self._pool = self._new_pool(configure)
+        await self._pool.open(wait=False)
+
+    def _new_pool(self, configure: Configure) -> psycopg_pool.AsyncConnectionPool[Any]:
+        return psycopg_pool.AsyncConnectionPool(
             self._conninfo,
             kwargs={"autocommit": True},
             min_size=1,
@@ -119,7 +128,25 @@ class Pool:
             configure=configure,
             name=self._name,
         )
+
+    async def _renew(self, failed: psycopg_pool.AsyncConnectionPool[Any]) -> None:
+        """After a failure: if the server takes a new connection, replace the pool.  The
+        pool's own reconnection backs off up to minutes after a long outage; a fresh pool
+        is usable at once."""
+        if self._pool is not failed or self._configure is None:
+            return  # closed, or another caller renewed it already
+        try:
+            probe = await psycopg.AsyncConnection.connect(self._conninfo, connect_timeout=2)
+        except psycopg.Error:
+            return  # still down: the caller waits and tries again
+        await probe.close()
+        if self._pool is not failed:
+            return
+        old, self._pool = self._pool, self._new_pool(self._configure)
         await self._pool.open(wait=False)
+        task = asyncio.create_task(old.close())
+        self._retired.add(task)
+        task.add_done_callback(self._retired.discard)
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -166,8 +193,8 @@ class Pool:
             except RETRYABLE as exc:
                 if wait.expired:
                     raise self.error(action, exc, workflow_id) from exc
-                await pool.check()
                 await wait.wait()
+                await self._renew(pool)
             except psycopg.Error as exc:
                 raise self.error(action, exc, workflow_id) from exc
 
@@ -200,5 +227,5 @@ class Pool:
                     await pool.putconn(conn)
                 if not isinstance(exc, RETRYABLE) or wait.expired:
                     raise self.error("begin a transaction step", exc, run_id) from exc
-                await pool.check()
                 await wait.wait()
+                await self._renew(pool)

@@ -4,18 +4,32 @@ An engine holds ``pg_advisory_lock(key(owner))`` on a connection of its own for 
 long as it lives.  When its process dies, or its host is cut off, the server ends the
 session and the lock with it; any other engine then gets the lock with
 ``pg_try_advisory_lock`` and knows the holder is dead, on any machine, at once.
+
+A server restart ends every session, the living engines' too: each engine watches its
+lock's connection and takes the lock again as soon as the server is back, and an answer
+"nobody holds it" is not trusted while the server has been up for less than
+`RESTART_GRACE` seconds (the engines may not have reconnected yet): then the holder is
+presumed alive, and only its lease can expire.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import psycopg
 
-__all__ = ["OwnerLocks", "lock_key"]
+from durable.journal import backoff
+
+__all__ = ["RESTART_GRACE", "OwnerLocks", "lock_key"]
+
+logger = logging.getLogger(__name__)
+
+RESTART_GRACE = 15.0
 
 # a namespace for our keys, so they do not collide with the application's own locks
 _NAMESPACE = 0x64757261  # "dura"
@@ -34,29 +48,68 @@ class OwnerLocks:
     def __init__(self, connect: Callable[[], Awaitable[psycopg.AsyncConnection[Any]]]) -> None:
         self._connect = connect
         self._held: dict[str, psycopg.AsyncConnection[Any]] = {}
+        self._keepers: dict[str, asyncio.Task[None]] = {}
 
     async def hold(self, owner: str) -> None:
-        """Take `owner`'s lock on a dedicated connection, kept until `release`."""
+        """Take `owner`'s lock on a dedicated connection, kept (and taken again after the
+        connection is lost) until `release`."""
+        self._held[owner] = await self._lock(owner)
+        self._keepers[owner] = asyncio.create_task(self._keep(owner), name="durable-owner-lock")
+
+    async def _lock(self, owner: str) -> psycopg.AsyncConnection[Any]:
         conn = await self._connect()
         await conn.execute("SELECT pg_advisory_lock(%s, %s)", (_NAMESPACE, lock_key(owner)))
-        self._held[owner] = conn
+        return conn
+
+    async def _keep(self, owner: str) -> None:
+        """Wait for the lock's connection to break, then take the lock again."""
+        while owner in self._held:
+            try:
+                async for _ in self._held[owner].notifies():  # no LISTEN: ends on a break
+                    pass
+            except psycopg.Error:
+                pass
+            wait = backoff.Backoff(0.05, 0.5)
+            while owner in self._held:
+                try:
+                    conn = await self._lock(owner)
+                except psycopg.Error:
+                    await wait.wait()
+                    continue
+                old, self._held[owner] = self._held[owner], conn
+                with contextlib.suppress(psycopg.Error):
+                    await old.close()
+                logger.info(
+                    "engine %s took its liveness lock again after the connection was lost",
+                    owner,
+                    extra={"action": "owner_lock", "workflow_id": None},
+                )
+                break
 
     async def alive(self, owner: str, conn: psycopg.AsyncConnection[Any]) -> bool:
-        """False when nobody holds `owner`'s lock: that engine's session is gone."""
+        """False when nobody holds `owner`'s lock: that engine's session is gone (and the
+        server has been up long enough for a living engine to have taken it again)."""
         if owner in self._held:
             return True
         key = lock_key(owner)
-        cur = await conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (_NAMESPACE, key))
+        cur = await conn.execute(
+            "SELECT pg_try_advisory_lock(%s, %s),"
+            " extract(epoch FROM now() - pg_postmaster_start_time())",
+            (_NAMESPACE, key),
+        )
         row = await cur.fetchone()
         if row is not None and row[0]:
             await conn.execute("SELECT pg_advisory_unlock(%s, %s)", (_NAMESPACE, key))
-            return False
+            return float(row[1]) < RESTART_GRACE  # just restarted: presume it alive
         return True
 
     async def release(self, owner: str | None = None) -> None:
         """Let go of one owner's lock (all when None) by closing its connection."""
         owners = list(self._held) if owner is None else [owner]
         for name in owners:
+            keeper = self._keepers.pop(name, None)
+            if keeper is not None:
+                keeper.cancel()
             conn = self._held.pop(name, None)
             if conn is not None:
                 with contextlib.suppress(psycopg.Error):
@@ -65,6 +118,9 @@ class OwnerLocks:
     def drop(self) -> list[psycopg.AsyncConnection[Any]]:
         """Forget the connections without closing them, and return them (a simulated
         crash closes them later, as the server would notice a dead process)."""
+        for keeper in self._keepers.values():
+            keeper.cancel()
+        self._keepers.clear()
         held = list(self._held.values())
         self._held.clear()
         return held
