@@ -210,7 +210,7 @@ class Engine:
             queue=queue,
             metadata=self.codec.encode(dict(metadata or {}), what="metadata", workflow_id=run_id),
             owner=self.owner if executes else None,
-            lease_expires_at=now + runner.lease if executes else None,
+            lease_expires_at=self.journal.now() + runner.lease if executes else None,
             created_at=now,
             status=base.Status.RUNNING if executes else base.Status.PENDING,
             priority=priority,

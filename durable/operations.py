@@ -55,7 +55,7 @@ async def _cancel_unheld(engine: Engine, record: base.RunRecord) -> None:
         owner,
         record.id,
         expected_owner=record.owner,
-        lease_expires_at=time.time() + engine.scheduler.lease,
+        lease_expires_at=engine.journal.now() + engine.scheduler.lease,
     )
     if claimed is not None:
         update = base.RunUpdate(run_id=record.id, status=base.Status.CANCELLED, at=time.time())

@@ -392,6 +392,12 @@ class Journal(Protocol):
     def abandon(self) -> None:
         """See `Features.abandon`."""
 
+    def now(self) -> float:
+        """See `Features.now`."""
+
+    async def sync_clock(self) -> None:
+        """See `Features.sync_clock`."""
+
 
 def by_priority(records: Sequence[RunRecord], now: float | None = None) -> list[RunRecord]:
     """`records` in claim order: ``priority + minutes waited`` first, then oldest."""
@@ -446,3 +452,13 @@ class Features:
     def abandon(self) -> None:
         """Drop pending writes and connections as a killed process would (crash tests).
         Without the feature: nothing."""
+
+    def now(self) -> float:
+        """The journal's clock (seconds since the epoch), by which leases are written and
+        judged, so that engines whose clocks disagree agree on who holds a run.  Without
+        the feature: this machine's clock (SQLite: every engine is on this machine)."""
+        return time.time()
+
+    async def sync_clock(self) -> None:
+        """Measure again how this machine's clock differs from the journal's (engines call
+        it now and then).  Without the feature: nothing."""

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import TYPE_CHECKING, Any
 
 from durable import errors
@@ -88,7 +87,7 @@ class Dispatcher:
                 scheduler.owner,
                 names,
                 limit=room,
-                lease_expires_at=time.time() + scheduler.lease,
+                lease_expires_at=scheduler.journal.now() + scheduler.lease,
                 queues=queues,
                 skip_queues=skip,
             )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import TYPE_CHECKING
 
 from durable import errors
@@ -79,7 +78,7 @@ async def take_limited(scheduler: Scheduler, queues: list[str]) -> int:
 
 
 async def _take_page(scheduler: Scheduler, records: list[base.RunRecord]) -> int:
-    now = time.time()
+    now = scheduler.journal.now()
     taken = 0
     full: set[str | None] = set()  # limited queues found full in this pass
     batch: list[base.RunRecord] = []
@@ -124,7 +123,9 @@ async def heartbeat(scheduler: Scheduler) -> None:
         try:
             if scheduler.unreleased:
                 await scheduler.release(sorted(scheduler.unreleased))
-            await scheduler.journal.heartbeat(scheduler.owner, time.time() + scheduler.lease)
+            await scheduler.journal.sync_clock()
+            lease_until = scheduler.journal.now() + scheduler.lease
+            await scheduler.journal.heartbeat(scheduler.owner, lease_until)
         except errors.JournalError as exc:
             logger.warning(
                 "heartbeat failed: %s", exc, extra={"action": "heartbeat", "workflow_id": None}

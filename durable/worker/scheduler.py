@@ -252,7 +252,7 @@ class Scheduler:
             self.owner,
             record.id,
             expected_owner=record.owner,
-            lease_expires_at=time.time() + self.lease,
+            lease_expires_at=self.journal.now() + self.lease,
             limits=None
             if limits is None or not limits.limited
             else base.QueueLimits(
@@ -310,7 +310,7 @@ class Scheduler:
     async def holder_gone(self, record: base.RunRecord, now: float | None = None) -> bool:
         """Whether no live engine holds `record`: no holder (a run suspended in a durable
         sleep only once its wake-up time has come), one known dead, or an expired lease."""
-        moment = time.time() if now is None else now
+        moment = self.journal.now() if now is None else now
         if record.owner is None:
             return record.status is not base.Status.SLEEPING or (record.wake_at or 0) <= moment
         if record.owner == self.owner:
@@ -355,7 +355,7 @@ class Scheduler:
         input: bytes,
     ) -> base.RunRecord:
         """Create a child run (idempotent per id) and execute it here unless held elsewhere."""
-        now = time.time()
+        now = self.journal.now()
         queue = definition.queue or parent.run.queue
         here = not self.limited(queue)
         new = base.NewRun(
