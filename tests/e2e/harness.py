@@ -59,6 +59,20 @@ class Outcome:
         self.runs = {line["id"]: line for line in self.lines if "id" in line}
 
 
+def run_module(module: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m MODULE ARGS...`` from the checkout, its output captured (a test's own
+    driver script, often one that SIGKILLs itself)."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+
+
 def check_stderr(stderr: str) -> None:
     """No traceback on stderr (engine warnings are fine).
 

@@ -7,24 +7,14 @@ cloudpickle, so the workflow's ``except Declined`` missed it on replay and the r
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 
-from tests.e2e.harness import ROOT, TIMEOUT
+from tests.e2e.harness import run_module
 
 
 def _script(db_url: str, phase: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tests.e2e.declined", "--db", db_url, phase],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
+    return run_module("tests.e2e.declined", "--db", db_url, phase)
 
 
 async def test_main_exception_is_caught_again_after_sigkill(db_url: str) -> None:

@@ -8,35 +8,16 @@ its call ran live on replay, and the engine stopped the run with a false
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 import signal
 import subprocess
-import sys
 
 import durable
-from tests.e2e.harness import ROOT, TIMEOUT, check_stderr
+from tests.e2e.harness import check_stderr, run_module
 
 
 def _invoke(db_url: str, effects: pathlib.Path, command: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tests.e2e.race_loop",
-            "--db",
-            db_url,
-            "--effects",
-            str(effects),
-            command,
-        ],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
+    done = run_module("tests.e2e.race_loop", "--db", db_url, "--effects", str(effects), command)
     check_stderr(done.stderr)
     return done
 
