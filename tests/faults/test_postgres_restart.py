@@ -93,6 +93,7 @@ async def test_an_engine_takes_its_liveness_lock_again_after_a_restart(
     await other.open()
     try:
         await live.register_owner("host-a/boot/1/1/engine-a")
+        await other.register_owner("host-b/boot/2/2/engine-b")  # it lives through it too
         assert await _lock_held(postgres_url, "host-a/boot/1/1/engine-a")
         await postgres_server.restart_async("immediate")
         # just restarted: a free lock proves nothing yet, the holder is presumed alive
@@ -103,7 +104,8 @@ async def test_an_engine_takes_its_liveness_lock_again_after_a_restart(
             timeout=15,
         )
         assert await other.owner_alive("host-a/boot/1/1/engine-a")
-        # any free lock right after a restart is presumed held by an engine reconnecting
+        # to an engine that lived through the restart, any free lock right after it is
+        # presumed held by an engine still reconnecting
         assert await _server_uptime(postgres_url) < owners_grace()
         assert await other.owner_alive("host-b/boot/2/2/never-registered")
     finally:

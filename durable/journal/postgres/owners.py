@@ -6,10 +6,11 @@ session and the lock with it; any other engine then gets the lock with
 ``pg_try_advisory_lock`` and knows the holder is dead, on any machine, at once.
 
 A server restart ends every session, the living engines' too: each engine watches its
-lock's connection and takes the lock again as soon as the server is back, and an answer
-"nobody holds it" is not trusted while the server has been up for less than
-`RESTART_GRACE` seconds (the engines may not have reconnected yet): then the holder is
-presumed alive, and only its lease can expire.
+lock's connection and takes the lock again as soon as the server is back.  An engine that
+lived through the restart (the server's start time changed since it took its own lock)
+does not trust the answer "nobody holds it" until the server has been up `RESTART_GRACE`
+seconds (the others may not have reconnected yet): until then the holder is presumed
+alive, and only its lease can expire.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class OwnerLocks:
         self._connect = connect
         self._held: dict[str, psycopg.AsyncConnection[Any]] = {}
         self._keepers: dict[str, asyncio.Task[None]] = {}
+        self._server_started: float | None = None  # when the server we first locked on began
 
     async def hold(self, owner: str) -> None:
         """Take `owner`'s lock on a dedicated connection, kept (and taken again after the
@@ -58,7 +60,13 @@ class OwnerLocks:
 
     async def _lock(self, owner: str) -> psycopg.AsyncConnection[Any]:
         conn = await self._connect()
-        await conn.execute("SELECT pg_advisory_lock(%s, %s)", (_NAMESPACE, lock_key(owner)))
+        cur = await conn.execute(
+            "SELECT pg_advisory_lock(%s, %s), extract(epoch FROM pg_postmaster_start_time())",
+            (_NAMESPACE, lock_key(owner)),
+        )
+        row = await cur.fetchone()
+        if self._server_started is None and row is not None:
+            self._server_started = float(row[1])
         return conn
 
     async def _keep(self, owner: str) -> None:
@@ -94,14 +102,16 @@ class OwnerLocks:
         key = lock_key(owner)
         cur = await conn.execute(
             "SELECT pg_try_advisory_lock(%s, %s),"
-            " extract(epoch FROM now() - pg_postmaster_start_time())",
+            " extract(epoch FROM now() - pg_postmaster_start_time()),"
+            " extract(epoch FROM pg_postmaster_start_time())",
             (_NAMESPACE, key),
         )
         row = await cur.fetchone()
-        if row is not None and row[0]:
-            await conn.execute("SELECT pg_advisory_unlock(%s, %s)", (_NAMESPACE, key))
-            return float(row[1]) < RESTART_GRACE  # just restarted: presume it alive
-        return True
+        if row is None or not row[0]:
+            return True
+        await conn.execute("SELECT pg_advisory_unlock(%s, %s)", (_NAMESPACE, key))
+        restarted = self._server_started is not None and float(row[2]) != self._server_started
+        return restarted and float(row[1]) < RESTART_GRACE  # just restarted: presume alive
 
     async def release(self, owner: str | None = None) -> None:
         """Let go of one owner's lock (all when None) by closing its connection."""
