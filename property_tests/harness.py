@@ -215,8 +215,7 @@ async def _until_crash_or_end(
 
 def _crash_action(engine: durable.Engine, crashed: asyncio.Event, doomed: list[Any]) -> Any:
     def action() -> None:
-        doomed.extend(task for _, task in engine._active.values())
-        doomed.extend(engine._background)
+        doomed.extend(engine.scheduler.tasks())
         testing.crash(engine)
         crashed.set()
 

@@ -215,7 +215,7 @@ class RunMachine(RuleBasedStateMachine):
     def crash(self) -> None:
         assert self.engine is not None
         engine, self.engine = self.engine, None
-        doomed = [task for _, task in engine._active.values()] + list(engine._background)
+        doomed = engine.scheduler.tasks()
         testing.crash(engine)
         if doomed:
             self.run(asyncio.wait(doomed, timeout=10))
@@ -295,7 +295,7 @@ class RunMachine(RuleBasedStateMachine):
             if model.status == ACTIVE:
                 assert status in UNFINISHED, f"{run_id} should be unfinished, is {status}"
                 if self.engine is not None:
-                    assert run_id in self.engine._active, f"{run_id} is not executing"
+                    assert self.engine.scheduler.is_running(run_id), f"{run_id} is not executing"
             else:
                 assert status == base.Status(model.status), f"{run_id}: {status}, not {model}"
 
