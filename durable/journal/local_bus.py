@@ -44,7 +44,6 @@ class LocalBus:
         self._peers: list[str] = []
         self._listed_at = -1
         self._listed_when = 0.0
-        self._sender: socket.socket | None = None
         self._on_work: list[Callable[[], None]] = []
         self._on_change: list[Callable[[str | None], None]] = []
 
@@ -112,17 +111,21 @@ class LocalBus:
             self._send(data)
 
     def _send(self, data: bytes) -> None:
-        peers = self._current_peers()
+        peers = [peer for peer in self._current_peers() if peer != self._address]
         if not peers:
             return
-        if self._sender is None:
-            self._sender = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-            self._sender.setblocking(False)
+        if self._socket is not None:  # a bound datagram socket sends as well as it hears
+            self._send_from(self._socket, data, peers)
+            return
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
+            sender.setblocking(False)
+            self._send_from(sender, data, peers)
+
+    @staticmethod
+    def _send_from(sender: socket.socket, data: bytes, peers: list[str]) -> None:
         for peer in peers:
-            if peer == self._address:
-                continue
             try:
-                self._sender.sendto(data, peer)
+                sender.sendto(data, peer)
             except (ConnectionRefusedError, FileNotFoundError):
                 with contextlib.suppress(OSError):  # its process is gone
                     os.unlink(peer)
@@ -158,6 +161,3 @@ class LocalBus:
                 with contextlib.suppress(OSError):
                     os.unlink(self._address)
             self._socket = None
-        if self._sender is not None:
-            self._sender.close()
-            self._sender = None
