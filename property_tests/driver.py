@@ -15,18 +15,18 @@ import signal
 import sys
 
 import durable
-from property_tests import harness, programs
+from property_tests import effects, harness, programs
 
 
 def _load_log(path: str | None) -> None:
     """What earlier processes logged: injected failures are counted across processes."""
-    for run_id, event in programs.read_log(path):
-        programs.LOG.setdefault(run_id, []).append(event)
+    for run_id, event in effects.read_log(path):
+        effects.LOG.setdefault(run_id, []).append(event)
 
 
 async def main(url: str, run_id: str, text: str, crash_at: int) -> None:
-    _load_log(programs.CRASHER.log_file)
-    programs.CRASHER.arm(crash_at, lambda: os.kill(os.getpid(), signal.SIGKILL))
+    _load_log(effects.CRASHER.log_file)
+    effects.CRASHER.arm(crash_at, lambda: os.kill(os.getpid(), signal.SIGKILL))
     async with durable.Engine(url, poll_interval=0) as engine:
         dialect = "postgres" if url.startswith(("postgres:", "postgresql:")) else "sqlite"
         await engine.start(programs.interpret, text, dialect, workflow_id=run_id)

@@ -4,19 +4,22 @@
 (`durable.testing.crash`, as a SIGKILL would leave it) when the armed body point is
 reached, snapshots the journal through an inspect-only engine, opens a fresh engine on
 the same database (which resumes the run), and repeats for each crash point; it returns
-a `Trace` of everything the properties look at.
+a `Trace` of everything the properties look at.  `run` runs it as `asyncio.run` would,
+and fails on what it leaves behind in the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import sqlite3
+import sys
 import urllib.parse
 import uuid
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
@@ -24,11 +27,12 @@ from psycopg import sql
 import durable
 from durable import testing
 from durable.journal import base
-from property_tests import programs
+from property_tests import effects, programs
 from property_tests.stats import STATS
 from tests.postgres import TEMPLATE
 
 TIMEOUT = 20.0
+T = TypeVar("T")
 
 # What the event loop reported as unhandled (an exception in a callback, a task's exception
 # never retrieved) while `execute` ran; asyncio would only print these.
@@ -78,7 +82,7 @@ class Trace:
     crashes: int
     points: int  # body points reached in the last incarnation
     snapshots: list[Snapshot]  # one after each crash, then the final one
-    events: list[programs.Event] = field(default_factory=list)
+    events: list[effects.Event] = field(default_factory=list)
 
     def starts(self, label: str) -> dict[int, int]:
         """How many times the body of `label` started, per incarnation."""
@@ -99,7 +103,7 @@ class Backend:
 
     def prepare(self) -> None:
         with contextlib.closing(sqlite3.connect(self.url.removeprefix("sqlite:///"))) as conn:
-            conn.execute(programs.EFFECTS_TABLE)
+            conn.execute(effects.EFFECTS_TABLE)
             conn.commit()
 
     def effects(self, run_id: str) -> dict[str, int]:
@@ -125,7 +129,7 @@ class PostgresBackend(Backend):
 
     def prepare(self) -> None:
         with psycopg.connect(self.url, autocommit=True) as conn:
-            conn.execute(programs.EFFECTS_TABLE)
+            conn.execute(effects.EFFECTS_TABLE)
 
     def effects(self, run_id: str) -> dict[str, int]:
         with psycopg.connect(self.url, autocommit=True) as conn:
@@ -222,28 +226,84 @@ def _crash_action(engine: durable.Engine, crashed: asyncio.Event, doomed: list[A
     return action
 
 
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run`, except that what a run leaves behind fails the test, named, with
+    the example that left it: tasks that ignore their cancellation (instead of hanging
+    the test while the loop closes) and objects whose finalizer raised, such as a
+    coroutine never awaited (a SIGKILLed process leaves nothing at all)."""
+    unraisable: list[str] = []
+    previous = sys.unraisablehook
+    sys.unraisablehook = lambda info: unraisable.append(f"{info.exc_value} ({info.object!r})")
+    loop = asyncio.new_event_loop()
+    try:
+        try:
+            result = loop.run_until_complete(main)
+        except BaseException as exc:
+            stuck = _close(loop)
+            if stuck:
+                exc.add_note(f"and tasks left behind ignored their cancellation: {stuck}")
+            raise
+        stuck = _close(loop)
+        gc.collect()
+    finally:
+        sys.unraisablehook = previous
+    assert not stuck, f"tasks left behind ignored their cancellation: {stuck}"
+    assert not unraisable, f"left behind: {unraisable}"
+    return result
+
+
+def _close(loop: asyncio.AbstractEventLoop) -> list[str]:
+    """Cancel what is left on `loop`, wait (bounded) for it, close the loop; returns the
+    tasks still pending."""
+
+    async def leftovers() -> list[str]:
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        _, pending = await asyncio.wait(tasks, timeout=5) if tasks else (set(), set())
+        return sorted(repr(task.get_coro()) for task in pending)
+
+    try:
+        stuck = loop.run_until_complete(leftovers())
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(loop.shutdown_default_executor())
+    finally:
+        loop.close()
+    return stuck
+
+
 async def execute(
     backend: Backend, program: programs.Chain, run_id: str, crash_points: list[int]
 ) -> Trace:
     """Run `program` to its end, crashing at `crash_points` (one per incarnation)."""
-    programs.LOG.pop(run_id, None)
+    effects.LOG.pop(run_id, None)
     asyncio.get_running_loop().set_exception_handler(_loop_error)
     snapshots: list[Snapshot] = []
     text = programs.encode(program)
     crashes = 0
     try:
         for incarnation in range(len(crash_points) + 1):
-            programs.CRASHER.incarnation = incarnation
+            effects.CRASHER.incarnation = incarnation
             engine = durable.Engine(backend.url, poll_interval=0)
             crashed, doomed = asyncio.Event(), []
             at = crash_points[incarnation] if incarnation < len(crash_points) else 0
-            programs.CRASHER.arm(at, _crash_action(engine, crashed, doomed))
-            await engine.open()  # resumes the run after a crash
-            if incarnation == 0:
-                await engine.start(programs.interpret, text, backend.dialect, workflow_id=run_id)
-            done = await _until_crash_or_end(engine, run_id, crashed)
+            crash = _crash_action(engine, crashed, doomed)
+            effects.CRASHER.arm(at, crash)
+            try:
+                await engine.open()  # resumes the run after a crash
+                if incarnation == 0:
+                    wf = programs.interpret
+                    await engine.start(wf, text, backend.dialect, workflow_id=run_id)
+                done = await _until_crash_or_end(engine, run_id, crashed)
+            except BaseException:
+                # a run that neither finished nor crashed: stop it as a SIGKILL would, so
+                # nothing is left running (and the event loop can close) behind the failure
+                if not crashed.is_set():
+                    crash()
+                await asyncio.wait(doomed, timeout=5) if doomed else None
+                raise
             if done is not None:
-                points = programs.CRASHER.count
+                points = effects.CRASHER.count
                 await engine.close()
                 break
             crashes += 1
@@ -253,9 +313,9 @@ async def execute(
         else:  # pragma: no cover - the last incarnation is never armed
             raise AssertionError("the last incarnation crashed")
     finally:
-        programs.CRASHER.arm(0, None)
+        effects.CRASHER.arm(0, None)
     snapshots.append(await _snapshot(backend, run_id))
     STATS["programs"] += 1
     STATS["crashes"] += crashes
     outcome, output = done
-    return Trace(outcome, output, crashes, points, snapshots, programs.LOG.pop(run_id, []))
+    return Trace(outcome, output, crashes, points, snapshots, effects.LOG.pop(run_id, []))

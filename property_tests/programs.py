@@ -20,6 +20,10 @@ A *program* is a tree of ops (msgspec Structs, JSON-encoded as the interpreter's
 - ``Mail(values, from_child)``: messages sent to the run itself (or by a child workflow
   to its parent), received in order, then one more `recv` that must time out: a message
   delivered twice, or lost, changes the output.
+- ``Rounds(moves, times)``: a loop whose moves are races and timeouts that mix every
+  primitive as winner and loser (steps, recvs of one topic and of several, sleeps,
+  children, events, timeouts), messages the run sends itself, and crash points between
+  moves; see `property_tests.rounds`.
 
 Injected failures are *deterministic in outcome*: a step either recovers within its retry
 budget or never succeeds.  (A step failing "the first n times" counted across crashes
@@ -27,16 +31,14 @@ would not be: a crash can lose a failed attempt's record, and the retry budget i
 what the journal remembers.)  So every program has one correct output, which `expected`
 computes without an engine.
 
-Every body execution is written to `LOG` (and, in subprocesses, to a JSONL file) with the
-*incarnation* (engine generation) it ran in; `Crasher` crashes at the k-th body point.
+The bodies, the log of their side effects and the crash points are in
+`property_tests.effects`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime
-import json
-import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,6 +48,7 @@ import msgspec
 from hypothesis import strategies as st
 
 import durable
+from property_tests import effects, rounds
 
 # -- the program tree ---------------------------------------------------------------------
 
@@ -118,11 +121,13 @@ class Mail(msgspec.Struct, tag="mail", frozen=True):
     label: str = ""
 
 
+Rounds = rounds.Rounds
+
 WINNER_HEAD = 0.01
 LOSER_DELAY = 5.0
 DEADLINE = 0.02
 
-Op = Step | Tx | Sleep | Instant | Chain | Gather | Try | Child | Race | Deadline | Mail
+Op = Step | Tx | Sleep | Instant | Chain | Gather | Try | Child | Race | Deadline | Mail | Rounds
 
 _decoder = msgspec.json.Decoder(Chain)
 
@@ -159,6 +164,8 @@ def describe(op: Op) -> str:
         return f"timeout {DEADLINE} " + describe(op.body)
     if isinstance(op, Mail):
         return f"mail {op.label} {op.values}" + (" from a child" if op.from_child else "")
+    if isinstance(op, Rounds):
+        return rounds.describe(op)
     return "[" + ", ".join(describe(o) for o in op.ops) + "]"
 
 
@@ -173,8 +180,14 @@ def leaves(op: Op) -> list[Op]:
 
 
 def bodies(program: Chain) -> dict[str, Step | Tx]:
-    """The program's steps and transactions by label."""
-    return {leaf.label: leaf for leaf in leaves(program) if isinstance(leaf, Step | Tx)}
+    """The program's steps and transactions by label (a loop's, one per iteration)."""
+    found: dict[str, Step | Tx] = {}
+    for leaf in leaves(program):
+        if isinstance(leaf, Step | Tx):
+            found[leaf.label] = leaf
+        elif isinstance(leaf, Rounds):
+            found.update((label, Step(label=label)) for label in rounds.bodies(leaf))
+    return found
 
 
 # -- strategies ----------------------------------------------------------------------------
@@ -204,7 +217,7 @@ def _slow() -> Chain:
     return Chain(ops=[Step(delay=LOSER_DELAY)])
 
 
-def _leaf(transactions: bool) -> st.SearchStrategy[Op]:
+def _leaf(transactions: bool, loops: bool = False) -> st.SearchStrategy[Op]:
     options = [
         _step(),
         st.sampled_from([0.0, 0.005, 0.02]).map(lambda s: Sleep(seconds=s)),
@@ -218,6 +231,8 @@ def _leaf(transactions: bool) -> st.SearchStrategy[Op]:
     ]
     if transactions:
         options.append(_tx())
+    if loops:
+        options.append(rounds.rounds(max_moves=3))
     return st.one_of(*options)
 
 
@@ -238,21 +253,42 @@ def _extend(children: st.SearchStrategy[Op]) -> st.SearchStrategy[Op]:
     )
 
 
-def programs(max_leaves: int = 8, transactions: bool = True) -> st.SearchStrategy[Chain]:
-    """Small programs (at most about `max_leaves` leaves), labelled s0, s1, ... in order."""
-    op = st.recursive(_leaf(transactions), _extend, max_leaves=max_leaves)
+def programs(
+    max_leaves: int = 8, transactions: bool = True, loops: bool = False
+) -> st.SearchStrategy[Chain]:
+    """Small programs (at most about `max_leaves` leaves), labelled s0, s1, ... in order;
+    with `loops`, a leaf may be a loop of races (`Rounds`)."""
+    op = st.recursive(_leaf(transactions, loops), _extend, max_leaves=max_leaves)
     top = st.lists(op, min_size=1, max_size=4).map(lambda ops: Chain(ops=ops))
     return top.filter(lambda p: len(leaves(p)) <= max_leaves + 2).map(label)
+
+
+def looping_programs(max_leaves: int = 3) -> st.SearchStrategy[Chain]:
+    """Programs built around a loop of races (`Rounds`): the loop at the top, between
+    small programs that may hold more loops (in gathers, child workflows, races)."""
+    op = st.recursive(_leaf(True, loops=True), _extend, max_leaves=max_leaves)
+    around = st.lists(op, max_size=1)
+    return st.builds(
+        lambda before, loop, after: Chain(ops=[*before, loop, *after]),
+        around,
+        rounds.rounds(),
+        around,
+    ).map(label)
 
 
 def label(program: Chain) -> Chain:
     """Give every leaf a unique label in program order."""
     counter = iter(range(10_000))
 
+    def fresh(prefix: str) -> str:
+        return f"{prefix}{next(counter)}"
+
     def walk(op: Op) -> Op:
         if isinstance(op, Step | Tx | Instant | Mail):
             prefix = {Step: "s", Tx: "t", Instant: "i", Mail: "m"}[type(op)]
-            return msgspec.structs.replace(op, label=f"{prefix}{next(counter)}")
+            return msgspec.structs.replace(op, label=fresh(prefix))
+        if isinstance(op, Rounds):
+            return rounds.relabel(op, fresh)
         if isinstance(op, Chain):
             return Chain(ops=[walk(o) for o in op.ops])
         if isinstance(op, Gather):
@@ -270,123 +306,6 @@ def label(program: Chain) -> Chain:
     return walk(program)  # type: ignore[return-value]
 
 
-# -- the side-effect log and the crash trigger -----------------------------------------------
-
-
-@dataclass
-class Event:
-    incarnation: int
-    what: str  # "start", "fail", "end" for bodies; "instant" for now/uuid/random
-    label: str
-    value: str = ""
-
-
-LOG: dict[str, list[Event]] = {}
-
-
-@dataclass
-class Crasher:
-    """Crash when the `count` of body points in this incarnation reaches `at` (0: never)."""
-
-    at: int = 0
-    count: int = 0
-    incarnation: int = 0
-    action: Callable[[], None] | None = None
-    log_file: str | None = field(default_factory=lambda: os.environ.get("PROP_LOG_FILE"))
-
-    def arm(self, at: int, action: Callable[[], None] | None) -> None:
-        self.at, self.count, self.action = at, 0, action
-
-
-CRASHER = Crasher()
-if os.environ.get("PROP_INCARNATION"):
-    CRASHER.incarnation = int(os.environ["PROP_INCARNATION"])
-
-
-def record(run_id: str, what: str, label: str, value: str = "") -> None:
-    event = Event(CRASHER.incarnation, what, label, value)
-    LOG.setdefault(run_id, []).append(event)
-    if CRASHER.log_file:
-        with open(CRASHER.log_file, "a") as handle:
-            handle.write(json.dumps([run_id, *event.__dict__.values()]) + "\n")
-            handle.flush()
-
-
-def read_log(path: str | None) -> list[tuple[str, Event]]:
-    """The events `record` wrote to the JSONL file `path` (none if it does not exist), each
-    with its run id."""
-    if not path or not os.path.exists(path):
-        return []
-    with open(path) as handle:
-        rows = [json.loads(line) for line in handle]
-    return [(run_id, Event(*fields)) for run_id, *fields in rows]
-
-
-def point() -> None:
-    """A crash point inside a body: crash here if this is the armed one."""
-    CRASHER.count += 1
-    if CRASHER.count == CRASHER.at and CRASHER.action is not None:
-        action, CRASHER.action = CRASHER.action, None
-        action()
-
-
-def _failures(run_id: str, label: str) -> int:
-    return sum(1 for e in LOG.get(run_id, []) if e.what == "fail" and e.label == label)
-
-
-# -- the registered workflow ---------------------------------------------------------------
-
-
-def _root() -> str:
-    """Effects are logged by the root run: a child's steps count for the program as a whole
-    (labels are unique across the program)."""
-    return durable.context().root_id
-
-
-async def _step_body(label: str, fail: int, broken: bool, delay: float, arg: Any) -> str:
-    run_id = _root()
-    record(run_id, "start", label)
-    point()
-    await asyncio.sleep(delay)  # always yields: a crash above cancels the body here
-    if broken or _failures(run_id, label) < fail:
-        record(run_id, "fail", label)
-        raise ValueError(f"{label} is broken")
-    record(run_id, "end", label)
-    point()
-    return label
-
-
-def _sql(dialect: str, text: str) -> str:
-    return text.replace("?", "%s") if dialect == "postgres" else text
-
-
-EFFECTS_TABLE = (
-    "CREATE TABLE IF NOT EXISTS prop_effects (run_id TEXT NOT NULL, label TEXT NOT NULL)"
-)
-
-
-async def _tx_body(conn: Any, dialect: str, label: str, fail: int, broken: bool, arg: Any) -> str:
-    run_id = _root()
-    record(run_id, "start", label)
-    point()
-    await conn.execute(
-        _sql(dialect, "INSERT INTO prop_effects (run_id, label) VALUES (?, ?)"), (run_id, label)
-    )
-    if broken or _failures(run_id, label) < fail:
-        record(run_id, "fail", label)
-        raise ValueError(f"{label} is broken")
-    record(run_id, "end", label)
-    point()
-    await asyncio.sleep(0)  # a crash at the point above lands before the commit
-    return label
-
-
-def _retry(attempts: int) -> durable.Retry:
-    return durable.Retry(max_attempts=attempts, initial=0.001, backoff=1.0, jitter=0)
-
-
-STEPS = {n: durable.step(name=f"prop.step.a{n}", retry=_retry(n))(_step_body) for n in (1, 2, 3)}
-TXS = {n: durable.transaction(name=f"prop.tx.a{n}", retry=_retry(n))(_tx_body) for n in (1, 2, 3)}
 _INSTANTS: dict[str, Callable[[], Any]] = {
     "now": durable.now,
     "uuid": durable.uuid4,
@@ -410,15 +329,15 @@ def _value_or_error(result: Any) -> Any:
 
 async def _run(op: Op, dialect: str, prev: Any) -> Any:
     if isinstance(op, Step):
-        return await STEPS[op.attempts](op.label, op.fail, op.broken, op.delay, _arg(prev))
+        return await effects.STEPS[op.attempts](op.label, op.fail, op.broken, op.delay, _arg(prev))
     if isinstance(op, Tx):
-        return await TXS[op.attempts](dialect, op.label, op.fail, op.broken, _arg(prev))
+        return await effects.TXS[op.attempts](dialect, op.label, op.fail, op.broken, _arg(prev))
     if isinstance(op, Sleep):
         await durable.sleep(op.seconds)
         return None
     if isinstance(op, Instant):
         value = _INSTANTS[op.kind]()
-        record(_root(), "instant", op.label, repr(value))
+        effects.record(effects.root(), "instant", op.label, repr(value))
         return value
     if isinstance(op, Gather):
         results = await asyncio.gather(
@@ -438,13 +357,15 @@ async def _run(op: Op, dialect: str, prev: Any) -> Any:
         except durable.WorkflowFailed as failed:
             cause = failed.__cause__
             return f"child failed {type(cause).__name__}: {cause}"
-    if isinstance(op, Race | Deadline | Mail):
+    if isinstance(op, Race | Deadline | Mail | Rounds):
         return await _run_concurrent(op, dialect, prev)
     return await _chain(op, dialect, prev)
 
 
-async def _run_concurrent(op: Race | Deadline | Mail, dialect: str, prev: Any) -> Any:
+async def _run_concurrent(op: Race | Deadline | Mail | Rounds, dialect: str, prev: Any) -> Any:
     """The ops whose outcome depends on other work: racing, timing out, messaging."""
+    if isinstance(op, Rounds):
+        return await rounds.play(op)
     if isinstance(op, Race):
         return await durable.race(*(_chain(branch, dialect, prev) for branch in op.branches))
     if isinstance(op, Deadline):
@@ -460,15 +381,15 @@ async def _run_concurrent(op: Race | Deadline | Mail, dialect: str, prev: Any) -
 async def _mail(op: Mail) -> list[Any]:
     me = durable.context().workflow_id
     if op.from_child:
-        await mailer(me, op.label, op.values)
+        await effects.mailer(me, op.label, op.values)
     else:
         for value in op.values:
             await durable.send(me, op.label, value)
-            point()  # a crash point in workflow code, between sends
+            effects.point()  # a crash point in workflow code, between sends
     received = []
     for _ in op.values:
         received.append(await durable.recv(op.label, timeout=LOSER_DELAY))
-        point()
+        effects.point()
     received.append(await durable.recv(op.label, timeout=DEADLINE))
     return received
 
@@ -493,14 +414,6 @@ async def interpret_child(program: str, dialect: str = "sqlite") -> list[Any]:
     return await _chain(decode(program), dialect, None)
 
 
-@durable.workflow(name="prop.mailer")
-async def mailer(target: str, topic: str, values: list[int]) -> None:
-    """Send `values` to run `target` on `topic`, one by one."""
-    for value in values:
-        await durable.send(target, topic, value)
-        point()
-
-
 # -- the model -------------------------------------------------------------------------------
 
 
@@ -510,10 +423,12 @@ class ModelError(Exception):
 
 @dataclass
 class Expected:
-    """What a crash-free run must do: its outcome and how often each body starts."""
+    """What a crash-free run must do: its outcome, how often each body starts, and which
+    bodies may start once or never (a blocked child's step, given up on)."""
 
     outcome: tuple[Any, ...]
     starts: dict[str, int]
+    optional: set[str] = field(default_factory=set)
 
 
 class _Model:
@@ -521,6 +436,7 @@ class _Model:
 
     def __init__(self) -> None:
         self.starts: dict[str, int] = {}
+        self.optional: set[str] = set()
 
     def body(self, op: Step | Tx) -> str:
         self.starts[op.label] = op.attempts if op.broken else op.fail + 1
@@ -556,6 +472,8 @@ class _Model:
             return "timed out"
         if isinstance(op, Mail):
             return [*op.values, None]
+        if isinstance(op, Rounds):
+            return rounds.expect(op, self.starts, self.optional)
         return [self.run(o) for o in op.ops]
 
     def started(self, slow: Chain) -> None:
@@ -572,7 +490,7 @@ def expected(program: Chain) -> Expected:
         outcome: tuple[Any, ...] = ("ok", model.run(program))
     except ModelError as exc:
         outcome = ("error", "ValueError", str(exc))
-    return Expected(outcome, model.starts)
+    return Expected(outcome, model.starts, model.optional)
 
 
 def normalize(value: Any) -> Any:

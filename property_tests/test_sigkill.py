@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
-from property_tests import harness, programs
+from property_tests import effects, harness, programs
 from property_tests.conftest import scaled
 from property_tests.stats import STATS
 
@@ -57,7 +57,7 @@ def check_sigkill(backend: harness.Backend, program: programs.Chain, at: int) ->
         code, out = _drive(backend.url, text, 0, log, 1)
         assert code == 0, f"the resuming process failed: {out}"
         assert tuple(json.loads(out)) == model.outcome
-        events = [event for _, event in programs.read_log(log)]
+        events = [event for _, event in effects.read_log(log)]
     again = {
         e.label for e in events if e.incarnation == 1 and e.what == "start" and e.label in journaled
     }
@@ -72,21 +72,22 @@ def check_sigkill(backend: harness.Backend, program: programs.Chain, at: int) ->
 
 
 @settings(max_examples=scaled(6))
-@given(program=programs.programs(max_leaves=6), at=st.integers(1, 6))
+@given(program=programs.programs(max_leaves=6, loops=True), at=st.integers(1, 6))
 def test_sigkilled_process_resumes_to_the_model_result(program: programs.Chain, at: int) -> None:
-    """A subprocess running the interpreter on a generated program SIGKILLs itself at body
-    point `at` (clamped to the points the program has); a second subprocess on the same
-    SQLite file resumes it.  Asserts: the first process died by SIGKILL (when the point
-    exists), the second prints the crash-free model's outcome, no step or transaction
-    whose entry survived the kill ran its body in the second process, and every
-    transaction's row exists exactly once if its entry is ``ok``, else not at all."""
+    """A subprocess running the interpreter on a generated program (loops of races
+    included) SIGKILLs itself at crash point `at` (clamped to the points the program
+    has); a second subprocess on the same SQLite file resumes it.  Asserts: the first
+    process died by SIGKILL (when the point exists), the second prints the crash-free
+    model's outcome, no step or transaction whose entry survived the kill ran its body in
+    the second process, and every transaction's row exists exactly once if its entry is
+    ``ok``, else not at all."""
     with tempfile.TemporaryDirectory() as folder, harness.sqlite_backend(folder) as backend:
         check_sigkill(backend, program, at)
 
 
 @pytest.mark.postgres_only
 @settings(max_examples=scaled(4))
-@given(program=programs.programs(max_leaves=6), at=st.integers(1, 6))
+@given(program=programs.programs(max_leaves=6, loops=True), at=st.integers(1, 6))
 def test_sigkilled_process_resumes_on_postgres(
     postgres_cluster: str, program: programs.Chain, at: int
 ) -> None:

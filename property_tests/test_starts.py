@@ -15,7 +15,7 @@ from hypothesis import given, note, settings
 from hypothesis import strategies as st
 
 import durable
-from property_tests import harness, programs
+from property_tests import effects, harness, programs
 from property_tests.conftest import scaled
 from property_tests.stats import STATS
 
@@ -60,10 +60,10 @@ def test_concurrent_starts_make_one_run(program: programs.Chain, engines: int, s
     the model's; and every step/transaction body started exactly as often as in one
     crash-free run (the model's count), i.e. the run executed once."""
     note(f"program: {programs.describe(program)}")
-    programs.LOG.pop("same", None)
+    effects.LOG.pop("same", None)
     with tempfile.TemporaryDirectory() as folder, harness.sqlite_backend(folder) as backend:
         asyncio.run(_start_many(backend.url, program, engines, starts))
-    events = programs.LOG.pop("same", [])
+    events = effects.LOG.pop("same", [])
     counts = {
         label: sum(1 for e in events if e.what == "start" and e.label == label)
         for label in programs.expected(program).starts
@@ -87,7 +87,7 @@ def _start_in_processes(url: str, program: programs.Chain, processes: int) -> No
         assert [child.returncode for child in children] == [0] * processes
         want = programs.expected(program)
         assert [tuple(json.loads(out)) for out in outputs] == [want.outcome] * processes
-        events = [event for _, event in programs.read_log(log)]
+        events = [event for _, event in effects.read_log(log)]
         counts = {
             label: sum(1 for e in events if e.what == "start" and e.label == label)
             for label in want.starts

@@ -256,6 +256,15 @@ class Call:
         here)."""
         return self.executor.spawn(work)
 
+    @contextlib.contextmanager
+    def deliveries_paused(self) -> Iterator[None]:
+        """Nothing is handed back to the run's workflow code while inside."""
+        self.executor.sequencer.pause()
+        try:
+            yield
+        finally:
+            self.executor.sequencer.unpause()
+
     def waiting_outside(self) -> contextlib.AbstractContextManager[None]:
         """While inside, the background work only waits for something outside the run (a
         running child): the run's end does not wait for it."""

@@ -50,7 +50,15 @@ async def receive(executor: Executor, topic: str, timeout: float | None) -> Any:
     """`durable.recv`: the next message of `topic`, or None once `timeout` has passed."""
     fingerprint = codec_mod.fingerprint((timeout,), {})
     call = executor.issue(Kind.RECV, topic, fingerprint, (topic, timeout))
+    recorded = call.recorded
+    if recorded is not None and recorded.status == "ok" and recorded.attempts != _TIMED_OUT:
+        # it took a message before a restart, holding every race around it: it won them
+        contests.won()
     return await call.run(lambda call: _wait_for_message(call, topic, timeout))
+
+
+# the `attempts` of a recv entry that took no message (its timeout passed)
+_TIMED_OUT = 0
 
 
 async def _wait_for_message(call: Call, topic: str, timeout: float | None) -> base.EntryRecord:
@@ -67,7 +75,7 @@ async def _wait_for_message(call: Call, topic: str, timeout: float | None) -> ba
             if wake_at is not None and timeout is not None:
                 remaining = call.remaining(wake_at, timeout)
             if remaining is not None and remaining <= 0:
-                return call.entry("ok", output=call.codec.encode(None))
+                return call.entry("ok", output=call.codec.encode(None), attempts=_TIMED_OUT)
             poll = runs.poll_interval if runs.poll_interval > 0 else 0.5
             wait = poll if remaining is None else min(poll, remaining)
             await runs.wait_changed(call.run_id, max(wait, 0.01), since=since)

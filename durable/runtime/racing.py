@@ -85,13 +85,19 @@ async def race(*awaitables: Awaitable[Any]) -> Any:
     if executor is None:
         return (await _plain_race([asyncio.ensure_future(a) for a in awaitables])).result()
     fingerprint = codec_mod.fingerprint((len(awaitables),), {})
-    call = executor.issue(Kind.RACE, "race", fingerprint, (len(awaitables),))
+    try:
+        call = executor.issue(Kind.RACE, "race", fingerprint, (len(awaitables),))
+    except BaseException:
+        for item in awaitables:  # the run stops here: nothing of the race will run
+            if asyncio.iscoroutine(item):
+                item.close()
+        raise
     contest = contests.Contest(decisive=True)
     tasks = [_contestant(item, contest, i) for i, item in enumerate(awaitables)]
     if call.recorded is not None:
         return await _replay(call, tasks, contest)
     try:
-        winner = await _decide(tasks, contest)
+        winner = await _decide(call, tasks, contest)
     except asyncio.CancelledError as cancel:
         # the race itself was given up on (an outer race, a timeout) or stopped
         await _give_up(tasks, cancel.args[0] if cancel.args else None)
@@ -106,12 +112,16 @@ async def race(*awaitables: Awaitable[Any]) -> Any:
     return winner.result()
 
 
-async def _decide(tasks: list[asyncio.Future[Any]], contest: contests.Contest) -> Any:
+async def _decide(call: Call, tasks: list[asyncio.Future[Any]], contest: contests.Contest) -> Any:
     """The winner: the first to finish, unless a contestant consuming meanwhile wins;
-    once it has finished, the others are given up on."""
+    once it has finished, the others are given up on.  While a consumer's write decides
+    it, nothing is delivered to the run: a replay, which knows the winner, gives up on the
+    others at once, and they must not have moved on live either."""
     done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     first = next(task for task in tasks if task in done)
-    winner = tasks[await contest.decide(tasks.index(first))]
+    with call.deliveries_paused():
+        index = await contest.decide(tasks.index(first))
+    winner = tasks[index]
     if not winner.done():
         await asyncio.wait([winner])
     await _give_up([t for t in tasks if t is not winner], signals.RACE_LOST)

@@ -121,6 +121,7 @@ class Sequencer:
         self._readable = ready_queue.readable(self._loop)
         self._counted = getattr(self._loop.get_task_factory(), "_durable_counting", False)
         self._tasks = 0
+        self._paused = 0
         self.main_task: asyncio.Task[Any] | None = None
 
     def tasks_started(self, task: asyncio.Task[Any]) -> None:
@@ -234,6 +235,16 @@ class Sequencer:
             return True
         return not ready_queue.waiting_in(self._loop, context.workflow_code, self._owner)
 
+    def pause(self) -> None:
+        """Deliver nothing until `unpause` (a race deciding: its contestants must not move
+        on meanwhile, as they do not on a replay, which decides at once)."""
+        self._paused += 1
+
+    def unpause(self) -> None:
+        self._paused -= 1
+        if not self._paused:
+            self.pump()
+
     def pump(self, caller: int | None = None) -> None:
         """Deliver what can be delivered now; leave the rest to a background pump.
 
@@ -241,7 +252,7 @@ class Sequencer:
         delivery to itself, before the wake-ups of others, so it may only receive its
         result here when it is alone in its group.
         """
-        while self._heap:
+        while self._heap and not self._paused:
             ord_ = self._heap[0]
             group = self._groups[ord_]
             if group.not_ready:
@@ -273,8 +284,8 @@ class Sequencer:
         quiet = 0
         while self._heap:
             await asyncio.sleep(0)
-            if not self._heap:
-                return
+            if not self._heap or self._paused:
+                return  # `unpause` pumps again
             group = self._groups[self._heap[0]]
             if not group.not_ready:
                 quiet = 0

@@ -56,9 +56,11 @@ class Dispatcher:
 
     async def _loop(self) -> None:
         assert self._wanted is not None
-        while True:
+        while self._scheduler.open:  # ends at stop even if a cancellation got lost below
             await self._wanted.wait()
             self._wanted.clear()
+            if not self._scheduler.open:
+                return
             try:
                 await self.claim()
             except errors.JournalError as exc:

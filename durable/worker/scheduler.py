@@ -90,6 +90,7 @@ class Scheduler:
     async def stop(self) -> None:
         """Stop every run here (they stay unfinished) and the background work."""
         self.open = False
+        self.dispatcher.want()  # its loop sees `open` and ends
         tasks = self.tasks()
         for task in tasks:
             task.cancel()
