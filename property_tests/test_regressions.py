@@ -220,9 +220,9 @@ SIX_LOSERS_AND_AN_EVENT = p.label(
 
 def test_a_crashed_sqlite_journal_opens_no_socket_again() -> None:
     """After `durable.testing.crash`, the SQLite journal's wake-up bus (`local_bus`) is
-    closed; an announcement made afterwards must not open a new sender socket that nobody closes: it is left behind as "unclosed
-    <socket.socket ... family=1, type=2>" (a ResourceWarning; found by
-    `test_races_and_timeouts_in_loops`)."""
+    closed; an announcement made afterwards must not open a new sender socket that nobody
+    closes: it is left behind as "unclosed <socket.socket ... family=1, type=2>" (a
+    ResourceWarning; found by `test_races_and_timeouts_in_loops`)."""
     program = SIX_LOSERS_AND_AN_EVENT
     with tempfile.TemporaryDirectory() as folder, harness.sqlite_backend(folder) as backend:
         trace = harness.run(harness.execute(backend, program, "r", [9]))
