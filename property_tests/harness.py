@@ -234,6 +234,9 @@ def run(main: Coroutine[Any, Any, T]) -> T:
     unraisable: list[str] = []
     previous = sys.unraisablehook
     sys.unraisablehook = lambda info: unraisable.append(f"{info.exc_value} ({info.object!r})")
+    # the collection at the end then looks only at what the run made: a full one, over
+    # everything hypothesis holds, would cost more than most runs
+    gc.freeze()
     loop = asyncio.new_event_loop()
     try:
         try:
@@ -246,6 +249,7 @@ def run(main: Coroutine[Any, Any, T]) -> T:
         stuck = _close(loop)
         gc.collect()
     finally:
+        gc.unfreeze()
         sys.unraisablehook = previous
     assert not stuck, f"tasks left behind ignored their cancellation: {stuck}"
     assert not unraisable, f"left behind: {unraisable}"
