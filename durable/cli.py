@@ -21,17 +21,17 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine
 from typing import Any
 
+from durable import cli_output as output
 from durable import errors, export
-from durable.engine import Engine, LineageNode, RunInfo
+from durable.engine import Engine
 from durable.journal import base
 from durable.runtime import registry, replayer
 
 __all__ = ["main"]
 
-WIDTH = 80
 DIVERGED = 3
 CORRUPT = 4  # a journal row could not be read
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
@@ -107,127 +107,6 @@ def import_modules(args: argparse.Namespace) -> None:
         _import(name)
 
 
-# -- formatting -----------------------------------------------------------------------------
-
-
-def _iso(value: datetime.datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def _short_time(value: datetime.datetime | None) -> str:
-    if value is None:
-        return "-"
-    return value.astimezone(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    if seconds < 1:
-        return f"{seconds * 1000:.0f}ms"
-    if seconds < 120:
-        return f"{seconds:.1f}s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f}m"
-    return f"{seconds / 3600:.1f}h"
-
-
-def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(width - 2, 0)] + ".."
-
-
-def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], flexible: int) -> list[str]:
-    """Columns aligned to their widest cell; column `flexible` is clipped to fit WIDTH."""
-    rows = [list(row) for row in rows]
-    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
-    spare = WIDTH - 1 - (sum(widths) + 2 * (len(widths) - 1))
-    if spare < 0:
-        widths[flexible] = max(widths[flexible] + spare, 8)
-    lines = []
-    for row in [list(headers), *rows]:
-        cells = [_clip(cell, widths[i]) for i, cell in enumerate(row)]
-        lines.append("  ".join(c.ljust(widths[i]) for i, c in enumerate(cells)).rstrip())
-    return lines
-
-
-def run_json(info: RunInfo) -> dict[str, Any]:
-    """A run as one ``--json`` object (documented in the README)."""
-    duration = None
-    if info.finished_at is not None:
-        duration = (info.finished_at - info.created_at).total_seconds()
-    return {
-        "id": info.id,
-        "name": info.name,
-        "status": str(info.status),
-        "parent_id": info.parent_id,
-        "root_id": info.root_id,
-        "queue": info.queue,
-        "attempt": info.attempt,
-        "created_at": _iso(info.created_at),
-        "updated_at": _iso(info.updated_at),
-        "finished_at": _iso(info.finished_at),
-        "duration": duration,
-    }
-
-
-def _payload(data: bytes | None) -> Any:
-    text = export.payload_json(data)
-    return None if text is None else json.loads(text)
-
-
-def _payload_text(data: bytes | None) -> str:
-    if data is None:
-        return "-"
-    text = export.payload_json(data)
-    return f"<{len(data)} bytes, not plain data>" if text is None else text
-
-
-def _error_text(data: bytes | None) -> str | None:
-    kind, message = export._error_fields(data)
-    if kind is None:
-        return None
-    return kind if message is None else f"{kind}: {message}"
-
-
-def _when(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.datetime.fromtimestamp(ts, datetime.UTC).isoformat()
-
-
-def entry_json(entry: base.EntryRecord) -> dict[str, Any]:
-    """A journal entry as one ``--json`` object (documented in the README)."""
-    return {
-        "seq": entry.seq,
-        "ord": entry.ord,
-        "kind": entry.kind,
-        "name": entry.name,
-        "status": entry.status,
-        "attempts": entry.attempts,
-        "started_at": _when(entry.started_at),
-        "finished_at": _when(entry.finished_at),
-        "duration": entry.finished_at - entry.started_at,
-        "output": _payload(entry.output),
-        "output_plain": entry.output is None or export.payload_json(entry.output) is not None,
-        "error": _error_text(entry.error),
-        "child_id": entry.child_id,
-        "fingerprint": entry.fingerprint,
-    }
-
-
-def _print_json(value: Any) -> None:
-    print(json.dumps(value, default=str, ensure_ascii=False))
-
-
-def _result_json(value: Any) -> str:
-    try:
-        import msgspec
-
-        return msgspec.json.encode(value).decode()
-    except (TypeError, ValueError):
-        return json.dumps(repr(value))
-
-
 # -- engines --------------------------------------------------------------------------------
 
 
@@ -258,89 +137,21 @@ async def cmd_list(args: argparse.Namespace) -> int:
         runs = await engine.list(status=status, name=args.name, limit=args.limit)
     if args.json:
         for info in runs:
-            _print_json(run_json(info))
+            output.print_json(output.run_json(info))
         return 0
     rows = [
         (
             info.id,
             info.name,
             str(info.status),
-            _short_time(info.created_at),
-            _duration(run_json(info)["duration"]),
+            output.short_time(info.created_at),
+            output.duration(output.run_json(info)["duration"]),
         )
         for info in runs
     ]
-    for line in _table(["ID", "WORKFLOW", "STATUS", "CREATED (UTC)", "TOOK"], rows, 1):
+    for line in output.table(["ID", "WORKFLOW", "STATUS", "CREATED (UTC)", "TOOK"], rows, 1):
         print(line)
     return 0
-
-
-def _summary(run: base.RunRecord) -> list[str]:
-    info = RunInfo.from_record(run)
-    took = run_json(info)["duration"]
-    pairs = [
-        ("run", run.id),
-        ("workflow", run.name),
-        ("status", f"{run.status}  (attempt {run.attempt})"),
-        ("parent", run.parent_id or "-"),
-        ("root", run.root_id),
-        ("queue", run.queue or "-"),
-        ("created", _short_time(info.created_at)),
-        ("finished", f"{_short_time(info.finished_at)}  (took {_duration(took)})"),
-        ("input", _payload_text(run.input)),
-        ("output", _payload_text(run.output)),
-    ]
-    error = _error_text(run.error)
-    if error is not None:
-        pairs.append(("error", error))
-    return [_clip(f"{key:<9} {value}", WIDTH - 1) for key, value in pairs]
-
-
-def _steps(load: base.RunLoad) -> list[str]:
-    failures: dict[int, int] = {}
-    for attempt in load.attempts:
-        failures[attempt.seq] = failures.get(attempt.seq, 0) + 1
-    rows = []
-    for entry in load.entries:
-        detail = _error_text(entry.error) or _payload_text(entry.output)
-        tries = max(entry.attempts, failures.get(entry.seq, 0) + 1)
-        rows.append(
-            (
-                str(entry.seq),
-                entry.kind,
-                entry.name,
-                entry.status,
-                str(tries),
-                _duration(entry.finished_at - entry.started_at),
-                detail,
-            )
-        )
-    headers = ["SEQ", "KIND", "NAME", "STATUS", "TRIES", "TOOK", "RESULT / ERROR"]
-    return _table(headers, rows, 6) if rows else ["(no journal entries)"]
-
-
-def _tree(node: LineageNode, mark: str) -> list[str]:
-    lines = []
-    for depth, member in node.walk():
-        here = "  <- this run" if member.id == mark else ""
-        line = f"{'  ' * depth}{'- ' if depth else ''}{member.id}  {member.name}  {member.status}"
-        lines.append(_clip(line + here, WIDTH - 1))
-    return lines
-
-
-def _messages(load: base.RunLoad, events: dict[str, bytes | None]) -> list[str]:
-    wanted = {"recv": "received", "send": "sent", "event": "event set"}
-    rows = [
-        (
-            str(e.seq),
-            wanted[e.kind],
-            e.name,
-            _payload_text(events.get(e.name) if e.kind == "event" else e.output),
-        )
-        for e in load.entries
-        if e.kind in wanted
-    ]
-    return _table(["SEQ", "WHAT", "TOPIC / KEY", "VALUE"], rows, 3) if rows else []
 
 
 async def cmd_show(args: argparse.Namespace) -> int:
@@ -349,10 +160,10 @@ async def cmd_show(args: argparse.Namespace) -> int:
         lineage = await engine.lineage(args.id)
         keys = {e.name for e in load.entries if e.kind == "event"}
         events = {key: await engine.journal.get_event(args.id, key) for key in keys}
-    sections = [_summary(load.run), ["", "steps"], _steps(load)]
+    sections = [output.summary(load.run), ["", "steps"], output.steps(load)]
     if lineage.children or lineage.id != load.run.id:
-        sections += [["", "lineage"], _tree(lineage, load.run.id)]
-    messages = _messages(load, events)
+        sections += [["", "lineage"], output.tree(lineage, load.run.id)]
+    messages = output.messages(load, events)
     if messages:
         sections += [["", "messages and events"], messages]
     for section in sections:
@@ -366,7 +177,7 @@ async def cmd_history(args: argparse.Namespace) -> int:
         load = await _load(engine, args.id)
     if args.json:
         for entry in load.entries:
-            _print_json(entry_json(entry))
+            output.print_json(output.entry_json(entry))
         return 0
     rows = [
         (
@@ -376,13 +187,13 @@ async def cmd_history(args: argparse.Namespace) -> int:
             e.name,
             e.status,
             str(e.attempts),
-            _duration(e.finished_at - e.started_at),
-            _error_text(e.error) or _payload_text(e.output),
+            output.duration(e.finished_at - e.started_at),
+            output.error_text(e.error) or output.payload_text(e.output),
         )
         for e in load.entries
     ]
     headers = ["SEQ", "ORD", "KIND", "NAME", "STATUS", "TRIES", "TOOK", "OUTPUT / ERROR"]
-    for line in _table(headers, rows, 7) if rows else ["(no journal entries)"]:
+    for line in output.table(headers, rows, 7) if rows else ["(no journal entries)"]:
         print(line)
     return 0
 
@@ -401,7 +212,7 @@ async def _finish(run: Any, label: str) -> int:
         return 1
     if label:
         print(label, file=sys.stderr)
-    print(_result_json(value))
+    print(output.result_json(value))
     return 0
 
 
@@ -457,7 +268,9 @@ async def cmd_restart(args: argparse.Namespace) -> int:
 
 
 def _on_call(seq: int, kind: str, name: str, matched: bool) -> None:
-    print(f"  seq {seq:>4}  {kind:<11} {_clip(name, 44):<44} {'ok' if matched else 'DIVERGED'}")
+    print(
+        f"  seq {seq:>4}  {kind:<11} {output.clip(name, 44):<44} {'ok' if matched else 'DIVERGED'}"
+    )
 
 
 def _on_break(seq: int) -> None:
@@ -488,7 +301,7 @@ def _report(report: replayer.ReplayReport, use_pdb: bool) -> int:
     elif report.error is not None:
         print(f"replayed {where}: it raises {type(report.error).__name__}: {report.error}")
     else:
-        print(f"replayed {where}: it returns {_result_json(report.result)}")
+        print(f"replayed {where}: it returns {output.result_json(report.result)}")
     return 0
 
 
