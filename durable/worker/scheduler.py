@@ -20,7 +20,7 @@ from typing import Any
 
 from durable import codec as codec_mod
 from durable import errors, wakeups
-from durable.journal import base
+from durable.journal import backoff, base
 from durable.runtime import executor as executor_mod
 from durable.runtime import registry
 from durable.worker import dispatch, leases, recovery
@@ -403,7 +403,7 @@ class Scheduler:
         """Wait until a run is SUCCEEDED, FAILED or CANCELLED; return its row.  Raises
         `TimeoutError` after `timeout` seconds, `WorkflowNotFound` for an unknown id."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        delay = 0.01
+        waits = backoff.Backoff(0.01, 1.0 if self.wakeups.notified else 0.5)
         while True:
             left = None if deadline is None else deadline - time.monotonic()
             if run_id in self._active and (left is None or left > 0):
@@ -431,10 +431,8 @@ class Scheduler:
                 raise TimeoutError(f"run {run_id!r} did not finish within {timeout}s")
             if run_id in self._active:
                 continue
-            await self.wait_changed(
-                run_id, delay if left is None else min(delay, left), since=since
-            )
-            delay = min(delay * 2, 1.0 if self.wakeups.notified else 0.5)
+            wait = waits.next()
+            await self.wait_changed(run_id, wait if left is None else min(wait, left), since=since)
 
     def changed(self, run_id: str) -> wakeups.News:
         """Set when a message or event for `run_id` arrives through this engine, or the
