@@ -151,6 +151,9 @@ def _history_entry(
 
 
 def _output(codec: codec_mod.Codec, entry: base.EntryRecord, value: bytes) -> Any:
+    if entry.status == "cancelled":
+        # why it was given up on ("durable: race lost"), journaled as text, not a payload
+        return value.decode("utf-8", "replace")
     what = f"the value of entry {entry.seq} ({entry.kind} {entry.name!r})"
     try:
         return codec.decode(value, what=what, workflow_id=entry.run_id)

@@ -228,3 +228,39 @@ def test_a_crashed_sqlite_journal_opens_no_socket_again() -> None:
         trace = harness.run(harness.execute(backend, program, "r", [9]))
     assert trace.crashes == 1
     assert trace.outcome == p.expected(program).outcome
+
+
+# [rounds r0 x1 [race[set_event f1 blocked | step w2 | timeout(recv a|b)]]], crashed at
+# point 3 (after the race): live, the event's outcome reached its branch after the
+# timeout's recv of two topics had numbered its recvs (seqs 5 and 6), so the branch's
+# sleep is seq 7
+AN_EVENT_BESIDE_A_TIMED_RECV_OF_TWO_TOPICS = p.label(
+    p.Chain(
+        ops=[
+            r.Rounds(
+                moves=[
+                    r.Duel(
+                        entrants=[
+                            r.Flag(eager=False),
+                            r.Work(eager=True),
+                            r.Limit(body=r.Takes(topics=["a", "b"])),
+                        ]
+                    )
+                ]
+            )
+        ]
+    )
+)
+
+
+def test_a_replayed_event_lets_its_branch_go_on_in_its_turn() -> None:
+    """Replaying the race, the event's journaled outcome must reach its branch no sooner
+    than the live one did: after the other branch's timeout and race have numbered their
+    recvs.  Fails with `NonDeterminismError` at seq 5 ("the journal holds recv 'r0.a',
+    the code asked for sleep 'sleep'"), after which the run neither fails nor finishes
+    (the harness gives up after 20 s) (found by `test_races_and_timeouts_in_loops`)."""
+    program = AN_EVENT_BESIDE_A_TIMED_RECV_OF_TWO_TOPICS
+    with tempfile.TemporaryDirectory() as folder, harness.sqlite_backend(folder) as backend:
+        trace = harness.run(harness.execute(backend, program, "r", [3]))
+    assert trace.crashes == 1
+    assert trace.outcome == p.expected(program).outcome

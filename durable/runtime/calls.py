@@ -141,7 +141,7 @@ class Call:
     def replay_now(self) -> asyncio.Future[Any]:
         """Mark the journaled outcome as reached without awaiting it (the caller does)."""
         assert self.recorded is not None
-        return self.executor.sequencer.replayed(self.seq, self.recorded)
+        return self.executor.sequencer.reached(self.seq, self.recorded)
 
     def decode(self, entry: base.EntryRecord) -> Any:
         """The value an entry hands back, or the exception it raises."""

@@ -391,9 +391,17 @@ class Executor:
         if self.task is not None and not self.task.done():
             self.task.cancel()
 
+    def _stop_diverged(self) -> None:
+        self.sequencer.fail()
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+
     def diverge(self, error: errors.DurableError) -> errors.DurableError:
         if self.divergence is None:
             self.divergence = error
+            # nothing more is delivered: the calls still waiting unwind, and the run ends
+            # FAILED with `error` (`_ending`)
+            asyncio.get_running_loop().call_soon(self._stop_diverged)
             level = logging.DEBUG if self.replay_only else logging.ERROR
             logger.log(level, "%s", error, extra={"action": "diverge", "workflow_id": self.run.id})
         return self.divergence

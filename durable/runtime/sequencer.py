@@ -33,6 +33,9 @@ __all__ = ["Sequencer", "count_workflow_tasks"]
 
 _QUIET_CHECKS = 3
 
+# the message of the cancellation `Sequencer.fail` hands to the calls still waiting
+DIVERGED = "durable: the run diverged from its journal"
+
 
 def count_workflow_tasks(loop: asyncio.AbstractEventLoop) -> None:
     """Make `loop` count, per run, the tasks its workflow code creates.
@@ -187,6 +190,16 @@ class Sequencer:
         self.pump(caller=seq)
         return future
 
+    def reached(self, seq: int, value: Any) -> asyncio.Future[Any]:
+        """Like `replayed`, for a caller that goes on running workflow code instead of
+        awaiting the returned future (a timeout entering its body): nothing is delivered
+        before it yields, or the calls it goes on to make would be numbered after those of
+        the branches woken meanwhile, which live ran only once it had yielded."""
+        future = self.waiter(seq)
+        self._ready(self._slots[seq], value)
+        self._start_pump()
+        return future
+
     def _ready(self, slot: _Slot, value: Any) -> None:
         slot.value = value
         if not slot.ready:
@@ -297,6 +310,18 @@ class Sequencer:
             if quiet >= _QUIET_CHECKS:
                 self._on_stall(min(s.seq for s in group.slots.values() if not s.ready))
                 return
+
+    def fail(self) -> None:
+        """The run cannot go on (it diverged from its journal): deliver nothing more, and
+        cancel every call still waiting for its turn, so that the workflow code unwinds
+        instead of waiting for deliveries that will never come."""
+        self._paused += 1
+        self._heap.clear()
+        self._groups.clear()
+        waiters, self._waiters = list(self._waiters.values()), {}
+        for future in waiters:
+            future.cancel(DIVERGED)
+        self.close()
 
     def close(self) -> None:
         """Stop the background pump."""

@@ -51,6 +51,8 @@ async def test_a_recv_a_timeout_gave_up_on_journals_cancelled(engine: durable.En
         ("recv", "late", "cancelled"),
         ("recv", "late", "ok"),
     ]
+    # a given-up call shows why, not "<undecodable value: ... corrupt ...>"
+    assert [h.output for h in history if h.status == "cancelled"] == ["durable: timed out"]
 
 
 @durable.workflow(name="tests.losers.instant_timeout")
@@ -94,3 +96,4 @@ async def test_a_losing_sleep_journals_a_cancelled_outcome(engine: durable.Engin
         ("race", "ok"),
         ("recv", "ok"),
     ]
+    assert history[0].output == "durable: lost a race"

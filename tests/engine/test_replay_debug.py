@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 import durable
 from durable import testing
-from tests.waiting import wait_journaled
+from tests.waiting import wait_journaled, wait_until
 
 bodies: list[str] = []
 
@@ -160,3 +162,55 @@ async def test_a_replay_numbers_calls_after_a_timeout_or_child_start_as_the_run_
     report = await engine.replay("sib")
     assert report.divergence is None and report.ok and report.finished
     assert await engine.check(name="tests.dbg.siblings") == []
+
+
+
+crashing: dict[str, object] = {"engine": None}
+
+
+@durable.step(name="tests.dbg.after")
+async def after() -> str:
+    engine = crashing["engine"]
+    if engine is not None:
+        testing.crash(engine)  # type: ignore[arg-type]
+        await asyncio.sleep(30)
+    return "after"
+
+
+async def _listen(second: str) -> object:
+    async with durable.timeout(60):
+        return await durable.race(durable.recv("x"), durable.recv(second))
+
+
+@durable.workflow(name="tests.dbg.contest")
+async def contest() -> list[object]:
+    won = await durable.race(act("w"), _listen("y"))
+    return [won, await after()]
+
+
+async def test_a_resumed_run_diverging_among_given_up_calls_ends_failed(make_engine) -> None:
+    """A race's losing branch changed between a crash and the resume (it now waits on
+    'z', not 'y'): its other calls wait for journaled `cancelled` outcomes that the
+    diverged run will never deliver.  The run ends FAILED with the divergence instead of
+    waiting for them (it hung before: neither FAILED nor finished)."""
+    first = await make_engine()
+    crashing["engine"] = first
+    await first.start(contest, workflow_id="dbg-contest")
+    await wait_until(lambda: not first.is_open, what="the crash in the step after the race")
+    crashing["engine"] = None
+    original = contest.definition.fn
+
+    @durable.workflow(name="tests.dbg.contest")
+    async def changed() -> list[object]:
+        won = await durable.race(act("w"), _listen("z"))
+        return [won, await after()]
+
+    try:
+        second = await make_engine()
+        with pytest.raises(durable.WorkflowFailed) as raised:
+            await second.get("dbg-contest").result(timeout=30)
+    finally:
+        durable.workflow(name="tests.dbg.contest")(original)
+    assert "NonDeterminismError" in str(raised.value) and "at seq 5" in str(raised.value)
+    assert "'z'" in str(raised.value) and "'y'" in str(raised.value)
+    assert await second.get("dbg-contest").status() is durable.Status.FAILED
