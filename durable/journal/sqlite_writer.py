@@ -218,6 +218,6 @@ def _advice(exc: sqlite3.Error, run: str | None) -> str:
     if run is None:
         return f"{cause}, then try again."
     return (
-        f"{cause}, then try again: a start of {run!r} with the same id is idempotent, and "
-        "a run stopped by this is carried on from its journal once storage works again."
+        f"{cause}: a run stopped by this is carried on from its journal once storage "
+        f"works again, and a start of {run!r} may be repeated (the same id starts it once)."
     )

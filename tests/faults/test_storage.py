@@ -108,7 +108,7 @@ async def test_a_start_on_a_full_disk_names_the_run_and_what_to_do(small_disk: P
         text = str(error.value)
         assert error.value.workflow_id == "d014"
         assert "run 'd014'" in text and "full" in text, text
-        assert "Free space on the disk" in text and "same id is idempotent" in text, text
+        assert "Free space on the disk" in text and "the same id starts it once" in text, text
         (small_disk / "ballast").unlink()
         # room again: the same start goes through, and the earlier run is intact
         assert await (await engine.start(echo, 2, workflow_id="d014")).result(timeout=10) == 2
