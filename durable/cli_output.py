@@ -104,7 +104,7 @@ def payload_text(data: bytes | None) -> str:
     if data is None:
         return "-"
     if not codec.intact(data):
-        return f"<{len(data)} bytes, corrupt: they fail their checksum>"
+        return f"<corrupt: {len(data)} bytes fail their checksum>"
     text = export.payload_json(data)
     return f"<{len(data)} bytes, not plain data>" if text is None else text
 

@@ -341,6 +341,8 @@ class Scheduler:
         now = time.monotonic()
         first = self._lease_seen.get(record.id)
         if first is None or first[0] != seen:
+            if len(self._lease_seen) > 10_000:  # runs that finished meanwhile: start over
+                self._lease_seen.clear()
             self._lease_seen[record.id] = (seen, now)
             return False
         if now - first[1] < self.lease:
