@@ -167,3 +167,26 @@ def test_payloads_written_before_checksums_still_read() -> None:
     framed = payloads.encode(9)
     assert framed[:1] == b"\xc1" and payloads.decode(framed) == 9
     assert codec.unframe(b"M\x09") == b"M\x09"
+
+
+async def test_an_undecodable_entry_written_before_checksums_says_what_to_do(
+    sqlite_url: str,
+) -> None:
+    """A corrupt payload without a frame (no checksum to fail: it cannot be decoded) gets
+    the same advice, and no suggestion to resume."""
+    first = durable.Engine(sqlite_url, poll_interval=0)
+    await first.open()
+    await first.start(checked, 0.5, workflow_id="garbled")
+    await wait_journaled(first, "garbled", 1)
+    testing.crash(first)
+    path = sqlite_url.removeprefix("sqlite:///")
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute(
+            "UPDATE durable_entries SET output = x'54ffff00' WHERE run_id = 'garbled' AND seq = 0"
+        )
+    async with durable.Engine(sqlite_url, poll_interval=0) as second:
+        with pytest.raises(durable.WorkflowFailed) as failure:
+            await second.get("garbled").result(timeout=20)
+    text = str(failure.value)
+    assert "cannot be decoded" in text and "Resuming would fail the same way" in text, text
+    assert "durable fork garbled --from-step 0" in text and "resume(" not in text, text
