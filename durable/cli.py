@@ -116,6 +116,14 @@ def _engine(args: argparse.Namespace, *, execute: bool) -> Engine:
     return Engine(args.db, execute=False, poll_interval=0)
 
 
+def _inspector(args: argparse.Namespace) -> Engine:
+    """An engine for the commands that only read: it opens a journal that this process
+    cannot write (a read-only mount, a file it may not write) read-only."""
+    engine = Engine(args.db, execute=False, poll_interval=0)
+    engine.journal.allow_read_only()
+    return engine
+
+
 async def _load(engine: Engine, run_id: str) -> base.RunLoad:
     load = await engine.journal.load(run_id)
     if load is None:
@@ -133,7 +141,7 @@ async def cmd_list(args: argparse.Namespace) -> int:
     status = None if not args.status else [s.upper() for s in args.status]
     if status and not set(status) <= {s.value for s in base.Status}:
         raise UsageError(f"bad --status {args.status}: use {', '.join(s for s in base.Status)}")
-    async with _engine(args, execute=False) as engine:
+    async with _inspector(args) as engine:
         runs = await engine.list(status=status, name=args.name, limit=args.limit)
     if args.json:
         for info in runs:
@@ -155,7 +163,7 @@ async def cmd_list(args: argparse.Namespace) -> int:
 
 
 async def cmd_show(args: argparse.Namespace) -> int:
-    async with _engine(args, execute=False) as engine:
+    async with _inspector(args) as engine:
         load = await _load(engine, args.id)
         lineage = await engine.lineage(args.id)
         keys = {e.name for e in load.entries if e.kind == "event"}
@@ -173,7 +181,7 @@ async def cmd_show(args: argparse.Namespace) -> int:
 
 
 async def cmd_history(args: argparse.Namespace) -> int:
-    async with _engine(args, execute=False) as engine:
+    async with _inspector(args) as engine:
         load = await _load(engine, args.id)
     if args.json:
         for entry in load.entries:
@@ -307,7 +315,7 @@ def _report(report: replayer.ReplayReport, use_pdb: bool) -> int:
 
 async def _check(args: argparse.Namespace) -> int:
     since = None if args.since is None else parse_when(args.since)
-    async with _engine(args, execute=False) as engine:
+    async with _inspector(args) as engine:
         broken = await engine.check(name=args.name, since=since)
     for report in broken:
         label = "corrupt: " if report.corrupt is not None else ""
@@ -353,7 +361,7 @@ async def cmd_replay(args: argparse.Namespace) -> int:
             on_break=on_break,
         )
     else:
-        async with _engine(args, execute=False) as engine:
+        async with _inspector(args) as engine:
             report = await engine.replay(
                 args.id, on_call=_on_call, break_at=args.break_at, on_break=on_break
             )
@@ -367,7 +375,7 @@ async def cmd_export(args: argparse.Namespace) -> int:
     export.require_pyarrow()
     since = None if args.since is None else parse_when(args.since).timestamp()
     until = None if args.until is None else parse_when(args.until).timestamp()
-    async with _engine(args, execute=False) as engine:
+    async with _inspector(args) as engine:
         result = await export.export(
             engine.journal, args.dir, since=since, until=until, progress=True
         )

@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from durable import export
+from durable import codec, export
 from durable.engine import LineageNode, RunInfo
 from durable.journal import base
 
@@ -103,6 +103,8 @@ def payload(data: bytes | None) -> Any:
 def payload_text(data: bytes | None) -> str:
     if data is None:
         return "-"
+    if not codec.intact(data):
+        return f"<corrupt: {len(data)} bytes fail their checksum>"
     text = export.payload_json(data)
     return f"<{len(data)} bytes, not plain data>" if text is None else text
 

@@ -12,6 +12,13 @@ Every payload starts with one tag byte that says how the rest was written:
 ``P``  cloudpickle, for everything else; refused both ways when the engine was
        made with ``pickle=False`` (`durable.SerializationError`).
 
+Every payload the engine writes (values, journaled errors, cancellation reasons) is
+wrapped in a checksum frame: the byte ``0xC1`` (which MessagePack never uses and UTF-8
+never starts with, so no payload written before could begin with it), the CRC-32 of
+the rest as 4 big-endian bytes, then the payload as above.  Reads check the CRC first:
+a mismatch raises `durable.JournalError` naming the run (and seq), never a wrong
+value.  A payload without the frame was written before checksums and is read as it is.
+
 A ``T`` or ``P`` payload names the types it holds by module and name; a reader that
 cannot import one gets `durable.errors.TypeNotFound` (the row is fine), not the
 `durable.JournalError` of a corrupt payload.
@@ -42,8 +49,10 @@ import importlib
 import io
 import pickle as pickle_mod
 import re
+import struct
 import traceback
 import uuid
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -55,7 +64,11 @@ from durable import errors
 __all__ = [
     "Codec",
     "ErrorRecord",
+    "corrupt_advice",
     "fingerprint",
+    "frame",
+    "intact",
+    "unframe",
 ]
 
 _PLAIN_SCALARS = (type(None), bool, int, float, str, bytes)
@@ -74,6 +87,65 @@ _spec_decoders: dict[bytes, msgspec.msgpack.Decoder[Any]] = {}
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 Spec = str | list[Any]
+
+_FRAME = 0xC1  # never a MessagePack byte, never the first byte of UTF-8 text
+_FRAME_HEADER = struct.Struct(">BI")  # the marker and the CRC-32 of the rest
+
+
+def frame(body: bytes) -> bytes:
+    """`body` with its checksum frame (see the module docstring)."""
+    return _FRAME_HEADER.pack(_FRAME, zlib.crc32(body)) + body
+
+
+def intact(data: bytes) -> bool:
+    """Whether `data` passes its checksum (True for a payload written before checksums)."""
+    if not data or data[0] != _FRAME:
+        return True
+    if len(data) < _FRAME_HEADER.size:
+        return False
+    stored: int = _FRAME_HEADER.unpack_from(data)[1]
+    return zlib.crc32(memoryview(data)[_FRAME_HEADER.size :]) == stored
+
+
+def unframe(
+    data: bytes, *, what: str = "a value", workflow_id: str | None = None, seq: int | None = None
+) -> bytes:
+    """The payload inside `data`'s checksum frame; `JournalError` when it fails the check.
+
+    A payload without a frame (written before checksums) is returned as it is.
+    """
+    if not data or data[0] != _FRAME:
+        return data
+    body = data[_FRAME_HEADER.size :]
+    if len(data) < _FRAME_HEADER.size or zlib.crc32(body) != _FRAME_HEADER.unpack_from(data)[1]:
+        raise errors.JournalError(
+            f"{what} of workflow {workflow_id!r} is corrupt in the journal: its bytes fail "
+            "their checksum (they changed after they were written: a disk or copy fault, or "
+            f"an edit by hand); the row was left as it is. "
+            f"{corrupt_advice(workflow_id, seq)}",
+            workflow_id=workflow_id,
+            seq=seq,
+        )
+    return body
+
+
+def corrupt_advice(workflow_id: str | None, seq: int | None) -> str:
+    """What to do about a run whose journal holds a row it cannot read.
+
+    Not `resume`: a resumed run replays the same row and fails the same way.
+    """
+    run = workflow_id or "ID"
+    if seq is None:  # the run's own row (its input, metadata or result)
+        return (
+            f"Resuming would fail the same way: inspect it with `durable show {run}`, "
+            "restore the journal from a backup, or start a new run with the same arguments "
+            "(`durable start`)"
+        )
+    return (
+        f"Resuming would fail the same way: inspect it with `durable history {run}`, "
+        f"restore the journal from a backup, or `durable fork {run} --from-step {seq}` "
+        f"(a new run that reuses the results before seq {seq} and runs on from there)"
+    )
 
 
 class ErrorRecord(msgspec.Struct, frozen=True):
@@ -280,14 +352,14 @@ class Codec:
         """Encode `value`; raise `SerializationError` naming `what` when it cannot be."""
         try:
             if _is_plain(value):
-                return b"M" + _encoder.encode(value)
+                return frame(b"M" + _encoder.encode(value))
             spec = _spec_of(value)
             if spec is not None:
                 spec_bytes = _encoder.encode(spec)
                 data = b"T" + len(spec_bytes).to_bytes(4, "big") + spec_bytes
                 data += _encoder.encode(value)
                 _decode_typed(data)  # what cannot come back the same way is not written so
-                return data
+                return frame(data)
         except (
             TypeError,
             ValueError,
@@ -311,7 +383,7 @@ class Codec:
             )
         try:
             pickled: bytes = cloudpickle.dumps(value)
-            return b"P" + pickled
+            return frame(b"P" + pickled)
         except Exception as exc:
             raise errors.SerializationError(
                 f"{what} of workflow {workflow_id!r} is a {type_name}, which neither msgspec "
@@ -320,19 +392,28 @@ class Codec:
                 what=what,
             ) from exc
 
-    def decode(self, data: bytes, *, what: str = "value", workflow_id: str | None = None) -> Any:
+    def decode(
+        self,
+        data: bytes,
+        *,
+        what: str = "value",
+        workflow_id: str | None = None,
+        seq: int | None = None,
+    ) -> Any:
         """Decode bytes written by `encode`.
 
         A type the payload names that this process cannot import raises `TypeNotFound`;
-        a corrupt payload raises `JournalError`.
+        a corrupt payload (one failing its checksum included) raises `JournalError`.
         """
+        body = unframe(data, what=what, workflow_id=workflow_id, seq=seq)
         try:
-            return self._decode(data, what=what, workflow_id=workflow_id)
+            return self._decode(body, what=what, workflow_id=workflow_id)
         except errors.DurableError:
             raise
         except _Unimportable as exc:
             raise errors.TypeNotFound(
                 workflow_id=workflow_id,
+                seq=seq,
                 what=what,
                 module=exc.module,
                 type_name=exc.qualname,
@@ -340,14 +421,15 @@ class Codec:
             ) from exc
         except ModuleNotFoundError as exc:  # imported while rebuilding, not named
             raise errors.TypeNotFound(
-                workflow_id=workflow_id, what=what, module=exc.name, reason=str(exc)
+                workflow_id=workflow_id, seq=seq, what=what, module=exc.name, reason=str(exc)
             ) from exc
         except Exception as exc:
             raise errors.JournalError(
                 f"{what} of workflow {workflow_id!r} is corrupt in the journal and cannot be "
-                f"decoded ({type(exc).__name__}: {exc}); the row was left as it is: inspect it "
-                "with `durable history`, or `durable restart` the run",
+                f"decoded ({type(exc).__name__}: {exc}); the row was left as it is. "
+                f"{corrupt_advice(workflow_id, seq)}",
                 workflow_id=workflow_id,
+                seq=seq,
             ) from exc
 
     def _decode(self, data: bytes, *, what: str, workflow_id: str | None) -> Any:
@@ -392,23 +474,31 @@ class Codec:
             pickled=pickled,
             state=state,
         )
-        return _encoder.encode(record)
+        return frame(_encoder.encode(record))
 
-    def decode_error(self, data: bytes, *, workflow_id: str | None = None) -> BaseException:
+    def decode_error(
+        self, data: bytes, *, workflow_id: str | None = None, seq: int | None = None
+    ) -> BaseException:
         """Rebuild a journaled exception: same type and message whenever the type imports."""
-        try:
-            record = msgspec.msgpack.decode(data, type=ErrorRecord)
-        except Exception as exc:
-            raise errors.JournalError(
-                f"an error journaled for workflow {workflow_id!r} is corrupt ({exc}); the row "
-                "was left as it is",
-                workflow_id=workflow_id,
-            ) from exc
+        record = self.decode_error_record(data, workflow_id=workflow_id, seq=seq)
         return rebuild_error(record, allow_pickle=self.pickle)
 
-    def decode_error_record(self, data: bytes) -> ErrorRecord:
-        """The stored record of an error, without rebuilding the exception."""
-        return msgspec.msgpack.decode(data, type=ErrorRecord)
+    def decode_error_record(
+        self, data: bytes, *, workflow_id: str | None = None, seq: int | None = None
+    ) -> ErrorRecord:
+        """The stored record of an error, without rebuilding the exception; `JournalError`
+        when it is corrupt."""
+        what = "an error record"
+        body = unframe(data, what=what, workflow_id=workflow_id, seq=seq)
+        try:
+            return msgspec.msgpack.decode(body, type=ErrorRecord)
+        except Exception as exc:
+            raise errors.JournalError(
+                f"{what} of workflow {workflow_id!r} is corrupt ({exc}); the row was left "
+                f"as it is. {corrupt_advice(workflow_id, seq)}",
+                workflow_id=workflow_id,
+                seq=seq,
+            ) from exc
 
 
 def rebuild_error(record: ErrorRecord, *, allow_pickle: bool) -> BaseException:

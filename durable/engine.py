@@ -141,7 +141,8 @@ class Engine:
         await self.journal.open()
         sequencer.count_workflow_tasks(asyncio.get_running_loop())
         owner = leases.new_owner_id()
-        await self.journal.register_owner(owner)
+        if not self.journal.read_only:  # an inspector on a read-only journal writes nothing
+            await self.journal.register_owner(owner)
         self.scheduler.start(owner)
         if self.execute:
             await self.recover()
@@ -152,8 +153,9 @@ class Engine:
         if not self.scheduler.open:
             return
         await self.scheduler.stop()
-        with contextlib.suppress(errors.JournalError):
-            await self.journal.release(self.owner)
+        if not self.journal.read_only:
+            with contextlib.suppress(errors.JournalError):
+                await self.journal.release(self.owner)
         leases.forget(self.owner)
         await self.journal.close()
 

@@ -100,10 +100,15 @@ class WorkflowFailed(DurableError):
         self.error_message = error_message
         self.traceback = traceback
         if message is None:
-            message = (
-                f"workflow {workflow_id!r} failed with {error_type}: {error_message}. "
-                f"Fix the cause, then `engine.resume({workflow_id!r})` retries it from its journal."
-            )
+            message = f"workflow {workflow_id!r} failed with {error_type}: {error_message}"
+            if error_type == "durable.errors.JournalError":
+                # a row of its journal it cannot read: a resumed run would read it again
+                message += "."
+            else:
+                message += (
+                    f". Fix the cause, then `engine.resume({workflow_id!r})` retries it from "
+                    "its journal."
+                )
         super().__init__(message, workflow_id=workflow_id)
 
 

@@ -38,7 +38,7 @@ from typing import Any
 
 import msgspec
 
-from durable import errors
+from durable import codec, errors
 from durable.journal import base, records
 
 __all__ = ["OVERLAP", "ExportResult", "export", "load_archived", "prune", "require_pyarrow"]
@@ -86,6 +86,9 @@ def payload_json(data: bytes | None) -> str | None:
     if data is None or len(data) < 1:
         return None
     data = bytes(data)
+    if not codec.intact(data):
+        return None
+    data = codec.unframe(data)
     try:
         if data[:1] == b"M":
             value = _plain.decode(data[1:])
@@ -104,8 +107,11 @@ def payload_json(data: bytes | None) -> str | None:
 def _error_fields(data: bytes | None) -> tuple[str | None, str | None]:
     if data is None:
         return None, None
+    data = bytes(data)
+    if not codec.intact(data):
+        return "<corrupt error record: it fails its checksum>", None
     try:
-        record = msgspec.msgpack.decode(bytes(data))
+        record = msgspec.msgpack.decode(codec.unframe(data))
         return str(record["type"]).replace(":", "."), str(record["message"])
     except (msgspec.MsgspecError, KeyError, TypeError):
         return "<corrupt error record>", None

@@ -132,7 +132,7 @@ def _history_entry(
         try:
             record = codec.decode_error_record(entry.error)
             error = f"{record.type.replace(':', '.')}: {record.message}"
-        except Exception:
+        except errors.JournalError:
             error = "<corrupt error record>"
     started, finished = _when(entry.started_at), _when(entry.finished_at)
     assert started is not None and finished is not None
@@ -156,7 +156,7 @@ def _output(codec: codec_mod.Codec, entry: base.EntryRecord, value: bytes) -> An
         return value.decode("utf-8", "replace")
     what = f"the value of entry {entry.seq} ({entry.kind} {entry.name!r})"
     try:
-        return codec.decode(value, what=what, workflow_id=entry.run_id)
+        return codec.decode(value, what=what, workflow_id=entry.run_id, seq=entry.seq)
     except errors.TypeNotFound as missing:
         kind = missing.module
         if missing.type_name is not None:
@@ -255,7 +255,7 @@ def _failure(codec: codec_mod.Codec, record: base.RunRecord) -> errors.WorkflowF
         return errors.WorkflowFailed(
             workflow_id=record.id, error_type="unknown", error_message="no error was recorded"
         )
-    stored = codec.decode_error_record(record.error)
+    stored = codec.decode_error_record(record.error, workflow_id=record.id)
     cause = codec.decode_error(record.error, workflow_id=record.id)
     failed = errors.WorkflowFailed(
         workflow_id=record.id,

@@ -392,6 +392,13 @@ class Journal(Protocol):
     def abandon(self) -> None:
         """See `Features.abandon`."""
 
+    @property
+    def read_only(self) -> bool:
+        """See `Features.read_only`."""
+
+    def allow_read_only(self) -> None:
+        """See `Features.allow_read_only`."""
+
     def now(self) -> float:
         """See `Features.now`."""
 
@@ -452,6 +459,17 @@ class Features:
     def abandon(self) -> None:
         """Drop pending writes and connections as a killed process would (crash tests).
         Without the feature: nothing."""
+
+    @property
+    def read_only(self) -> bool:
+        """Whether the journal was opened read-only (see `allow_read_only`): every write
+        raises `JournalError`.  Without the feature: False."""
+        return False
+
+    def allow_read_only(self) -> None:
+        """Before `open`: open a journal this process cannot write read-only, for an
+        engine that only inspects, instead of refusing it at open.  Without the feature:
+        nothing (the journal opens as it always does)."""
 
     def now(self) -> float:
         """The journal's clock (seconds since the epoch), by which leases are written and

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import sqlite3
 import time
 import uuid
@@ -20,7 +19,16 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from durable import errors
-from durable.journal import backoff, base, local_bus, migration, queries, records, sqlite_writer
+from durable.journal import (
+    backoff,
+    base,
+    local_bus,
+    migration,
+    queries,
+    records,
+    sqlite_access,
+    sqlite_writer,
+)
 
 __all__ = ["SqliteJournal", "path_from_url"]
 
@@ -79,35 +87,15 @@ class SqliteJournal(base.Features):
         self._bus = None if memory else local_bus.LocalBus(self.path)
         self._watchers: list[Callable[[str | None], None]] = []
         self._work_watchers: list[Callable[[], None]] = []
+        self._inspect = False
+        self._read_only = False
 
     # -- connection -------------------------------------------------------------
 
     async def _connect(self) -> sqlite3.Connection:
-        uri = self.path.startswith("file:")
-        if not uri:
-            folder = os.path.dirname(os.path.abspath(self.path))
-            if not os.path.isdir(folder):
-                raise errors.JournalError(
-                    f"cannot open SQLite journal {self.url!r}: folder {folder!r} does not "
-                    "exist; create it or point DURABLE_DATABASE_URL elsewhere"
-                )
-        # Opening may wait (briefly) for a lock: another process recovering the WAL index,
-        # or closing as the last connection (`open` also retries what the busy handler does
-        # not cover).  After that, writes never block the loop on the busy handler: the
-        # writer (`sqlite_writer`) retries them later instead.
-        conn = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=5.0, uri=uri
+        return sqlite_access.connect(
+            self.path, durability=self.durability, read_only=self.read_only, url=self.url
         )
-        try:
-            if not uri:
-                conn.execute("PRAGMA journal_mode=WAL")
-            sync = "FULL" if self.durability == "full" else "NORMAL"
-            conn.execute(f"PRAGMA synchronous={sync}")
-            conn.execute("PRAGMA busy_timeout=0")
-        except BaseException:
-            conn.close()
-            raise
-        return conn
 
     async def _when_free(self, attempt: Callable[[], Awaitable[_T]]) -> _T:
         """`attempt()`, retried for up to `BUSY_LIMIT` seconds while the file is locked:
@@ -123,27 +111,38 @@ class SqliteJournal(base.Features):
                     raise
             await wait.wait()
 
-    def _diagnosis(self) -> str:
-        """Why the file may be unusable, in words, for error messages."""
-        if self.path.startswith("file:"):
-            return ""
-        folder = os.path.dirname(os.path.abspath(self.path))
-        try:
-            if os.statvfs(folder).f_flag & os.ST_RDONLY:
-                return f" (folder {folder!r} is on a read-only file system)"
-        except OSError:
-            return f" (folder {folder!r} cannot be read)"
-        if not os.access(folder, os.W_OK):
-            return f" (folder {folder!r} is read-only for this user)"
-        if os.path.exists(self.path) and not os.access(self.path, os.W_OK):
-            return f" (file {self.path!r} is read-only for this user)"
-        return ""
+    @property
+    def read_only(self) -> bool:
+        return self._read_only
+
+    def allow_read_only(self) -> None:
+        """Open a journal that cannot be written read-only, instead of refusing it."""
+        self._inspect = True
 
     async def open(self) -> None:
-        """Connect, then create or migrate the schema; start hearing other processes."""
+        """Connect, then create or migrate the schema; start hearing other processes.
+
+        A journal that cannot be written (`sqlite_access`) is refused, or opened
+        read-only after `allow_read_only`.
+        """
+        reason = sqlite_access.read_only_reason(self.path)
+        if reason and not self._inspect:
+            raise errors.JournalError(
+                f"SQLite journal {self.url!r} is read-only{reason}: an engine that starts or "
+                "executes runs must write to it. Make it writable (remount the file system "
+                "read-write, fix its permissions), or inspect it as it is "
+                "with `durable list`, `show`, `history` or `replay`, which open it read-only"
+            )
+        self._read_only = bool(reason)
+        self._writer.read_only = reason or None
+        if self._read_only and self._bus is not None:
+            self._bus = None  # nobody to wake: this engine writes nothing
         try:
             self._conn = await self._when_free(self._connect)
-            await self._when_free(self._migrate)
+            if self._read_only:
+                sqlite_access.check_schema(self._conn, self.url)
+            else:
+                await self._when_free(self._migrate)
             if self._bus is not None:
                 for callback in self._watchers:
                     self._bus.on_change(callback)
@@ -159,8 +158,8 @@ class SqliteJournal(base.Features):
                 raise
             raise errors.JournalError(
                 f"cannot open SQLite journal {self.url!r}: {exc.__cause__ or exc}"
-                f"{self._diagnosis()}; the journal needs a writable file in a writable "
-                "folder (WAL mode creates -wal and -shm files beside it)"
+                f"{sqlite_access.read_only_reason(self.path)}; the journal needs a writable "
+                "file in a writable folder (WAL mode creates -wal and -shm files beside it)"
             ) from exc
 
     async def _migrate(self) -> None:
@@ -235,7 +234,7 @@ class SqliteJournal(base.Features):
         def op(conn: sqlite3.Connection) -> bool:
             return conn.execute(_Q["insert_run"], records.new_run_values(run)).rowcount == 1
 
-        if await self._writer.write(op):
+        if await self._writer.write(op, run=run.id):
             self._announce(run.id, work=run.owner is None)
             return records.created_run(run), True
         record = await self.get_run(run.id)
@@ -294,14 +293,14 @@ class SqliteJournal(base.Features):
             self._check_owner(conn, owner, attempt.run_id)
             conn.execute(_Q["insert_attempt"], records.attempt_values(attempt))
 
-        await self._writer.write(op)
+        await self._writer.write(op, run=attempt.run_id)
 
     async def set_timer(self, owner: str, timer: base.TimerRecord) -> None:
         def op(conn: sqlite3.Connection) -> None:
             self._check_owner(conn, owner, timer.run_id)
             conn.execute(_Q["insert_timer"], records.timer_values(timer))
 
-        await self._writer.write(op)
+        await self._writer.write(op, run=timer.run_id)
 
     async def update_run(self, owner: str, update: base.RunUpdate) -> None:
         finished = update.status in base.TERMINAL
@@ -329,7 +328,7 @@ class SqliteJournal(base.Features):
                 return row is not None and row[0] is not None
             return False
 
-        frees_room = await self._writer.write(op)
+        frees_room = await self._writer.write(op, run=update.run_id)
         self._announce(update.run_id, work=bool(frees_room))
 
     @contextlib.asynccontextmanager
@@ -384,7 +383,7 @@ class SqliteJournal(base.Features):
             ).fetchone()
             return row is not None
 
-        if not await self._writer.write(op):
+        if not await self._writer.write(op, run=run_id):
             return None
         return await self.get_run(run_id)
 
@@ -449,7 +448,7 @@ class SqliteJournal(base.Features):
             cur = conn.execute(_Q["insert_message"], (run_id, topic, value, time.time(), key))
             return cur.rowcount == 1
 
-        sent = bool(await self._writer.write(op))
+        sent = bool(await self._writer.write(op, run=run_id))
         self._announce(run_id)
         return sent
 
@@ -503,7 +502,7 @@ class SqliteJournal(base.Features):
             conn.execute(_Q["reopen_run"], (time.time(), run_id))
             return len(moved)
 
-        moved = int(await self._writer.write(op))
+        moved = int(await self._writer.write(op, run=run_id))
         self._announce(run_id, work=True)
         return moved
 
@@ -511,7 +510,7 @@ class SqliteJournal(base.Features):
         def op(conn: sqlite3.Connection) -> int:
             return conn.execute(_Q["copy_entries"], (target_id, source_id, before_seq)).rowcount
 
-        return int(await self._writer.write(op))
+        return int(await self._writer.write(op, run=target_id))
 
     async def list_finished(
         self, *, after: float, after_id: str = "", before: float | None = None, limit: int = 1000

@@ -26,6 +26,7 @@ __all__ = ["BUSY_LIMIT", "GroupWriter", "Op", "is_locked"]
 BUSY_LIMIT = 30.0
 
 Op = Callable[[sqlite3.Connection], Any]
+_Pending = tuple[Op, "asyncio.Future[Any]", str | None]
 
 
 def is_locked(exc: sqlite3.Error) -> bool:
@@ -42,7 +43,7 @@ class GroupWriter:
     def __init__(self, url: str, connection: Callable[[], sqlite3.Connection | None]) -> None:
         self._url = url
         self._connection = connection
-        self._pending: list[tuple[Op, asyncio.Future[Any]]] = []
+        self._pending: list[_Pending] = []
         self._flush_handle: asyncio.Handle | asyncio.TimerHandle | None = None
         self._busy_since: float | None = None
         # Adaptive commit: alone, a write commits at once (no loop hop); when writes
@@ -51,18 +52,36 @@ class GroupWriter:
         self._eager_marker: asyncio.Handle | None = None
         self._eager_key: str | None = None
         self._single_flushes = 0
+        # why the journal was opened read-only (`sqlite_access`), None when it was not
+        self.read_only: str | None = None
 
-    def write(self, op: Op, key: str | None = None) -> asyncio.Future[Any]:
+    def write(
+        self, op: Op, key: str | None = None, *, run: str | None = None
+    ) -> asyncio.Future[Any]:
         """Run ``op(conn)`` in a write transaction; the future gets its result once
-        committed.  `key` (a run id) lets a run's consecutive writes commit eagerly."""
+        committed.  `key` (a run id) lets a run's consecutive writes commit eagerly;
+        `run` (default `key`) is the run a failed commit's error names."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
+        run = run or key
         if self._connection() is None:  # closed or abandoned: fail here, not in a callback
             future.set_exception(
-                errors.JournalError(f"SQLite journal {self._url!r} is not open (or was closed)")
+                errors.JournalError(
+                    f"SQLite journal {self._url!r} is not open (or was closed)", workflow_id=run
+                )
             )
             return future
-        self._pending.append((op, future))
+        if self.read_only is not None:
+            future.set_exception(
+                errors.JournalError(
+                    f"SQLite journal {self._url!r} was opened read-only{self.read_only} to "
+                    f"be inspected: no write{_of(run)} can be made. Make it writable, then "
+                    "open an engine on it again",
+                    workflow_id=run,
+                )
+            )
+            return future
+        self._pending.append((op, future, run))
         if self._eager and self._flush_handle is None:
             if self._eager_marker is None:
                 self._eager_marker = loop.call_soon(self._end_of_iteration)
@@ -90,7 +109,7 @@ class GroupWriter:
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
-        for _, future in self._pending:
+        for _, future, _ in self._pending:
             future.cancel()
         self._pending = []
 
@@ -122,7 +141,7 @@ class GroupWriter:
             return
         results: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
         try:
-            for op, future in batch:
+            for op, future, _ in batch:
                 try:
                     results.append((future, op(conn), None))
                 except (base.LeaseLost, errors.DurableError) as exc:
@@ -144,7 +163,7 @@ class GroupWriter:
             else:
                 future.set_result(value)
 
-    def _retry_later(self, batch: list[tuple[Op, asyncio.Future[Any]]]) -> bool:
+    def _retry_later(self, batch: list[_Pending]) -> bool:
         # not `backoff.Backoff`: the wait grows with how long the lock has been busy
         # (1 ms, reaching 50 ms after 2.5 s), not by doubling per try, because the lock
         # is mostly held for one commit of another process, a matter of milliseconds
@@ -159,13 +178,46 @@ class GroupWriter:
             self._flush_handle = asyncio.get_running_loop().call_later(delay, self._flush)
         return True
 
-    def _fail(self, batch: list[tuple[Op, asyncio.Future[Any]]], exc: sqlite3.Error) -> None:
+    def _fail(self, batch: list[_Pending], exc: sqlite3.Error) -> None:
         self._busy_since = None
-        for _, future in batch:
+        for _, future, run in batch:
             if not future.done():
                 error = errors.JournalError(
-                    f"SQLite journal {self._url!r} could not commit: {exc}; nothing of this "
-                    "write was kept, the journal holds what it held before"
+                    f"SQLite journal {self._url!r} could not commit a write{_of(run)}: {exc}; "
+                    "nothing of this write was kept, the journal holds what it held before. "
+                    f"{_advice(exc, run)}",
+                    workflow_id=run,
                 )
                 error.__cause__ = exc
                 future.set_exception(error)
+
+
+def _of(run: str | None) -> str:
+    return "" if run is None else f" of run {run!r}"
+
+
+def _advice(exc: sqlite3.Error, run: str | None) -> str:
+    """What to do about a failed commit, by what SQLite said."""
+    text = str(exc).lower()
+    if "full" in text:
+        cause = "Free space on the disk that holds the journal"
+    elif "readonly" in text or "read-only" in text:
+        cause = (
+            "Make the journal writable again (remount the file system read-write, fix "
+            "its permissions)"
+        )
+    elif "locked" in text or "busy" in text:
+        cause = (
+            f"Another process held the journal's write lock for more than {BUSY_LIMIT:.0f} s: "
+            "find what holds it (`fuser` on the file)"
+        )
+    elif "i/o" in text or "disk" in text:
+        cause = "Check the disk that holds the journal (the kernel log says which error it gave)"
+    else:
+        cause = "Fix the cause"
+    if run is None:
+        return f"{cause}, then try again."
+    return (
+        f"{cause}: a run stopped by this is carried on from its journal once storage "
+        f"works again, and a start of {run!r} may be repeated (the same id starts it once)."
+    )

@@ -109,7 +109,8 @@ class Call:
             except asyncio.CancelledError as cancel:
                 if not signals.journaled_cancel(cancel):
                     raise
-                entry = self.entry("cancelled", output=str(cancel.args[0]).encode())
+                reason = codec_mod.frame(str(cancel.args[0]).encode())
+                entry = self.entry("cancelled", output=reason)
             if entry is self._written:
                 outcome = self.executor.sequencer.committed(self.seq, entry)
             else:

@@ -470,28 +470,34 @@ class Executor:
     def outcome_of(self, entry: base.EntryRecord) -> Any:
         """The value a journal entry hands back, or the exception it raises."""
         codec, what = self.host.codec, f"result of {entry.kind} {entry.name!r} (seq {entry.seq})"
+        run_id, seq = self.run.id, entry.seq
         try:
             if entry.status == "ok":
                 if entry.output is None:
                     return None
-                return codec.decode(entry.output, what=what, workflow_id=self.run.id)
+                return codec.decode(entry.output, what=what, workflow_id=run_id, seq=seq)
             if entry.status == "cancelled":
                 if entry.kind == Kind.CHILD:
                     raise errors.Cancelled(workflow_id=entry.child_id)
-                raise asyncio.CancelledError(entry.output.decode() if entry.output else None)
+                reason = None
+                if entry.output:
+                    text = codec_mod.unframe(entry.output, what=what, workflow_id=run_id, seq=seq)
+                    reason = text.decode(errors="replace")
+                raise asyncio.CancelledError(reason)
             if entry.error is None or entry.status != "error":
                 raise errors.JournalError(
                     f"{what} of workflow {self.run.id!r} has status {entry.status!r} and "
-                    "no usable outcome; the row was left as it is",
+                    "no usable outcome; the row was left as it is. "
+                    f"{codec_mod.corrupt_advice(run_id, seq)}",
                     workflow_id=self.run.id,
                     seq=entry.seq,
                 )
-            error = codec.decode_error(entry.error, workflow_id=self.run.id)
+            error = codec.decode_error(entry.error, workflow_id=run_id, seq=seq)
         except (errors.JournalError, errors.SerializationError) as exc:
             exc.seq = entry.seq
             raise self.diverge(exc) from exc.__cause__
         if entry.kind == Kind.CHILD:
-            record = codec.decode_error_record(entry.error)
+            record = codec.decode_error_record(entry.error, workflow_id=run_id, seq=seq)
             failed = errors.WorkflowFailed(
                 workflow_id=entry.child_id,
                 error_type=record.type.replace(":", "."),

@@ -103,9 +103,8 @@ async def race(*awaitables: Awaitable[Any]) -> Any:
         await _give_up(tasks, cancel.args[0] if cancel.args else None)
         if not signals.journaled_cancel(cancel):
             raise
-        call.decode(
-            await (await call.commit(call.entry("cancelled", output=cancel.args[0].encode())))
-        )
+        reason = codec_mod.frame(cancel.args[0].encode())
+        call.decode(await (await call.commit(call.entry("cancelled", output=reason))))
         raise
     output = call.codec.encode(tasks.index(winner), what="race winner")
     call.decode(await (await call.commit(call.entry("ok", output=output))))

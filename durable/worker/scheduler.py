@@ -71,6 +71,8 @@ class Scheduler:
         # those not released yet (the journal was down): released as soon as it is back
         self._stopped: dict[str, errors.JournalError] = {}
         self.unreleased: set[str] = set()
+        # leases that looked expired, with when first seen so (`_unrenewed`)
+        self._lease_seen: dict[str, tuple[tuple[str | None, float | None], float]] = {}
         self.dispatcher = dispatch.Dispatcher(self)
 
     # -- lifecycle --------------------------------------------------------------------
@@ -318,11 +320,35 @@ class Scheduler:
             return False
         if leases.is_dead(record.owner):
             return True
-        if record.lease_expires_at is not None and record.lease_expires_at < moment:
-            return True  # a paused or cut-off holder: its lease has run out
+        expired = record.lease_expires_at is not None and record.lease_expires_at < moment
         if leases.is_alive(record.owner):  # a live process of this machine holds it,
-            return False  # whatever the database says (its lock may be re-taken yet)
+            # whatever the database says (its lock may be re-taken yet): only a paused one
+            # is taken over, once its lease has run out and gone unrenewed for a lease
+            if not expired:
+                self._lease_seen.pop(record.id, None)
+                return False
+            return self._unrenewed(record)
+        if expired:
+            return True  # a paused or cut-off holder: its lease has run out
         return not await self.journal.owner_alive(record.owner)
+
+    def _unrenewed(self, record: base.RunRecord) -> bool:
+        """Whether `record`'s lease has stayed as it is for a whole lease period, by this
+        process's monotonic clock.  A holder that renews its lease is not paused, however
+        far its lease looks expired: a wall clock that is off here (or there) moves the
+        expiry, not the renewals."""
+        seen = (record.owner, record.lease_expires_at)
+        now = time.monotonic()
+        first = self._lease_seen.get(record.id)
+        if first is None or first[0] != seen:
+            if len(self._lease_seen) > 10_000:  # runs that finished meanwhile: start over
+                self._lease_seen.clear()
+            self._lease_seen[record.id] = (seen, now)
+            return False
+        if now - first[1] < self.lease:
+            return False
+        del self._lease_seen[record.id]
+        return True
 
     def drain(self) -> None:
         """Stop taking runs; running ones stop at their next durable call, then are released."""

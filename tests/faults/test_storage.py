@@ -92,3 +92,24 @@ async def test_a_corrupt_run_input_fails_the_run_naming_it(sqlite_url: str) -> N
     cause = failure.value.__cause__
     assert isinstance(cause, durable.JournalError)
     assert "workflow input of workflow 'garbled'" in str(cause) and "corrupt" in str(cause)
+
+
+async def test_a_start_on_a_full_disk_names_the_run_and_what_to_do(small_disk: Path) -> None:
+    url = f"sqlite:///{small_disk / 'journal.db'}"
+    async with durable.Engine(url, poll_interval=0) as engine:
+        await engine.run(echo, 1, workflow_id="before")
+        with open(small_disk / "ballast", "wb") as ballast:
+            with contextlib.suppress(OSError):  # fill it to the last block
+                while True:
+                    ballast.write(b"\0" * 65536)
+                    ballast.flush()
+        with pytest.raises(durable.JournalError) as error:
+            await engine.start(echo, 2, workflow_id="d014")
+        text = str(error.value)
+        assert error.value.workflow_id == "d014"
+        assert "run 'd014'" in text and "full" in text, text
+        assert "Free space on the disk" in text and "the same id starts it once" in text, text
+        (small_disk / "ballast").unlink()
+        # room again: the same start goes through, and the earlier run is intact
+        assert await (await engine.start(echo, 2, workflow_id="d014")).result(timeout=10) == 2
+        assert await engine.get("before").result() == 1
