@@ -151,10 +151,14 @@ def _history_entry(
 
 
 def _output(codec: codec_mod.Codec, entry: base.EntryRecord, value: bytes) -> Any:
-    if entry.status == "cancelled":
-        # why it was given up on ("durable: race lost"), journaled as text, not a payload
-        return value.decode("utf-8", "replace")
     what = f"the value of entry {entry.seq} ({entry.kind} {entry.name!r})"
+    if entry.status == "cancelled":
+        # why it was given up on ("durable: lost a race"): checked text, not a codec payload
+        try:
+            text = codec_mod.unframe(value, what=what, workflow_id=entry.run_id, seq=entry.seq)
+        except errors.DurableError as exc:
+            return Undecodable(str(exc))
+        return text.decode("utf-8", "replace")
     try:
         return codec.decode(value, what=what, workflow_id=entry.run_id, seq=entry.seq)
     except errors.TypeNotFound as missing:
