@@ -152,10 +152,10 @@ class EventStream(Response):
     media_type = "text/event-stream"
 
     def __init__(self, events: Callable[[], AsyncIterator[bytes]], watchers: Watchers) -> None:
-        super().__init__(
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-            media_type=self.media_type,
-        )
+        # not Response.__init__: it would declare a Content-Length (of an empty body)
+        self.status_code = 200
+        self.background = None
+        self.init_headers({"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
         self.events = events
         self.watchers = watchers
 
