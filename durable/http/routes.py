@@ -38,6 +38,7 @@ class Api:
     max_wait: float = 300.0
     watchers: streaming.Watchers = field(default_factory=streaming.Watchers)
     openapi: dict[str, Any] = field(default_factory=dict)
+    openapi_body: bytes = b""
 
 
 def _api(request: Request) -> Api:
@@ -294,7 +295,10 @@ async def hook(request: Request) -> Response:
 
 
 async def openapi_json(request: Request) -> Response:
-    return JSONResponse(_api(request).openapi)
+    api = _api(request)
+    if not api.openapi_body:
+        api.openapi_body = JSONResponse(api.openapi).body  # rendered once
+    return Response(api.openapi_body, media_type="application/json")
 
 
 _WAIT = Param(

@@ -277,3 +277,9 @@ async def test_openapi_documents_every_route(api) -> None:
         "metadata",
     }
     assert flows.HOOK_SECRET not in str(document)
+
+
+def test_public_names_of_durable_http() -> None:
+    import durable.http
+
+    assert durable.http.__all__ == ["Webhook", "create_app", "webhook"]
