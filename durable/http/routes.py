@@ -297,7 +297,7 @@ async def hook(request: Request) -> Response:
 async def openapi_json(request: Request) -> Response:
     api = _api(request)
     if not api.openapi_body:
-        api.openapi_body = JSONResponse(api.openapi).body  # rendered once
+        api.openapi_body = bytes(JSONResponse(api.openapi).body)  # rendered once
     return Response(api.openapi_body, media_type="application/json")
 
 
