@@ -364,6 +364,7 @@ class SqliteJournal(base.Features):
                     if tx.entry is not None:
                         await db.execute(_Q["insert_entry"], records.entry_values(tx.entry))
                     await db.execute("COMMIT")
+                self._announce(run_id)
             except BaseException:
                 with contextlib.suppress(sqlite3.Error):
                     await db.execute("ROLLBACK")

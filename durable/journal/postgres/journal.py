@@ -301,7 +301,7 @@ class PostgresJournal(base.Features):
         params: dict[str, Any] = dict.fromkeys(records.ENTRY_COLUMNS)
         if entry is not None:
             params.update(_entry_params(entry))
-        params.update(run_id=run_id, owner=owner, write=entry is not None)
+        params.update(run_id=run_id, owner=owner, write=entry is not None, channel=self.channel)
         try:
             cur = await conn.execute(self._q["tx_append_entry"], params)
             row = await cur.fetchone()

@@ -146,7 +146,8 @@ ins AS (
     WHERE %(write)s AND EXISTS (SELECT 1 FROM held WHERE owner = %(owner)s)
     ON CONFLICT (run_id, seq) DO NOTHING
 )
-SELECT owner FROM held;
+-- the new entry is news for the run's watchers (undone with the rest on a rollback)
+SELECT owner, pg_notify(%(channel)s, %(run_id)s) FROM held;
 
 -- name: insert_attempt
 WITH held AS (
