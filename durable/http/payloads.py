@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 from starlette.requests import Request
@@ -46,28 +46,32 @@ T = TypeVar("T")
 
 _plain = msgspec.msgpack.Decoder()
 
+# text the journal keeps in a column: no NUL (Postgres text cannot hold one)
+Text = Annotated[str, msgspec.Meta(pattern="^[^\x00]*$", max_length=1000)]
+Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+
 
 class StartBody(msgspec.Struct, forbid_unknown_fields=True):
     """Body of ``POST /api/workflows/{name}/runs`` (every field optional)."""
 
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
-    queue: str | None = None
+    queue: Text | None = None
     metadata: dict[str, Any] = {}
-    priority: int = 0
+    priority: Int64 = 0
 
 
 class MessageBody(msgspec.Struct, forbid_unknown_fields=True):
     """Body of ``POST /api/runs/{id}/messages``."""
 
-    topic: str
+    topic: Text
     value: Any = None
 
 
 class ForkBody(msgspec.Struct, forbid_unknown_fields=True):
     """Body of ``POST /api/runs/{id}/fork``."""
 
-    from_step: int
+    from_step: Int64
 
 
 # -- values -----------------------------------------------------------------------------

@@ -46,6 +46,14 @@ def _api(request: Request) -> Api:
     return api
 
 
+def _param(request: Request, name: str) -> str:
+    """A path parameter; 400 for a NUL character, which no journal column can hold."""
+    value: str = request.path_params[name]
+    if "\x00" in value:
+        raise ApiError(400, "bad_text", f"{name} holds a NUL character")
+    return value
+
+
 def _wait(request: Request, api: Api) -> float:
     text = request.query_params.get("wait", "0")
     try:
@@ -70,7 +78,7 @@ def _gone() -> Response:
 
 async def start_run(request: Request) -> Response:
     api = _api(request)
-    name = request.path_params["name"]
+    name = _param(request, "name")
     body = await payloads.read_json(request, payloads.StartBody, api.max_body, empty_ok=True)
     if registry.lookup_workflow(name) is None:
         known = ", ".join(sorted(registry.workflow_names())[:20]) or "none"
@@ -142,13 +150,13 @@ async def list_runs(request: Request) -> Response:
 
 
 async def get_run(request: Request) -> Response:
-    record = await _record(_api(request), request.path_params["id"])
+    record = await _record(_api(request), _param(request, "id"))
     return JSONResponse(payloads.run_json(record))
 
 
 async def get_result(request: Request) -> Response:
     api = _api(request)
-    run_id = request.path_params["id"]
+    run_id = _param(request, "id")
     wait = _wait(request, api)
     try:
         work = streaming.wait_finished(api.engine, run_id, wait)
@@ -172,7 +180,7 @@ async def get_result(request: Request) -> Response:
 
 async def get_history(request: Request) -> Response:
     api = _api(request)
-    run_id = request.path_params["id"]
+    run_id = _param(request, "id")
     load = await api.engine.journal.load(run_id)
     if load is None:
         raise errors.WorkflowNotFound(workflow_id=run_id)
@@ -181,13 +189,13 @@ async def get_history(request: Request) -> Response:
 
 
 async def get_lineage(request: Request) -> Response:
-    node = await _api(request).engine.lineage(request.path_params["id"])
+    node = await _api(request).engine.lineage(_param(request, "id"))
     return JSONResponse(payloads.lineage_json(node))
 
 
 async def get_event(request: Request) -> Response:
     api = _api(request)
-    run_id, key = request.path_params["id"], request.path_params["key"]
+    run_id, key = _param(request, "id"), _param(request, "key")
     wait = _wait(request, api)
     try:
         work = streaming.wait_event(api.engine, run_id, key, wait)
@@ -201,7 +209,7 @@ async def get_event(request: Request) -> Response:
 
 async def stream(request: Request) -> Response:
     api = _api(request)
-    run_id = request.path_params["id"]
+    run_id = _param(request, "id")
     await _record(api, run_id)  # 404 before the stream starts
     last = request.headers.get("last-event-id", "")
     after = int(last) if last.lstrip("-").isdigit() else -1
@@ -215,7 +223,7 @@ async def stream(request: Request) -> Response:
 
 async def send_message(request: Request) -> Response:
     api = _api(request)
-    run_id = request.path_params["id"]
+    run_id = _param(request, "id")
     body = await payloads.read_json(request, payloads.MessageBody, api.max_body)
     record = await _record(api, run_id)
     if record.status in base.TERMINAL:
@@ -228,14 +236,14 @@ async def send_message(request: Request) -> Response:
 
 async def cancel(request: Request) -> Response:
     api = _api(request)
-    run_id = request.path_params["id"]
+    run_id = _param(request, "id")
     await api.engine.cancel(run_id)
     return JSONResponse(payloads.run_json(await _record(api, run_id)))
 
 
 async def resume(request: Request) -> Response:
     api = _api(request)
-    run_id = request.path_params["id"]
+    run_id = _param(request, "id")
     try:
         await api.engine.resume(run_id)
     except errors.NotRegistered:
@@ -245,14 +253,14 @@ async def resume(request: Request) -> Response:
 
 async def restart(request: Request) -> Response:
     api = _api(request)
-    await _record(api, request.path_params["id"])
-    run = await api.engine.restart(request.path_params["id"])
+    await _record(api, _param(request, "id"))
+    run = await api.engine.restart(_param(request, "id"))
     return JSONResponse(payloads.run_json(await _record(api, run.id)), 201)
 
 
 async def fork(request: Request) -> Response:
     api = _api(request)
-    run_id = request.path_params["id"]
+    run_id = _param(request, "id")
     body = await payloads.read_json(request, payloads.ForkBody, api.max_body)
     if body.from_step < 0:
         raise ApiError(400, "invalid_body", "from_step: give a sequence number from 0")
@@ -266,7 +274,7 @@ async def fork(request: Request) -> Response:
 
 async def hook(request: Request) -> Response:
     api = _api(request)
-    name = request.path_params["name"]
+    name = _param(request, "name")
     found = api.hooks.get(name)
     if found is None:
         raise ApiError(404, "unknown_hook", f"no webhook {name!r} is registered in this server")

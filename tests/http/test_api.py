@@ -223,6 +223,17 @@ async def test_list_is_paginated_newest_first(api) -> None:
         ("GET", "/api/nowhere", {}, 404, "not_found"),
         ("DELETE", "/api/runs", {}, 405, "method_not_allowed"),
         ("POST", "/api/hooks/nope", {"content": b"{}"}, 404, "unknown_hook"),
+        ("GET", "/api/runs/a%00b", {}, 400, "bad_text"),
+        ("GET", "/api/runs/x/events/a%00b", {}, 400, "bad_text"),
+        ("POST", "/api/runs/x/messages", {"json": {"topic": "a\x00"}}, 400, "invalid_body"),
+        ("POST", "/api/workflows/http.add/runs", {"json": {"queue": "q\x00"}}, 400, "invalid_body"),
+        (
+            "POST",
+            "/api/workflows/http.add/runs",
+            {"json": {"priority": 2**70}},
+            400,
+            "invalid_body",
+        ),
     ],
 )
 async def test_bad_input_gets_a_json_error(api, method, path, kwargs, status, error) -> None:
