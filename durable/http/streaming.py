@@ -147,7 +147,9 @@ async def run_events(engine: Engine, run_id: str, after: int) -> AsyncIterator[b
 
 class EventStream(Response):
     """A ``text/event-stream`` response that stops producing as soon as the client
-    disconnects (Starlette's StreamingResponse notices only at its next write)."""
+    disconnects: it listens for ``http.disconnect`` itself, whatever ASGI version the
+    server speaks (a StreamingResponse may notice only at its next write, which for an
+    idle run is the next keep-alive)."""
 
     media_type = "text/event-stream"
 
