@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import socket
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -28,9 +29,9 @@ class ServeError(Exception):
 
 async def cmd_serve(args: argparse.Namespace) -> int:
     try:
-        import uvicorn
+        import uvicorn  # noqa: F401  (checked here: one clear line when it is missing)
 
-        from durable.http import auth, create_app
+        from durable.http import auth
     except ImportError as exc:
         raise ServeError(
             f"durable serve needs the server extra ({exc}): pip install 'durable[server]'"
@@ -41,6 +42,16 @@ async def cmd_serve(args: argparse.Namespace) -> int:
             f"refusing to serve on {args.host}, which is not a loopback address, without a "
             f"token: set {auth.ENV} or --token-file (or bind 127.0.0.1)"
         )
+    listening = _bind(args.host, args.port)
+    with listening:
+        return await _serve(args, listening, tokens)
+
+
+async def _serve(args: argparse.Namespace, listening: socket.socket, tokens: Any) -> int:
+    import uvicorn
+
+    from durable.http import create_app
+
     engine = Engine(args.db, execute=not args.no_execute)
     async with engine:
         app = create_app(
@@ -55,18 +66,36 @@ async def cmd_serve(args: argparse.Namespace) -> int:
             access_log=args.log_level in ("info", "debug", "trace"),
         )
         server = uvicorn.Server(config)
-        task = asyncio.ensure_future(server.serve())
+        task = asyncio.ensure_future(server.serve(sockets=[listening]))
         while not server.started and not task.done():
             await asyncio.sleep(0.01)
         if server.started:
-            host, port = server.servers[0].sockets[0].getsockname()[:2]
+            host, port = listening.getsockname()[:2]
+            shown = f"[{host}]" if ":" in host else host
             guarded = f"{len(tokens)} token(s)" if tokens else "no token"
-            print(f"durable: serving http://{host}:{port} ({guarded})", file=sys.stderr)
+            print(f"durable: serving http://{shown}:{port} ({guarded})", file=sys.stderr)
             sys.stderr.flush()
         await task
-        if not server.started:
-            raise ServeError(f"could not serve on {args.host}:{args.port} (see above)")
     return 0
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so that a taken port is one line, not uvicorn's
+    exit from inside its task."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError:
+            sock.close()
+            raise
+    except OSError as exc:
+        raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
 
 
 def add_parser(commands: Any, add: Callable[..., argparse.ArgumentParser]) -> None:

@@ -3,6 +3,7 @@ refusing a public address without one.  Against real ``durable serve`` processes
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 
@@ -83,6 +84,25 @@ async def test_serve_binds_a_public_address_with_a_token(processes, db_url) -> N
         assert (await client.get("/api/runs")).status_code == 401
         ok = await client.get("/api/runs", headers={"Authorization": "Bearer t"})
         assert ok.status_code == 200
+
+
+def test_serve_reports_a_taken_port_in_one_line(db_url) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        done = subprocess.run(
+            [sys.executable, "-m", "durable.cli", "--db", db_url, "serve", "--port", port],
+            cwd=ROOT,
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"durable: error: cannot listen on 127.0.0.1:{port}: Address already in use"
+    ]
 
 
 def test_loopback_addresses() -> None:
