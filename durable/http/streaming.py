@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, TypeVar
@@ -32,6 +33,7 @@ __all__ = ["ClientGone", "EventStream", "Watchers", "until_disconnect", "wait_ev
 T = TypeVar("T")
 
 FALLBACK = 15.0  # seconds between looks that no notification prompted (and keep-alives)
+READ_EVERY = 0.05  # a stream reads its run's journal at most this often
 
 
 class ClientGone(Exception):
@@ -123,8 +125,14 @@ async def run_events(engine: Engine, run_id: str, after: int) -> AsyncIterator[b
     scheduler = engine.scheduler
     sent: dict[int, tuple[int, str]] = {}
     status: str | None = None
+    loaded_at = -math.inf
     while True:
+        # a busy run notifies each commit: read its journal at most every READ_EVERY s
+        pause = READ_EVERY - (time.monotonic() - loaded_at)
+        if pause > 0:
+            await asyncio.sleep(pause)
         since = scheduler.changed(run_id).count  # before the read: no news is missed
+        loaded_at = time.monotonic()
         load = await engine.journal.load(run_id)
         if load is None:
             raise errors.WorkflowNotFound(workflow_id=run_id)

@@ -22,6 +22,8 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 import durable
 import durable.http
@@ -55,11 +57,16 @@ async def api_factory(db_url: str) -> AsyncIterator[Callable[..., Any]]:
     """``await api_factory(execute=True, **create_app options)`` -> `Served`."""
     servers: list[tuple[uvicorn.Server, asyncio.Task[None], durable.Engine]] = []
 
-    async def factory(*, execute: bool = True, **options: Any) -> Served:
+    async def factory(*, execute: bool = True, mount: str = "", **options: Any) -> Served:
         engine = durable.Engine(db_url, execute=execute, poll_interval=0.5)
         await engine.open()
         app = durable.http.create_app(engine, **options)
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="error")
+        served_app: Any = app
+        if mount:  # inside a service of its own, under a prefix
+            served_app = Starlette(routes=[Mount(mount, app=app)])
+        config = uvicorn.Config(
+            served_app, host="127.0.0.1", port=0, lifespan="off", log_level="error"
+        )
         server = uvicorn.Server(config)
         server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         task = asyncio.ensure_future(server.serve())
@@ -68,7 +75,7 @@ async def api_factory(db_url: str) -> AsyncIterator[Callable[..., Any]]:
             await asyncio.sleep(0.01)
         servers.append((server, task, engine))
         port = server.servers[0].sockets[0].getsockname()[1]
-        return Served(f"http://127.0.0.1:{port}", engine, app)
+        return Served(f"http://127.0.0.1:{port}{mount}", engine, app)
 
     yield factory
     for server, task, engine in reversed(servers):

@@ -7,6 +7,8 @@ import hashlib
 import hmac
 import json
 
+import pytest
+
 from tests.http import flows
 
 
@@ -59,11 +61,19 @@ async def test_unsigned_or_badly_signed_deliveries_start_nothing(api) -> None:
     assert await api.engine.list() == []
 
 
-async def test_webhooks_need_no_bearer_token_but_their_signature(api_factory) -> None:
-    served = await api_factory(tokens=["tok"])
+@pytest.mark.parametrize("mount", ["", "/durable"])
+async def test_webhooks_need_no_bearer_token_but_their_signature(api_factory, mount) -> None:
+    served = await api_factory(tokens=["tok"], mount=mount)
     body = b'{"ref": "t"}'
     async with served.client() as client:  # no token
         assert (await client.post("/api/hooks/push", content=body)).status_code == 401
         signed = await client.post("/api/hooks/push", content=body, headers=_signed(body))
         assert signed.status_code == 201
         assert (await client.get("/api/runs")).status_code == 401
+    async with served.client("tok") as client:
+        runs = (await client.get("/api/runs")).json()["runs"]
+        assert [run["id"] for run in runs] == [
+            "hook:push:sha256-" + hashlib.sha256(body).hexdigest()
+        ]
+        made = await client.post("/api/workflows/http.add/runs", json={"args": [1]})
+        assert made.headers["location"] == f"{mount}/api/runs/{made.json()['id']}"
