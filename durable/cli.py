@@ -25,7 +25,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from durable import cli_output as output
-from durable import errors, export
+from durable import cli_serve, errors, export
 from durable.engine import Engine
 from durable.journal import base
 from durable.runtime import registry, replayer
@@ -515,6 +515,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_inspection(commands)
     _add_operations(commands)
     _add_debugging(commands)
+    cli_serve.add_parser(commands, _add)
     return parser
 
 
@@ -541,7 +542,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command != "worker":
             import_modules(args)
         return asyncio.run(handler(args))
-    except (errors.DurableError, UsageError, OSError, ValueError) as exc:
+    except (errors.DurableError, UsageError, cli_serve.ServeError, OSError, ValueError) as exc:
         print(_one_line(exc), file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -196,6 +196,33 @@ class Engine:
         more point, so low priority work is never starved.  `metadata` is visible as
         ``durable.context().metadata`` in the run and its children.
         """
+        run, _, _ = await self.submit(
+            wf,
+            args,
+            kwargs,
+            workflow_id=workflow_id,
+            queue=queue,
+            metadata=metadata,
+            priority=priority,
+        )
+        return run
+
+    async def submit(
+        self,
+        wf: Workflow[..., Any] | str,
+        args: Sequence[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+        *,
+        workflow_id: str | None = None,
+        queue: Queue | str | None = None,
+        metadata: dict[str, Any] | None = None,
+        priority: int = 0,
+    ) -> tuple[Run, base.RunRecord, bool]:
+        """`start` with the arguments as a sequence and a mapping, returning also the
+        run's stored row and whether this call created it (False: the id existed, and
+        the row is that run's, whatever its input).  The journal's unique run id decides,
+        so of concurrent calls with one id exactly one gets True."""
+        args, kwargs = tuple(args), dict(kwargs or {})
         definition = self._definition(wf)
         run_id = workflow_id or uuid.uuid4().hex
         now = time.time()
@@ -222,7 +249,7 @@ class Engine:
             runner.launch(base.RunLoad(run=record, entries=[], attempts=[], timers=[]), definition)
         elif created and self.execute and runner.open and runner.queue_slots(queue) > 0:
             await runner.take_over(record)
-        return Run(self, run_id)
+        return Run(self, run_id), record, created
 
     async def run(self, wf: Workflow[..., R] | str, *args: Any, **kwargs: Any) -> Any:
         """Start a run and wait for its result."""

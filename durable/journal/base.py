@@ -234,8 +234,11 @@ class Journal(Protocol):
         parent_id: str | None = None,
         root_id: str | None = None,
         limit: int = 100,
+        before: tuple[float, str] | None = None,
     ) -> list[RunRecord]:
-        """Runs, newest first, filtered by any of status, name, parent and root."""
+        """Runs, newest first (``created_at``, then id, descending), filtered by any of
+        status, name, parent and root; with `before` = ``(created_at, id)`` of a run, only
+        the runs listed after it (a page cursor that holds while runs are added)."""
 
     async def load(self, run_id: str) -> RunLoad | None:
         """The run with all its entries (in seq order), attempts and timers, in one read."""

@@ -196,6 +196,9 @@ class SqliteJournal(base.Features):
             self._bus.on_work(callback)
 
     def _announce(self, run_id: str | None, *, work: bool = False) -> None:
+        if run_id is not None:  # heard here too, as LISTEN hears its own session's NOTIFY
+            for callback in self._watchers:
+                callback(run_id)
         if self._bus is not None:
             if run_id is not None:
                 self._bus.announce_change(run_id)
@@ -253,9 +256,11 @@ class SqliteJournal(base.Features):
         parent_id: str | None = None,
         root_id: str | None = None,
         limit: int = 100,
+        before: tuple[float, str] | None = None,
     ) -> list[base.RunRecord]:
         statuses = json.dumps([str(s) for s in status]) if status else None
-        found = self._read(_Q["list_runs"], (statuses, name, parent_id, limit, root_id))
+        at, last = before if before is not None else (None, None)
+        found = self._read(_Q["list_runs"], (statuses, name, parent_id, limit, root_id, at, last))
         return [records.run_from_row(row) for row in found]
 
     async def load(self, run_id: str) -> base.RunLoad | None:
@@ -287,6 +292,8 @@ class SqliteJournal(base.Features):
                 conn.execute(_Q["insert_entry"], records.entry_values(entry))
 
         await self._writer.write(op, entries[0].run_id if entries else None)
+        for run_id in dict.fromkeys(entry.run_id for entry in entries):
+            self._announce(run_id)  # a new entry is news for its watchers (the HTTP stream)
 
     async def record_attempt(self, owner: str, attempt: base.AttemptRecord) -> None:
         def op(conn: sqlite3.Connection) -> None:
@@ -356,6 +363,7 @@ class SqliteJournal(base.Features):
                     if tx.entry is not None:
                         await db.execute(_Q["insert_entry"], records.entry_values(tx.entry))
                     await db.execute("COMMIT")
+                self._announce(run_id)
             except BaseException:
                 with contextlib.suppress(sqlite3.Error):
                     await db.execute("ROLLBACK")

@@ -102,7 +102,7 @@ class PostgresJournal(base.Features):
         self._pool = connection.Pool(
             self.conninfo, self._where, self._q, size=pool_size, name=f"durable-{self.schema}"
         )
-        self._writer = writer.GroupWriter(self._q, self._connect, self._where)
+        self._writer = writer.GroupWriter(self._q, self._connect, self._where, self.channel)
         self._changes = listener.ChangeListener(self.conninfo, self.channel, self.work_channel)
         self._closing: asyncio.Future[None] | None = None
         self._owners = owners.OwnerLocks(self._connect)
@@ -205,6 +205,7 @@ class PostgresJournal(base.Features):
         parent_id: str | None = None,
         root_id: str | None = None,
         limit: int = 100,
+        before: tuple[float, str] | None = None,
     ) -> list[base.RunRecord]:
         params = {
             "statuses": [str(s) for s in status] if status else None,
@@ -212,6 +213,8 @@ class PostgresJournal(base.Features):
             "parent_id": parent_id,
             "root_id": root_id,
             "limit": limit,
+            "before_at": None if before is None else before[0],
+            "before_id": None if before is None else before[1],
         }
         rows = await self._pool.read("list runs", "list_runs", params)
         return [records.run_from_row(row) for row in rows]
@@ -298,7 +301,7 @@ class PostgresJournal(base.Features):
         params: dict[str, Any] = dict.fromkeys(records.ENTRY_COLUMNS)
         if entry is not None:
             params.update(_entry_params(entry))
-        params.update(run_id=run_id, owner=owner, write=entry is not None)
+        params.update(run_id=run_id, owner=owner, write=entry is not None, channel=self.channel)
         try:
             cur = await conn.execute(self._q["tx_append_entry"], params)
             row = await cur.fetchone()

@@ -90,7 +90,7 @@ class _Step:
             except (base.LeaseLost, errors.DurableError) as exc:
                 outcomes.append((item.future, None, exc))
             return outcomes
-        lost = {row[0] for row in rows}
+        lost = {row[0] for row in rows if row[0] is not None}
         for k, append in enumerate(self.items):
             assert isinstance(append, Append) and append.future is not None
             if k in lost:
@@ -101,10 +101,11 @@ class _Step:
         return outcomes
 
 
-def _merge_appends(query: str, appends: list[Append]) -> _Step:
+def _merge_appends(query: str, appends: list[Append], channel: str) -> _Step:
     calls = [{"owner": append.owner, "entries": append.entries} for append in appends]
     # one JSON parameter: far cheaper to send than fifteen arrays
-    return _Step(query, {"calls": _json.encode(calls).decode()}, list(appends))
+    params = {"calls": _json.encode(calls).decode(), "channel": channel}
+    return _Step(query, params, list(appends))
 
 
 ConnectFn = Callable[[], Awaitable["psycopg.AsyncConnection[Any]"]]
@@ -113,8 +114,11 @@ ConnectFn = Callable[[], Awaitable["psycopg.AsyncConnection[Any]"]]
 class GroupWriter:
     """The write path of one `PostgresJournal` (see the module docstring)."""
 
-    def __init__(self, queries: dict[str, str], connect: ConnectFn, where: str) -> None:
+    def __init__(
+        self, queries: dict[str, str], connect: ConnectFn, where: str, channel: str
+    ) -> None:
         self._q = queries
+        self._channel = channel  # NOTIFYed with the run id of each appended entry
         self._connect = connect
         self._where = where
         self._conn: psycopg.AsyncConnection[Any] | None = None
@@ -196,13 +200,13 @@ class GroupWriter:
                 appends.append(item)
                 continue
             if item.name in _BARRIERS and appends:
-                steps.append(_merge_appends(self._q["append_entries"], appends))
+                steps.append(_merge_appends(self._q["append_entries"], appends, self._channel))
                 appends = []
             if item.name == "claim_run":
                 item.params["retried"] = item.retried
             steps.append(_Step(self._q[item.name], item.params, [item]))
         if appends:
-            steps.append(_merge_appends(self._q["append_entries"], appends))
+            steps.append(_merge_appends(self._q["append_entries"], appends, self._channel))
         return steps
 
     async def _execute(self, conn: psycopg.AsyncConnection[Any], batch: list[_Item]) -> list[Any]:

@@ -64,6 +64,8 @@ WHERE (%(statuses)s::text[] IS NULL OR status = ANY (%(statuses)s::text[]))
   AND (%(name)s::text IS NULL OR name = %(name)s::text)
   AND (%(parent_id)s::text IS NULL OR parent_id = %(parent_id)s::text)
   AND (%(root_id)s::text IS NULL OR root_id = %(root_id)s::text)
+  AND (%(before_at)s::double precision IS NULL
+       OR (created_at, id) < (%(before_at)s::double precision, %(before_id)s::text))
 ORDER BY created_at DESC, id DESC
 LIMIT %(limit)s;
 
@@ -119,8 +121,14 @@ ins AS (
            decode(error, 'base64'), attempts, started_at, finished_at, child_id
     FROM e WHERE e.k NOT IN (SELECT k FROM lost)
     ON CONFLICT (run_id, seq) DO NOTHING
+    RETURNING run_id
+),
+-- each run with a new entry is notified once (the HTTP stream of its entries listens)
+-- (one row whatever is lost, so it is always evaluated: k is NULL when nothing was lost)
+notified AS (
+    SELECT count(pg_notify(%(channel)s, run_id)) AS n FROM (SELECT DISTINCT run_id FROM ins) r
 )
-SELECT k FROM lost;
+SELECT lost.k FROM notified LEFT JOIN lost ON true;
 
 -- name: tx_append_entry
 -- The entry of a `@durable.transaction` step, written only while the owner holds the run;
@@ -138,7 +146,8 @@ ins AS (
     WHERE %(write)s AND EXISTS (SELECT 1 FROM held WHERE owner = %(owner)s)
     ON CONFLICT (run_id, seq) DO NOTHING
 )
-SELECT owner FROM held;
+-- the new entry is news for the run's watchers (undone with the rest on a rollback)
+SELECT owner, pg_notify(%(channel)s, %(run_id)s) FROM held;
 
 -- name: insert_attempt
 WITH held AS (

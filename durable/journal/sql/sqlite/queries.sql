@@ -37,6 +37,7 @@ WHERE (?1 IS NULL OR status IN (SELECT value FROM json_each(?1)))
   AND (?2 IS NULL OR name = ?2)
   AND (?3 IS NULL OR parent_id = ?3)
   AND (?5 IS NULL OR root_id = ?5)
+  AND (?6 IS NULL OR created_at < ?6 OR (created_at = ?6 AND id < ?7))
 ORDER BY created_at DESC, id DESC
 LIMIT ?4;
 

@@ -1,0 +1,78 @@
+"""Workflows and a webhook the HTTP tests serve (imported in-process and by ``durable
+serve -m tests.http.flows`` / ``durable worker tests.http.flows`` subprocesses)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+
+import durable
+import durable.http
+
+HOOK_SECRET = "s3cret-for-tests"
+
+
+@durable.step(name="http.double")
+async def double(x: int) -> int:
+    return 2 * x
+
+
+@durable.workflow(name="http.add")
+async def add(a: int, b: int = 0) -> int:
+    return await double(a) // 2 + b
+
+
+@durable.workflow(name="http.fails")
+async def fails(message: str) -> None:
+    raise ValueError(message)
+
+
+@durable.workflow(name="http.gate")
+async def gate(label: str) -> dict[str, str]:
+    """Publishes ``ready``, then waits for a ``go`` message and returns it."""
+    await durable.set_event("ready", {"label": label})
+    value = await durable.recv("go")
+    return {"label": label, "go": value}
+
+
+@durable.workflow(name="http.stepper")
+async def stepper(count: int) -> int:
+    """One step per ``next`` message: a test that reads the stream sends the next
+    message only once it saw the previous step's entry."""
+    total = 0
+    for i in range(count):
+        await durable.recv("next")
+        total += await double(i)
+    return total
+
+
+@dataclasses.dataclass
+class Stamp:
+    label: str
+    at: datetime.datetime
+
+
+class Opaque:
+    """Neither msgspec nor JSON can hold it: journaled with cloudpickle."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+
+@durable.step(name="http.opaque")
+async def opaque(n: int) -> Opaque:
+    return Opaque(n)
+
+
+@durable.workflow(name="http.typed")
+async def typed(label: str) -> Stamp:
+    await opaque(1)
+    return Stamp(label, datetime.datetime(2024, 5, 6, 7, 8, 9, tzinfo=datetime.UTC))
+
+
+@durable.workflow(name="http.on_push")
+async def on_push(event: dict[str, object]) -> str:
+    return str(event.get("ref"))
+
+
+durable.http.webhook("push", on_push, secret=[HOOK_SECRET, "older-secret"])
