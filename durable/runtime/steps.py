@@ -4,6 +4,7 @@ transaction of a `@durable.transaction` step, whose statements commit with its e
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Coroutine
@@ -22,6 +23,9 @@ if TYPE_CHECKING:
 __all__ = ["call_step"]
 
 logger = logging.getLogger(__name__)
+
+# what an attempt runs in when no `hooks.Hooks` observes it (reusable, reentrant)
+_NO_HOOK = contextlib.nullcontext()
 
 
 def call_step(
@@ -67,13 +71,16 @@ async def _attempts(
         with call.in_flight():
             prior = call.prior_attempts()
             attempt, spent = (1, 0) if prior is None else await _wait_for_retry(prior)
+            hooks = call.executor.hooks
             while True:
                 try:
-                    if step.is_async:
-                        body = step.fn(*args, **kwargs)
-                    else:
-                        body = asyncio.to_thread(step.fn, *args, **kwargs)
-                    value = await (body if step.timeout is None else _bounded(body, step.timeout))
+                    with _NO_HOOK if hooks is None else hooks.attempt(call, attempt):
+                        if step.is_async:
+                            body = step.fn(*args, **kwargs)
+                        else:
+                            body = asyncio.to_thread(step.fn, *args, **kwargs)
+                        timeout = step.timeout
+                        value = await (body if timeout is None else _bounded(body, timeout))
                     what = f"result of step {step.name!r} (seq {call.seq})"
                     output = call.codec.encode(value, what=what, workflow_id=call.run_id)
                     return call.entry("ok", output=output, attempts=attempt)
@@ -106,6 +113,8 @@ async def _retrying(
         retry_at=now + delay,
     )
     await call.durably(call.journal.record_attempt(call.owner, record))
+    if call.executor.hooks is not None:
+        call.executor.hooks.retrying(call, attempt, exc, delay)
     logger.warning(
         "run %s: attempt %d of step seq %d failed (%s); retrying in %.2fs",
         call.run_id,
@@ -144,14 +153,16 @@ async def _transact_until_done(
 ) -> base.EntryRecord:
     what = f"result of transaction {step.name!r}"
     await call.durably(asyncio.sleep(0))  # pending instants first
+    hooks = call.executor.hooks
     while True:
         try:
-            async with call.journal.transaction(call.owner, call.run_id) as tx:
-                value = await _bounded(step.fn(tx.conn, *args, **kwargs), step.timeout)
-                output = call.codec.encode(value, what=what, workflow_id=call.run_id)
-                entry = call.entry("ok", output=output, attempts=attempt)
-                call.reserve(entry)
-                tx.entry = entry
+            with _NO_HOOK if hooks is None else hooks.attempt(call, attempt):
+                async with call.journal.transaction(call.owner, call.run_id) as tx:
+                    value = await _bounded(step.fn(tx.conn, *args, **kwargs), step.timeout)
+                    output = call.codec.encode(value, what=what, workflow_id=call.run_id)
+                    entry = call.entry("ok", output=output, attempts=attempt)
+                    call.reserve(entry)
+                    tx.entry = entry
         except (base.LeaseLost, errors.JournalError) as exc:
             call.forget()
             raise call.abort(exc) from exc
