@@ -183,9 +183,9 @@ class Engine:
         For crash tests: the journal is left exactly as a SIGKILL would leave it, and
         this engine's runs become free for another engine at once.
         """
-        self.scheduler.abandon()
         if self.telemetry is not None:
             self.telemetry.abandon()
+        self.scheduler.abandon()
         self.journal.abandon()
         leases.forget(self.owner)
 

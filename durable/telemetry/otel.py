@@ -46,6 +46,8 @@ class Telemetry:
         self.metrics = Metrics(meter_provider)
         self._journal: base.Journal | None = None
         self._watcher: asyncio.Task[None] | None = None
+        # set by `abandon` (a simulated crash): what is cut off then is not exported
+        self.abandoned = False
         if not self.tracing.deterministic:
             logger.warning(
                 "telemetry: the tracer provider %r is not OpenTelemetry's SDK: span ids "
@@ -70,6 +72,8 @@ class Telemetry:
             self._watcher = None
 
     def abandon(self) -> None:
+        """The engine drops everything as a SIGKILL would: export nothing more."""
+        self.abandoned = True
         if self._watcher is not None:
             self._watcher.cancel()
 
@@ -113,6 +117,9 @@ class Telemetry:
         return None
 
     def segment_ended(self, executor: Executor, status: base.Status | None, token: object) -> None:
+        if self.abandoned:  # a killed process ends no span (the engine taking over stands in)
+            self.tracing.segments.pop(executor.run.id, None)
+            return
         self.tracing.segment_ended(executor, status)
         if status is not None:
             label = status.value
