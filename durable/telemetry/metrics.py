@@ -3,9 +3,8 @@
 | instrument | kind | unit | attributes |
 | --- | --- | --- | --- |
 | ``durable.steps`` | counter | {step} | workflow, step, outcome (ok, error, cancelled) |
-| ``durable.step.attempts`` | counter | {attempt} | workflow, step, outcome |
 | ``durable.step.retries`` | counter | {retry} | workflow, step |
-| ``durable.step.duration`` | histogram | s | workflow, step, outcome (one attempt) |
+| ``durable.step.duration`` | histogram | s | workflow, step, outcome (per attempt) |
 | ``durable.runs.finished`` | counter | {run} | workflow, status |
 | ``durable.runs.segments`` | counter | {segment} | workflow, status (final, released, stopped) |
 | ``durable.queue.depth`` | gauge | {run} | queue (runs waiting to be claimed) |
@@ -14,7 +13,8 @@
 | ``durable.schedule.delay`` | histogram | s | schedule (tick time to run start) |
 | ``durable.source.lag`` | histogram | s | source (publication to run start) |
 
-Attribute keys are prefixed ``durable.``.  Only live work counts: a call answered from
+The duration histogram's count is the number of attempts.  Attribute keys are prefixed
+``durable.``.  Only live work counts: a call answered from
 the journal on replay is not counted again.
 """
 
@@ -41,9 +41,6 @@ class Metrics:
 
         meter = provider.get_meter("durable", VERSION)
         self.steps = meter.create_counter("durable.steps", "{step}", "Step calls completed live")
-        self.attempts = meter.create_counter(
-            "durable.step.attempts", "{attempt}", "Step attempts executed"
-        )
         self.retries = meter.create_counter(
             "durable.step.retries", "{retry}", "Failed step attempts that are retried"
         )
@@ -69,6 +66,8 @@ class Metrics:
             "durable.source.lag", "s", "Delay from an event's publication to its run's start"
         )
         self.depths: dict[str, int] = {}
+        # attribute sets by (workflow, step, outcome), built once
+        self._attributes: dict[tuple[str, str, str], dict[str, str]] = {}
         meter.create_observable_gauge(
             "durable.queue.depth",
             [self._observe_depths],
@@ -103,19 +102,27 @@ class Metrics:
             self.finished.add(1, attributes)
 
     def attempt_ended(self, workflow: str, step: str, outcome: str, started: float) -> None:
-        attributes = {
-            "durable.workflow": workflow,
-            "durable.step": step,
-            "durable.outcome": outcome,
-        }
-        self.attempts.add(1, attributes)
+        key = (workflow, step, outcome)
+        attributes = self._attributes.get(key)
+        if attributes is None:
+            attributes = self._attributes[key] = {
+                "durable.workflow": workflow,
+                "durable.step": step,
+                "durable.outcome": outcome,
+            }
         self.duration.record(time.perf_counter() - started, attributes)
 
     def step_ended(self, workflow: str, step: str, outcome: Any) -> None:
         outcome = outcome if isinstance(outcome, str) else "unknown"
-        self.steps.add(
-            1, {"durable.workflow": workflow, "durable.step": step, "durable.outcome": outcome}
-        )
+        key = (workflow, step, outcome)
+        attributes = self._attributes.get(key)
+        if attributes is None:
+            attributes = self._attributes[key] = {
+                "durable.workflow": workflow,
+                "durable.step": step,
+                "durable.outcome": outcome,
+            }
+        self.steps.add(1, attributes)
 
     def retried(self, workflow: str, step: str) -> None:
         self.retries.add(1, {"durable.workflow": workflow, "durable.step": step})

@@ -8,11 +8,10 @@ durable's log records.  Importing this module imports OpenTelemetry.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import contextvars
 import logging
 import time
 import weakref
-from collections.abc import Iterator
 from typing import Any
 
 from opentelemetry import metrics, trace
@@ -33,6 +32,8 @@ __all__ = ["Telemetry"]
 logger = logging.getLogger(__name__)
 
 _STEP_KINDS = frozenset({Kind.STEP, Kind.TRANSACTION})
+# what callbacks on a call's outcome run in (not the run's workflow code)
+_OUTSIDE = contextvars.Context()
 
 
 class Telemetry:
@@ -138,39 +139,56 @@ class Telemetry:
         self.metrics.source_lag.record(max(0.0, lag), {"durable.source": source})
 
     def call_started(self, call: Call) -> None:
-        self.tracing.call_started(call)
-        if call.kind in _STEP_KINDS:
-            workflow, name = call.executor.run.name, call.name
+        if call.kind not in _STEP_KINDS:
+            self.tracing.call_started(call)
+            return
+        run_id, seq, workflow, name = call.run_id, call.seq, call.executor.run.name, call.name
 
-            def counted(future: asyncio.Future[Any]) -> None:
-                if not future.cancelled():  # else never delivered: not counted
-                    outcome = getattr(future.result(), "status", None)
-                    self.metrics.step_ended(workflow, name, outcome)
+        def done(future: asyncio.Future[Any]) -> None:
+            if not future.cancelled():  # else never delivered: nothing to report
+                self.tracing.step_done(run_id, seq)
+                self.metrics.step_ended(workflow, name, getattr(future.result(), "status", None))
 
-            call.outcome().add_done_callback(counted)
+        call.outcome().add_done_callback(done, context=_OUTSIDE)
 
-    @contextlib.contextmanager
-    def attempt(self, call: Call, attempt: int) -> Iterator[None]:
-        started = time.perf_counter()
-        outcome: str | None = "ok"
-        try:
-            with self.tracing.attempt(call, attempt):
-                yield
-        except Exception:
-            outcome = "error"
-            raise
-        except BaseException as stop:
-            # a race or timeout gave up on it; else it was cut off and runs again elsewhere
-            journaled = isinstance(stop, asyncio.CancelledError) and signals.journaled_cancel(stop)
-            outcome = "cancelled" if journaled else None
-            raise
-        finally:
-            if outcome is not None:
-                self.metrics.attempt_ended(call.executor.run.name, call.name, outcome, started)
+    def attempt(self, call: Call, attempt: int) -> _Attempt:
+        return _Attempt(self, call, attempt)
 
     def retrying(self, call: Call, attempt: int, error: BaseException, delay: float) -> None:
         self.tracing.retrying(call, attempt, delay)
         self.metrics.retried(call.executor.run.name, call.name)
+
+
+class _Attempt:
+    """One attempt of a step: its span (current while the body runs) and its duration.
+    A class rather than a generator: every attempt enters one."""
+
+    __slots__ = ("attempt", "call", "span", "started", "telemetry")
+
+    def __init__(self, telemetry: Telemetry, call: Call, attempt: int) -> None:
+        self.telemetry = telemetry
+        self.call = call
+        self.attempt = attempt
+        self.span: tuple[Any, object] | None = None
+        self.started = 0.0
+
+    def __enter__(self) -> None:
+        self.started = time.perf_counter()
+        self.span = self.telemetry.tracing.start_attempt(self.call, self.attempt)
+
+    def __exit__(self, kind: object, error: BaseException | None, tb: object) -> None:
+        call, telemetry = self.call, self.telemetry
+        if self.span is not None:
+            telemetry.tracing.end_attempt(call, self.span, error)
+        if error is None:
+            outcome = "ok"
+        elif isinstance(error, Exception):
+            outcome = "error"
+        elif isinstance(error, asyncio.CancelledError) and signals.journaled_cancel(error):
+            outcome = "cancelled"  # a race or timeout gave up on it
+        else:
+            return  # cut off here: it runs again elsewhere
+        telemetry.metrics.attempt_ended(call.executor.run.name, call.name, outcome, self.started)
 
 
 class _TraceIds(logging.Filter):

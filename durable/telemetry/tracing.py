@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import contextvars
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +41,9 @@ __all__ = ["Tracing"]
 _NEXT: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar(
     "durable_next_span", default=None
 )
+# what the callbacks on a call's outcome run in: not the run's workflow code, which the
+# sequencer would otherwise see as still busy while they wait in the event loop
+_OUTSIDE = contextvars.Context()
 # how many earlier segments a segment links to at most
 _LINKS = 16
 _STEP_KINDS = frozenset({Kind.STEP, Kind.TRANSACTION})
@@ -232,8 +234,7 @@ class Tracing:
         if segment is None or call.kind.instant:
             return
         if call.kind in _STEP_KINDS:
-            call.outcome().add_done_callback(lambda _: self._step_done(segment, call.seq))
-            return
+            return  # its attempts have spans; `step_done` ends the last failed one
         span = self._start(
             f"{call.kind.value} {call.name}",
             segment.run_trace.trace_id,
@@ -248,22 +249,22 @@ class Tracing:
             },
             start=call.started,
         )
-        call.outcome().add_done_callback(lambda future: _call_done(span, future))
+        call.outcome().add_done_callback(lambda future: _call_done(span, future), context=_OUTSIDE)
 
-    def _step_done(self, segment: _Segment, seq: int) -> None:
+    def step_done(self, run_id: str, seq: int) -> None:
         """A step's outcome arrived: its last failed attempt, if any, was not retried."""
-        span = segment.failed.pop(seq, None)
+        segment = self.segments.get(run_id)
+        span = None if segment is None else segment.failed.pop(seq, None)
         if span is not None:
             span.set_attribute("durable.retry.exhausted", True)
             span.end()
 
-    @contextlib.contextmanager
-    def attempt(self, call: Call, attempt: int) -> Iterator[None]:
-        """The span of one attempt of a step, current while its body runs."""
+    def start_attempt(self, call: Call, attempt: int) -> tuple[trace.Span, object] | None:
+        """Start the span of one attempt of a step and make it current (its body runs in
+        it); None when the run's segment is not traced here."""
         segment = self.segments.get(call.run_id)
         if segment is None:
-            yield
-            return
+            return None
         span = self._start(
             f"step {call.name}",
             segment.run_trace.trace_id,
@@ -272,28 +273,30 @@ class Tracing:
             attributes={
                 "durable.run_id": call.run_id,
                 "durable.seq": call.seq,
-                "durable.kind": call.kind.value,
                 "durable.step": call.name,
                 "durable.attempt": attempt,
             },
         )
-        token = otel_context.attach(trace.set_span_in_context(span, segment.context))
-        try:
-            yield
-        except Exception as exc:
-            span.record_exception(exc)
-            span.set_status(trace.StatusCode.ERROR, f"{type(exc).__name__}: {exc}")
-            segment.failed[call.seq] = span  # ended by `retrying` or the step's outcome
-            raise
-        except asyncio.CancelledError as cancel:
-            if signals.journaled_cancel(cancel):  # a race or timeout gave up on it
-                span.set_attribute("durable.cancelled", str(cancel.args[0]))
-                span.end()
-            raise  # else cut off here: carried on elsewhere under the same id
-        else:
+        return span, otel_context.attach(trace.set_span_in_context(span, segment.context))
+
+    def end_attempt(
+        self, call: Call, started: tuple[trace.Span, object], error: BaseException | None
+    ) -> None:
+        """The attempt's body ended (with `error`, or none)."""
+        span, token = started
+        otel_context.detach(token)  # type: ignore[arg-type]
+        if error is None:
             span.end()
-        finally:
-            otel_context.detach(token)
+        elif isinstance(error, Exception):
+            span.record_exception(error)
+            span.set_status(trace.StatusCode.ERROR, f"{type(error).__name__}: {error}")
+            segment = self.segments.get(call.run_id)
+            if segment is not None:  # ended by `retrying`, or by the step's outcome
+                segment.failed[call.seq] = span
+        elif isinstance(error, asyncio.CancelledError) and signals.journaled_cancel(error):
+            span.set_attribute("durable.cancelled", str(error.args[0]))  # a race or timeout
+            span.end()
+        # else cut off here (the engine stopping): carried on elsewhere under the same id
 
     def retrying(self, call: Call, attempt: int, delay: float) -> None:
         segment = self.segments.get(call.run_id)
