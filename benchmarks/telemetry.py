@@ -9,9 +9,11 @@ workflow of `--steps` sequential no-op steps (time per step) and `--runs` concur
 workflows of 10 steps (steps per second).  "on" reports to OpenTelemetry's SDK: a
 tracer provider with a batch span processor whose exporter drops what it gets, and a
 meter provider with an in-memory reader, so what is measured is durable's cost plus the
-SDK's, not an exporter's.  ``--baseline DIR`` adds "no hooks": this script run against
-another checkout (e.g. ``git worktree add /tmp/base <commit before the hooks>``), whose
-engine has no ``telemetry=`` option.  Figures are medians; ratios are against "off".
+SDK's, not an exporter's.  "unsampled" is the same with a sampler that records no span
+(metrics only), "spans" the same with a no-op meter provider (spans only).
+``--baseline DIR`` adds "no hooks": this script run against another checkout (e.g.
+``git archive <commit before the hooks> | tar -x -C DIR``), whose engine has no
+``telemetry=`` option.  Figures are medians and bests; ratios are against "off".
 """
 
 from __future__ import annotations
@@ -35,11 +37,13 @@ ROOT = HERE.parents[1]
 
 
 def _telemetry_option(mode: str) -> dict[str, Any]:
-    if mode != "on":
+    """The engine's ``telemetry=`` for `mode` (see the module docstring)."""
+    if mode == "off":
         return {}
+    from opentelemetry.metrics import NoOpMeterProvider
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider, sampling
     from opentelemetry.sdk.trace.export import (
         BatchSpanProcessor,
         SpanExporter,
@@ -52,9 +56,12 @@ def _telemetry_option(mode: str) -> dict[str, Any]:
         def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
             return SpanExportResult.SUCCESS
 
-    tracer_provider = TracerProvider(shutdown_on_exit=False)
+    sampler = sampling.ALWAYS_OFF if mode == "unsampled" else sampling.ALWAYS_ON
+    tracer_provider = TracerProvider(sampler=sampler, shutdown_on_exit=False)
     tracer_provider.add_span_processor(BatchSpanProcessor(Dropped()))
-    meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    meter_provider: Any = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    if mode == "spans":
+        meter_provider = NoOpMeterProvider()
     config = Config(
         tracer_provider=tracer_provider, meter_provider=meter_provider, queue_depth_interval=0
     )
@@ -88,9 +95,8 @@ async def _measure(mode: str, url: str, steps: int, runs: int) -> dict[str, floa
         handles = [await engine.start(sequential, 10) for _ in range(runs)]
         await asyncio.gather(*(handle.result() for handle in handles))
         concurrent = runs * 10 / (time.perf_counter() - started)
-    if options:
-        options["telemetry"].tracer_provider.shutdown()
-        options["telemetry"].meter_provider.shutdown()
+    for provider in options["telemetry"].__dict__.values() if options else ():
+        getattr(provider, "shutdown", lambda: None)()
     return {"us_per_step": per_step * 1e6, "concurrent_steps_per_s": concurrent}
 
 
@@ -136,7 +142,7 @@ def main() -> None:
     if options.child is not None:
         _child(options)
         return
-    modes = ["off", "on"] + (["no hooks"] if options.baseline else [])
+    modes = ["off", "on", "unsampled", "spans"] + (["no hooks"] if options.baseline else [])
     kinds = ["file", "memory"] if options.db is None else ["server"]
     for kind in kinds:
         figures: dict[str, list[dict[str, float]]] = {mode: [] for mode in modes}

@@ -21,6 +21,7 @@ the journal on replay is not counted again.
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Iterable
 from typing import Any
 
@@ -33,32 +34,77 @@ __all__ = ["Metrics"]
 _WAITING = [base.Status.PENDING]
 
 
+class _Totals:
+    """A monotonic count per attribute set, kept here and reported by an asynchronous
+    counter when the meter collects: adding to it costs a dict update, not a trip
+    through the SDK's aggregation, so the hot path (a step's end) stays cheap."""
+
+    __slots__ = ("keys", "totals")
+
+    def __init__(self, meter: metrics.Meter, name: str, unit: str, text: str, *keys: str):
+        self.keys = tuple(f"durable.{key}" for key in keys)
+        self.totals: dict[tuple[str, ...], int] = {}
+        meter.create_observable_counter(name, [self._observe], unit, text)
+
+    def add(self, *values: str) -> None:
+        self.totals[values] = self.totals.get(values, 0) + 1
+
+    def _observe(self, _: metrics.CallbackOptions) -> Iterable[metrics.Observation]:
+        # list() copies under the GIL: the reader may collect from another thread
+        return [
+            metrics.Observation(total, dict(zip(self.keys, values, strict=True)))
+            for values, total in list(self.totals.items())
+        ]
+
+
 class Metrics:
-    """The instruments of one engine (see the module docstring)."""
+    """The instruments reported to one meter provider (see the module docstring); the
+    engines of a process that share a provider share them (`of`)."""
+
+    _shared: weakref.WeakKeyDictionary[metrics.MeterProvider, Metrics] = weakref.WeakKeyDictionary()
+
+    @classmethod
+    def of(cls, provider: metrics.MeterProvider) -> Metrics:
+        """The instruments of `provider`, made once: an asynchronous counter registered
+        twice under one name would report only the first registration's totals."""
+        try:
+            found = cls._shared.get(provider)
+        except TypeError:  # a provider that cannot be weakly referenced: not shared
+            return cls(provider)
+        if found is None:
+            found = cls._shared[provider] = cls(provider)
+        return found
 
     def __init__(self, provider: metrics.MeterProvider) -> None:
         from durable.telemetry import VERSION
 
         meter = provider.get_meter("durable", VERSION)
-        self.steps = meter.create_counter("durable.steps", "{step}", "Step calls completed live")
-        self.retries = meter.create_counter(
-            "durable.step.retries", "{retry}", "Failed step attempts that are retried"
-        )
+        self.steps = _Totals(
+            meter, "durable.steps", "{step}", "Step calls completed live",
+            "workflow", "step", "outcome",
+        )  # fmt: skip
+        self.retries = _Totals(
+            meter, "durable.step.retries", "{retry}", "Failed step attempts that are retried",
+            "workflow", "step",
+        )  # fmt: skip
         self.duration = meter.create_histogram(
             "durable.step.duration", "s", "Duration of one step attempt"
         )
-        self.finished = meter.create_counter(
-            "durable.runs.finished", "{run}", "Runs that ended, by final status"
-        )
-        self.segments = meter.create_counter(
-            "durable.runs.segments", "{segment}", "Run segments that ended in this engine"
-        )
+        self.finished = _Totals(
+            meter, "durable.runs.finished", "{run}", "Runs that ended, by final status",
+            "workflow", "status",
+        )  # fmt: skip
+        self.segments = _Totals(
+            meter, "durable.runs.segments", "{segment}", "Run segments that ended here",
+            "workflow", "status",
+        )  # fmt: skip
         self.wait = meter.create_histogram(
             "durable.queue.wait", "s", "Time from a run's creation to its first start"
         )
-        self.taken_over = meter.create_counter(
-            "durable.leases.taken_over", "{run}", "Runs taken over from a holder that is gone"
-        )
+        self.taken_over = _Totals(
+            meter, "durable.leases.taken_over", "{run}",
+            "Runs taken over from a holder that is gone", "queue",
+        )  # fmt: skip
         self.schedule_delay = meter.create_histogram(
             "durable.schedule.delay", "s", "Delay from a schedule's tick to its run's start"
         )
@@ -96,10 +142,9 @@ class Metrics:
             self.wait.record(waited, {"durable.queue": run.queue or "default"})
 
     def segment_ended(self, run: base.RunRecord, status: str, final: bool) -> None:
-        attributes = {"durable.workflow": run.name, "durable.status": status}
-        self.segments.add(1, attributes)
+        self.segments.add(run.name, status)
         if final:
-            self.finished.add(1, attributes)
+            self.finished.add(run.name, status)
 
     def attempt_ended(self, workflow: str, step: str, outcome: str, started: float) -> None:
         key = (workflow, step, outcome)
@@ -113,16 +158,10 @@ class Metrics:
         self.duration.record(time.perf_counter() - started, attributes)
 
     def step_ended(self, workflow: str, step: str, outcome: Any) -> None:
-        outcome = outcome if isinstance(outcome, str) else "unknown"
-        key = (workflow, step, outcome)
-        attributes = self._attributes.get(key)
-        if attributes is None:
-            attributes = self._attributes[key] = {
-                "durable.workflow": workflow,
-                "durable.step": step,
-                "durable.outcome": outcome,
-            }
-        self.steps.add(1, attributes)
+        self.steps.add(workflow, step, outcome if isinstance(outcome, str) else "unknown")
 
     def retried(self, workflow: str, step: str) -> None:
-        self.retries.add(1, {"durable.workflow": workflow, "durable.step": step})
+        self.retries.add(workflow, step)
+
+    def lease_taken_over(self, queue: str | None) -> None:
+        self.taken_over.add(queue or "default")

@@ -44,7 +44,7 @@ class Telemetry:
         meter_provider = config.meter_provider or metrics.get_meter_provider()
         self.config = config
         self.tracing = Tracing(tracer_provider, codec)
-        self.metrics = Metrics(meter_provider)
+        self.metrics = Metrics.of(meter_provider)
         self._journal: base.Journal | None = None
         self._watcher: asyncio.Task[None] | None = None
         # set by `abandon` (a simulated crash): what is cut off then is not exported
@@ -129,7 +129,7 @@ class Telemetry:
         self.metrics.segment_ended(executor.run, label, final=status is not None)
 
     def taken_over(self, before: base.RunRecord, claimed: base.RunRecord) -> None:
-        self.metrics.taken_over.add(1, {"durable.queue": before.queue or "default"})
+        self.metrics.lease_taken_over(before.queue)
         self.tracing.cut_off(before, claimed)
 
     def schedule_fired(self, schedule_id: str, delay: float) -> None:
