@@ -4,6 +4,7 @@ crash; a starter's trace context given explicitly."""
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import uuid
 from typing import Any
@@ -168,3 +169,31 @@ async def test_an_explicit_traceparent_in_the_metadata_is_the_starter(
     segment = by_id(otel.spans())[ids.segment_span(run.id, 1)]
     assert segment.context.trace_id == 0x1234
     assert parent_of(segment) == 0x99
+
+
+@durable.workflow(name="tests.telemetry.mixed")
+async def mixed(key: str) -> list[Any]:
+    fanned = await asyncio.gather(*(quick(i) for i in range(5)))
+    try:
+        async with durable.timeout(0.05):
+            await durable.recv("never")
+    except TimeoutError:
+        timed_out = True
+    won = await durable.race(leaf(1), durable.sleep(30))
+    return [list(fanned), timed_out, won, await flaky(key)]
+
+
+async def test_telemetry_changes_nothing_a_run_journals(
+    traced_engines: Any, otel: Otel, make_engine: Any
+) -> None:
+    plain = await make_engine()
+    traced = await traced_engines()
+    journals = []
+    for engine in (plain, traced):
+        run = await engine.start(mixed, uuid.uuid4().hex)
+        result = await run.result(timeout=30)
+        assert result[:3] == [[0, 1, 2, 3, 4], True, 2]
+        history = await engine.history(run.id)
+        journals.append([(h.seq, h.kind, h.name, h.status, h.attempts) for h in history])
+    assert journals[0] == journals[1]
+    assert otel.spans()  # the traced one did report
