@@ -8,8 +8,9 @@ journal on replay reaches none of these methods, so an observer never sees it tw
 - `call_started(call)`: a call was numbered and the journal does not answer it; its
   outcome arrives on ``call.outcome()`` in its turn (a call cut off by a crash or a
   suspension never gets one).
-- `attempt(call, attempt)`: a context manager around one attempt of a step's body (the
-  body runs inside it, so what it observes nests under the attempt).
+- `attempt(call, attempt, work)`: one attempt of a step: the awaitable of its body (within
+  its timeout), wrapped so that the body runs inside whatever the observer sets up (a
+  span that what the body observes nests under).
 - `retrying(call, attempt, error, delay)`: that attempt failed and the step is retried
   after `delay` seconds.
 
@@ -23,8 +24,8 @@ The implementation lives in `durable.telemetry`; the runtime never imports it.
 
 from __future__ import annotations
 
-import contextlib
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from durable.journal import base
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 
 __all__ = ["EngineHooks", "Hooks"]
 
+T = TypeVar("T")
+
 
 class Hooks(Protocol):
     """Observes the live work of runs (see the module docstring)."""
@@ -40,8 +43,8 @@ class Hooks(Protocol):
     def call_started(self, call: Call) -> None:
         """A live call was issued."""
 
-    def attempt(self, call: Call, attempt: int) -> contextlib.AbstractContextManager[None]:
-        """Wraps attempt number `attempt` (from 1) of step call `call`."""
+    def attempt(self, call: Call, attempt: int, work: Awaitable[T]) -> Awaitable[T]:
+        """`work`, attempt number `attempt` (from 1) of step call `call`, wrapped."""
 
     def retrying(self, call: Call, attempt: int, error: BaseException, delay: float) -> None:
         """Attempt `attempt` of `call` failed with `error`; the next one in `delay` s."""

@@ -4,11 +4,10 @@ transaction of a `@durable.transaction` step, whose statements commit with its e
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from durable import codec as codec_mod
 from durable import errors
@@ -24,8 +23,7 @@ __all__ = ["call_step"]
 
 logger = logging.getLogger(__name__)
 
-# what an attempt runs in when no `hooks.Hooks` observes it (reusable, reentrant)
-_NO_HOOK = contextlib.nullcontext()
+T = TypeVar("T")
 
 
 def call_step(
@@ -46,6 +44,12 @@ async def _bounded(call: Any, timeout: float | None) -> Any:
         return await call
     async with asyncio.timeout(timeout):
         return await call
+
+
+def _observed(call: Call, attempt: int, work: Awaitable[T]) -> Awaitable[T]:
+    """One attempt's work, as the run's `hooks.Hooks` observe it (when any do)."""
+    hooks = call.executor.hooks
+    return work if hooks is None else hooks.attempt(call, attempt, work)
 
 
 async def _wait_for_retry(prior: list[base.AttemptRecord]) -> tuple[int, int]:
@@ -71,16 +75,14 @@ async def _attempts(
         with call.in_flight():
             prior = call.prior_attempts()
             attempt, spent = (1, 0) if prior is None else await _wait_for_retry(prior)
-            hooks = call.executor.hooks
             while True:
                 try:
-                    with _NO_HOOK if hooks is None else hooks.attempt(call, attempt):
-                        if step.is_async:
-                            body = step.fn(*args, **kwargs)
-                        else:
-                            body = asyncio.to_thread(step.fn, *args, **kwargs)
-                        timeout = step.timeout
-                        value = await (body if timeout is None else _bounded(body, timeout))
+                    if step.is_async:
+                        body = step.fn(*args, **kwargs)
+                    else:
+                        body = asyncio.to_thread(step.fn, *args, **kwargs)
+                    work = body if step.timeout is None else _bounded(body, step.timeout)
+                    value = await _observed(call, attempt, work)
                     what = f"result of step {step.name!r} (seq {call.seq})"
                     output = call.codec.encode(value, what=what, workflow_id=call.run_id)
                     return call.entry("ok", output=output, attempts=attempt)
@@ -153,16 +155,15 @@ async def _transact_until_done(
 ) -> base.EntryRecord:
     what = f"result of transaction {step.name!r}"
     await call.durably(asyncio.sleep(0))  # pending instants first
-    hooks = call.executor.hooks
     while True:
         try:
-            with _NO_HOOK if hooks is None else hooks.attempt(call, attempt):
-                async with call.journal.transaction(call.owner, call.run_id) as tx:
-                    value = await _bounded(step.fn(tx.conn, *args, **kwargs), step.timeout)
-                    output = call.codec.encode(value, what=what, workflow_id=call.run_id)
-                    entry = call.entry("ok", output=output, attempts=attempt)
-                    call.reserve(entry)
-                    tx.entry = entry
+            async with call.journal.transaction(call.owner, call.run_id) as tx:
+                work = _bounded(step.fn(tx.conn, *args, **kwargs), step.timeout)
+                value = await _observed(call, attempt, work)
+                output = call.codec.encode(value, what=what, workflow_id=call.run_id)
+                entry = call.entry("ok", output=output, attempts=attempt)
+                call.reserve(entry)
+                tx.entry = entry
         except (base.LeaseLost, errors.JournalError) as exc:
             call.forget()
             raise call.abort(exc) from exc

@@ -12,7 +12,8 @@ import contextvars
 import logging
 import time
 import weakref
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 from opentelemetry import metrics, trace
 
@@ -30,6 +31,8 @@ from durable.telemetry.tracing import Tracing
 __all__ = ["Telemetry"]
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 _STEP_KINDS = frozenset({Kind.STEP, Kind.TRANSACTION})
 # what callbacks on a call's outcome run in (not the run's workflow code)
@@ -151,8 +154,9 @@ class Telemetry:
 
         call.outcome().add_done_callback(done, context=_OUTSIDE)
 
-    def attempt(self, call: Call, attempt: int) -> _Attempt:
-        return _Attempt(self, call, attempt)
+    async def attempt(self, call: Call, attempt: int, work: Awaitable[T]) -> T:
+        with _Attempt(self, call, attempt):
+            return await work
 
     def retrying(self, call: Call, attempt: int, error: BaseException, delay: float) -> None:
         self.tracing.retrying(call, attempt, delay)
@@ -161,7 +165,7 @@ class Telemetry:
 
 class _Attempt:
     """One attempt of a step: its span (current while the body runs) and its duration.
-    A class rather than a generator: every attempt enters one."""
+    A class rather than a generator-based context manager: every attempt enters one."""
 
     __slots__ = ("attempt", "call", "span", "started", "telemetry")
 

@@ -197,3 +197,26 @@ async def test_telemetry_changes_nothing_a_run_journals(
         journals.append([(h.seq, h.kind, h.name, h.status, h.attempts) for h in history])
     assert journals[0] == journals[1]
     assert otel.spans()  # the traced one did report
+
+
+@durable.transaction(name="tests.telemetry.select_one")
+async def select_one(conn: Any) -> int:
+    cursor = await conn.execute("select 1")
+    row = await cursor.fetchone()
+    return int(row[0])
+
+
+@durable.workflow(name="tests.telemetry.transacting")
+async def transacting() -> int:
+    return await select_one()
+
+
+async def test_a_transaction_attempt_has_its_span(traced_engines: Any, otel: Otel) -> None:
+    engine = await traced_engines()
+    run = await engine.start(transacting)
+    assert await run.result(timeout=30) == 1
+    spans = by_id(otel.spans())
+    attempt = spans[ids.attempt_span(run.id, 0, 1)]
+    assert attempt.name == "step tests.telemetry.select_one"
+    assert attempt.parent is not None
+    assert attempt.parent.span_id == ids.segment_span(run.id, 1)
