@@ -478,6 +478,9 @@ def _add_operations(commands: Any) -> None:
     p.add_argument(
         "--lease", type=float, default=30.0, help="seconds a run's lease lasts unrenewed"
     )
+    p.add_argument(
+        "--telemetry", action="store_true", help="report to OpenTelemetry's global providers"
+    )
 
 
 def _add_debugging(commands: Any) -> None:

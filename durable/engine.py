@@ -12,17 +12,21 @@ import os
 import time
 import uuid
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from durable import codec as codec_mod
 from durable import errors, operations
 from durable import runs as runs_mod
+from durable import telemetry as telemetry_mod
 from durable.api import Queue, Workflow, queue_name
 from durable.journal import base, open_journal
 from durable.runs import HistoryEntry, LineageNode, Run, RunInfo, read_run
 from durable.runtime import executor as executor_mod
 from durable.runtime import registry, replayer, sequencer
 from durable.worker import leases, recovery, scheduler
+
+if TYPE_CHECKING:
+    from durable.telemetry.otel import Telemetry
 
 __all__ = ["Engine", "HistoryEntry", "LineageNode", "Run", "RunInfo"]
 
@@ -72,6 +76,11 @@ class Engine:
         A run whose only pending call is a durable sleep of at least this many
         seconds gives up its slot and its lease; whichever engine is free when it
         is due resumes it.  None keeps sleeping runs in memory.
+    telemetry:
+        ``True`` reports traces, metrics and log trace ids to OpenTelemetry's global
+        providers, a `durable.telemetry.Config` to providers of its own; needs the
+        ``otel`` extra.  Off (``False``) by default, and then OpenTelemetry is not
+        imported.
 
     Examples
     --------
@@ -98,6 +107,7 @@ class Engine:
         concurrency: int | None = None,
         queues: Sequence[str] | None = None,
         suspend_sleeps: float | None = None,
+        telemetry: bool | telemetry_mod.Config = False,
     ) -> None:
         self.url = url or os.environ.get("DURABLE_DATABASE_URL") or DEFAULT_URL
         self.codec = codec_mod.Codec(pickle=pickle)
@@ -113,6 +123,9 @@ class Engine:
             suspend_sleeps=suspend_sleeps,
             cancel=self.cancel,
         )
+        self._telemetry = telemetry_mod.config_of(telemetry)
+        # the engine's OpenTelemetry reporting, from `open` on (None: off)
+        self.telemetry: Telemetry | None = None
 
     @property
     def owner(self) -> str:
@@ -138,8 +151,13 @@ class Engine:
 
     async def open(self) -> None:
         """Open the journal and resume unfinished runs (what ``async with`` does)."""
+        if self._telemetry is not None and self.telemetry is None:
+            self.telemetry = telemetry_mod.enable(self._telemetry, self.codec)
+            self.scheduler.hooks = self.telemetry
         await self.journal.open()
         sequencer.count_workflow_tasks(asyncio.get_running_loop())
+        if self.telemetry is not None:
+            self.telemetry.start(self.journal)
         owner = leases.new_owner_id()
         if not self.journal.read_only:  # an inspector on a read-only journal writes nothing
             await self.journal.register_owner(owner)
@@ -153,6 +171,8 @@ class Engine:
         if not self.scheduler.open:
             return
         await self.scheduler.stop()
+        if self.telemetry is not None:
+            await self.telemetry.close()
         if not self.journal.read_only:
             with contextlib.suppress(errors.JournalError):
                 await self.journal.release(self.owner)
@@ -165,6 +185,8 @@ class Engine:
         For crash tests: the journal is left exactly as a SIGKILL would leave it, and
         this engine's runs become free for another engine at once.
         """
+        if self.telemetry is not None:
+            self.telemetry.abandon()
         self.scheduler.abandon()
         self.journal.abandon()
         leases.forget(self.owner)
@@ -231,13 +253,16 @@ class Engine:
         # a run of a limited queue is claimed like any other, so that its limits hold
         executes = self.execute and runner.open and not runner.limited(queue)
         executes = executes and runner.free_slots() > 0
+        metadata = dict(metadata or {})
+        if self.telemetry is not None:  # the starter's trace goes on in whoever executes it
+            metadata = self.telemetry.inject(metadata)
         new = base.NewRun(
             id=run_id,
             name=definition.name,
             root_id=run_id,
             input=executor_mod.encode_input(self.codec, args, kwargs, run_id),
             queue=queue,
-            metadata=self.codec.encode(dict(metadata or {}), what="metadata", workflow_id=run_id),
+            metadata=self.codec.encode(metadata, what="metadata", workflow_id=run_id),
             owner=self.owner if executes else None,
             lease_expires_at=self.journal.now() + runner.lease if executes else None,
             created_at=now,

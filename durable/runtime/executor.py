@@ -29,6 +29,7 @@ from durable import codec as codec_mod
 from durable import errors, wakeups
 from durable.journal import base
 from durable.runtime import context, registry, signals
+from durable.runtime import hooks as hooks_mod
 from durable.runtime.calls import Call
 from durable.runtime.kinds import Kind
 from durable.runtime.recorder import Recorder
@@ -84,6 +85,8 @@ class Host:
     codec: codec_mod.Codec
     owner: str
     runs: RunControl
+    # told of live work (telemetry); None when nobody observes
+    hooks: hooks_mod.Hooks | None = None
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,7 @@ class Executor:
         # replay for debugging: no write, no body; the observer sees each matched call
         self.observer = observer
         self.replay_only = observer is not None
+        self.hooks = host.hooks
         # set when this process stops the run on purpose (draining, a long sleep): it is
         # released for another engine, not failed
         self.suspended = False
@@ -441,7 +445,10 @@ class Executor:
                     recorded="a durable timer (sleep, timeout or recv deadline)",
                 )
             )
-        return Call(self, seq, kind, name, fingerprint, recorded)
+        call = Call(self, seq, kind, name, fingerprint, recorded)
+        if recorded is None and self.hooks is not None:
+            self.hooks.call_started(call)
+        return call
 
     def peek(self) -> base.EntryRecord | None:
         """The journaled entry of the next call, without numbering it."""

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from durable import codec as codec_mod
 from durable import errors
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 __all__ = ["call_step"]
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def call_step(
@@ -42,6 +44,12 @@ async def _bounded(call: Any, timeout: float | None) -> Any:
         return await call
     async with asyncio.timeout(timeout):
         return await call
+
+
+def _observed(call: Call, attempt: int, work: Awaitable[T]) -> Awaitable[T]:
+    """One attempt's work, as the run's `hooks.Hooks` observe it (when any do)."""
+    hooks = call.executor.hooks
+    return work if hooks is None else hooks.attempt(call, attempt, work)
 
 
 async def _wait_for_retry(prior: list[base.AttemptRecord]) -> tuple[int, int]:
@@ -73,7 +81,8 @@ async def _attempts(
                         body = step.fn(*args, **kwargs)
                     else:
                         body = asyncio.to_thread(step.fn, *args, **kwargs)
-                    value = await (body if step.timeout is None else _bounded(body, step.timeout))
+                    work = body if step.timeout is None else _bounded(body, step.timeout)
+                    value = await _observed(call, attempt, work)
                     what = f"result of step {step.name!r} (seq {call.seq})"
                     output = call.codec.encode(value, what=what, workflow_id=call.run_id)
                     return call.entry("ok", output=output, attempts=attempt)
@@ -106,6 +115,8 @@ async def _retrying(
         retry_at=now + delay,
     )
     await call.durably(call.journal.record_attempt(call.owner, record))
+    if call.executor.hooks is not None:
+        call.executor.hooks.retrying(call, attempt, exc, delay)
     logger.warning(
         "run %s: attempt %d of step seq %d failed (%s); retrying in %.2fs",
         call.run_id,
@@ -147,7 +158,8 @@ async def _transact_until_done(
     while True:
         try:
             async with call.journal.transaction(call.owner, call.run_id) as tx:
-                value = await _bounded(step.fn(tx.conn, *args, **kwargs), step.timeout)
+                work = _bounded(step.fn(tx.conn, *args, **kwargs), step.timeout)
+                value = await _observed(call, attempt, work)
                 output = call.codec.encode(value, what=what, workflow_id=call.run_id)
                 entry = call.entry("ok", output=output, attempts=attempt)
                 call.reserve(entry)

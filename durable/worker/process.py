@@ -44,6 +44,7 @@ class Worker:
         poll_interval: float = 0.5,
         lease: float = 30.0,
         suspend_sleeps: float | None = 5.0,
+        telemetry: bool = False,
     ) -> None:
         self.engine = Engine(
             url,
@@ -52,6 +53,7 @@ class Worker:
             poll_interval=poll_interval,
             lease=lease,
             suspend_sleeps=suspend_sleeps,
+            telemetry=telemetry,
         )
         self.burst = burst
         self.grace = grace
@@ -124,10 +126,15 @@ def parser() -> argparse.ArgumentParser:
     parse.add_argument("--grace", type=float, default=30.0, help="seconds to finish steps")
     parse.add_argument("--poll", type=float, default=0.5, help="seconds between looks")
     parse.add_argument("--lease", type=float, default=30.0, help=LEASE_HELP)
+    parse.add_argument("--telemetry", action="store_true", help=TELEMETRY_HELP)
     return parse
 
 
 LEASE_HELP = "seconds a run's lease lasts without a heartbeat (renewed every third)"
+TELEMETRY_HELP = (
+    "report traces and metrics to OpenTelemetry's global providers (set up by the modules "
+    "or by opentelemetry-instrument; needs the otel extra)"
+)
 
 
 async def serve(options: argparse.Namespace) -> int:
@@ -153,6 +160,7 @@ async def serve(options: argparse.Namespace) -> int:
         grace=getattr(options, "grace", 30.0),
         poll_interval=getattr(options, "poll", 0.5),
         lease=getattr(options, "lease", None) or 30.0,
+        telemetry=getattr(options, "telemetry", False),
     )
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

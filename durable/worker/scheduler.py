@@ -22,6 +22,7 @@ from durable import codec as codec_mod
 from durable import errors, wakeups
 from durable.journal import backoff, base
 from durable.runtime import executor as executor_mod
+from durable.runtime import hooks as hooks_mod
 from durable.runtime import registry
 from durable.worker import dispatch, leases, recovery
 
@@ -74,6 +75,8 @@ class Scheduler:
         # leases that looked expired, with when first seen so (`_unrenewed`)
         self._lease_seen: dict[str, tuple[tuple[str | None, float | None], float]] = {}
         self.dispatcher = dispatch.Dispatcher(self)
+        # told of live work and of each run's segments (telemetry); None: nobody is
+        self.hooks: hooks_mod.EngineHooks | None = None
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -178,7 +181,7 @@ class Scheduler:
             extra={"action": "start", "workflow_id": load.run.id},
         )
         host = executor_mod.Host(
-            journal=self.journal, codec=self.codec, owner=self.owner, runs=self
+            journal=self.journal, codec=self.codec, owner=self.owner, runs=self, hooks=self.hooks
         )
         executor = executor_mod.Executor(host, load, definition)
         self._stopped.pop(load.run.id, None)
@@ -187,8 +190,11 @@ class Scheduler:
 
     async def _drive(self, executor: executor_mod.Executor) -> None:
         run_id = executor.run.id
+        hooks, segment, status = self.hooks, None, None
         try:
-            await executor.execute()
+            if hooks is not None:
+                segment = hooks.segment_started(executor)
+            status = await executor.execute()
         except asyncio.CancelledError:
             pass
         except Exception:
@@ -196,6 +202,8 @@ class Scheduler:
                 "run %s stopped", run_id, extra={"action": "stop", "workflow_id": run_id}
             )
         finally:
+            if hooks is not None:
+                hooks.segment_ended(executor, status, segment)
             self._active.pop(run_id, None)
             failed = executor.aborted
             if isinstance(failed, errors.JournalError):
@@ -267,6 +275,8 @@ class Scheduler:
         )
         if claimed is None:
             return False
+        if self.hooks is not None and record.owner not in (None, self.owner):
+            self.hooks.taken_over(record, claimed)
         return await self.launch_claimed(claimed, definition)
 
     def hold(self, records: Sequence[base.RunRecord]) -> None:
