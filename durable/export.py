@@ -81,26 +81,29 @@ def _has_bytes(value: Any, depth: int = 0) -> bool:
     return False
 
 
+def plain_value(data: bytes) -> Any:
+    """A payload's value as plain data, its types not rebuilt (nothing imported, nothing
+    unpickled).  `durable.JournalError` when it fails its checksum; `ValueError` when it
+    is not plain data (a pickle, an unknown tag)."""
+    body = codec.unframe(bytes(data))
+    if body[:1] == b"M":
+        return _plain.decode(body[1:])
+    if body[:1] == b"T":
+        size = int.from_bytes(body[1:5], "big")
+        return _plain.decode(body[5 + size :])  # the body, without rebuilding types
+    raise ValueError(f"payload tag {body[:1]!r}")
+
+
 def payload_json(data: bytes | None) -> str | None:
     """The payload as JSON text when it is plain data (see the module docstring), else None."""
     if data is None or len(data) < 1:
         return None
-    data = bytes(data)
-    if not codec.intact(data):
-        return None
-    data = codec.unframe(data)
     try:
-        if data[:1] == b"M":
-            value = _plain.decode(data[1:])
-        elif data[:1] == b"T":
-            size = int.from_bytes(data[1:5], "big")
-            value = _plain.decode(data[5 + size :])  # the body, without rebuilding types
-        else:
-            return None
+        value = plain_value(data)
         if _has_bytes(value):
             return None
         return msgspec.json.encode(value).decode()
-    except (msgspec.MsgspecError, TypeError, ValueError, OverflowError):
+    except (errors.JournalError, msgspec.MsgspecError, TypeError, ValueError, OverflowError):
         return None
 
 

@@ -21,7 +21,7 @@ from typing import Annotated, Any, TypeVar
 import msgspec
 from starlette.requests import Request
 
-from durable import cli_output, codec
+from durable import cli_output, codec, errors, export
 from durable.http.problems import ApiError
 from durable.journal import base
 from durable.runs import LineageNode, RunInfo
@@ -77,26 +77,17 @@ class ForkBody(msgspec.Struct, forbid_unknown_fields=True):
 # -- values -----------------------------------------------------------------------------
 
 
-def _plain_value(data: bytes) -> Any:
-    """The payload as plain data (types not rebuilt); `ValueError` for a pickle."""
-    tag = data[:1]
-    if tag == b"M":
-        return _plain.decode(data[1:])
-    if tag == b"T":
-        size = int.from_bytes(data[1:5], "big")
-        return _plain.decode(data[5 + size :])
-    raise ValueError(f"payload tag {tag!r}")
-
-
 def value_json(data: bytes | None) -> Any:
     """A journaled value in its JSON form, or the marker of a value that has none."""
     if data is None:
         return None
     data = bytes(data)
-    if data[:1] == b"P":
-        return {"$durable": "not_json", "encoding": "pickle", "size": len(data) - 1}
+    if not codec.intact(data):
+        return {"$durable": "corrupt", "detail": "its bytes fail their checksum", "size": len(data)}
+    if codec.unframe(data)[:1] == b"P":
+        return {"$durable": "not_json", "encoding": "pickle", "size": len(data)}
     try:
-        return msgspec.to_builtins(_plain_value(data), str_keys=True)
+        return msgspec.to_builtins(export.plain_value(data), str_keys=True)
     except (msgspec.MsgspecError, TypeError, ValueError, OverflowError):
         return {"$durable": "not_json", "encoding": "unreadable", "size": len(data)}
 
@@ -106,8 +97,8 @@ def error_json(data: bytes | None) -> dict[str, Any] | None:
     if data is None:
         return None
     try:
-        record = msgspec.msgpack.decode(bytes(data), type=codec.ErrorRecord)
-    except msgspec.MsgspecError:
+        record = msgspec.msgpack.decode(codec.unframe(bytes(data)), type=codec.ErrorRecord)
+    except (msgspec.MsgspecError, errors.JournalError):
         return {"type": "<corrupt error record>", "message": ""}
     return {"type": record.type.replace(":", "."), "message": record.message}
 
@@ -117,9 +108,9 @@ def input_fingerprint(data: bytes) -> str:
     it compares with the fingerprint of a request's arguments; an input that is not
     plain data is digested as bytes (it can equal no JSON request)."""
     try:
-        args, names, values = _plain_value(bytes(data))
+        args, names, values = export.plain_value(bytes(data))
         return codec.fingerprint(tuple(args), dict(zip(names, values, strict=True)))
-    except (msgspec.MsgspecError, TypeError, ValueError):
+    except (msgspec.MsgspecError, errors.JournalError, TypeError, ValueError):
         return "bytes:" + hashlib.blake2b(bytes(data), digest_size=8).hexdigest()
 
 
@@ -134,7 +125,10 @@ def run_json(record: base.RunRecord) -> dict[str, Any]:
 def entry_json(entry: base.EntryRecord) -> dict[str, Any]:
     """A journal entry as ``durable history --json`` prints it; its output in JSON form."""
     out = cli_output.entry_json(entry)
-    out["output"] = value_json(entry.output)
+    if entry.status == "cancelled" and entry.output is not None and codec.intact(entry.output):
+        out["output"] = codec.unframe(bytes(entry.output)).decode("utf-8", "replace")  # why
+    else:
+        out["output"] = value_json(entry.output)
     return out
 
 
