@@ -56,13 +56,21 @@ class Write:
 
 
 class Append:
-    """One queued `append_entries` call; merged with its neighbours into one statement."""
+    """One queued `append_entries` call; merged with its neighbours into one statement.
+    `expect` maps runs to an entry the owner knows committed: the call writes nothing
+    unless they are all in the journal (`holdings`)."""
 
-    __slots__ = ("entries", "future", "owner", "retried")
+    __slots__ = ("entries", "expect", "future", "owner", "retried")
 
-    def __init__(self, owner: str, entries: Sequence[base.EntryRecord]) -> None:
+    def __init__(
+        self,
+        owner: str,
+        entries: Sequence[base.EntryRecord],
+        expect: dict[str, int] | None = None,
+    ) -> None:
         self.owner = owner
         self.entries = entries
+        self.expect = expect or {}
         self.retried = False
         self.future: asyncio.Future[Any] | None = None
 
@@ -102,7 +110,14 @@ class _Step:
 
 
 def _merge_appends(query: str, appends: list[Append]) -> _Step:
-    calls = [{"owner": append.owner, "entries": append.entries} for append in appends]
+    calls = [
+        {
+            "owner": append.owner,
+            "expect": [{"run_id": run_id, "seq": seq} for run_id, seq in append.expect.items()],
+            "entries": append.entries,
+        }
+        for append in appends
+    ]
     # one JSON parameter: far cheaper to send than fifteen arrays
     return _Step(query, {"calls": _json.encode(calls).decode()}, list(appends))
 
