@@ -177,8 +177,9 @@ class Pool:
         self, action: str, exc: psycopg.Error, workflow_id: str | None
     ) -> errors.JournalError:
         """The `JournalError` for a driver error while trying to `action`."""
+        run = "" if workflow_id is None else f" (run {workflow_id!r})"
         return errors.JournalError(
-            f"{self._where} failed to {action}: {str(exc).strip()}; "
+            f"{self._where} failed to {action}{run}: {str(exc).strip()}; "
             "check that the server is reachable and the database's logs",
             workflow_id=workflow_id,
         )
