@@ -114,8 +114,11 @@ lost AS (
     SELECT DISTINCT e.k FROM e LEFT JOIN held h ON h.id = e.run_id
     WHERE h.owner IS DISTINCT FROM e.owner
     UNION
+    -- a scalar subquery, not NOT EXISTS: the planner, expecting 100 rows from the JSON,
+    -- would make that an anti-join over every entry; this is one index probe per call
     SELECT c.k FROM c, jsonb_to_recordset(c.expect) AS x (run_id text, seq bigint)
-    WHERE NOT EXISTS (SELECT 1 FROM {schema}.entries p WHERE p.run_id = x.run_id AND p.seq = x.seq)
+    WHERE (SELECT p.seq FROM {schema}.entries p WHERE p.run_id = x.run_id AND p.seq = x.seq)
+          IS NULL
 ),
 ins AS (
     INSERT INTO {schema}.entries (
@@ -243,6 +246,7 @@ SELECT pg_notify(%(work_channel)s, '') WHERE EXISTS (SELECT 1 FROM released);
 WITH released AS (
     UPDATE {schema}.runs SET owner = NULL, lease_expires_at = NULL
     WHERE owner = %(owner)s AND id = ANY (%(ids)s::text[])
+      AND status IN ('PENDING', 'RUNNING', 'SLEEPING')
     RETURNING id
 )
 SELECT pg_notify(%(work_channel)s, '') WHERE EXISTS (SELECT 1 FROM released);
