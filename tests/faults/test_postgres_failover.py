@@ -198,3 +198,45 @@ async def test_a_synchronous_failover_reruns_no_step_beyond_those_in_flight(
     rerun, lost = _check(figures), _report("synchronous", figures)
     assert lost == 0
     assert rerun <= 2 * SLOTS, f"{rerun} step bodies ran again after a synchronous failover"
+
+
+async def test_after_a_failover_a_free_liveness_lock_proves_nothing_for_a_while() -> None:
+    """A promoted standby has been up since it started streaming, long before the
+    failover: an engine must not read its uptime as "just restarted"."""
+    from durable.journal import open_journal
+    from durable.journal.postgres import owners
+
+    pair = Pair(bin_dir_or_skip(), synchronous=False)
+    try:
+        await asyncio.to_thread(pair.start)
+        await wait_until(lambda: asyncio.to_thread(pair.streaming), what="the standby to stream")
+        live, other = open_journal(pair.url()), open_journal(pair.url())
+        await live.open()
+        await other.open()
+        try:
+            await live.register_owner("host-a/boot/1/1/engine-a")
+            await other.register_owner("host-b/boot/2/2/engine-b")
+            uptime = "SELECT extract(epoch FROM now() - pg_postmaster_start_time())"
+            await wait_until(
+                lambda: _uptime_above(pair, uptime, owners.RESTART_GRACE + 1),
+                what="the standby to be up longer than the restart grace",
+                timeout=owners.RESTART_GRACE + 30,
+            )
+            pair.kill_primary()
+            await asyncio.to_thread(pair.promote)
+            # nobody holds this one's lock, but engines are still reconnecting
+            assert await other.owner_alive("host-c/boot/3/3/still-reconnecting")
+            assert await other.owner_alive("host-a/boot/1/1/engine-a")
+        finally:
+            await live.close()
+            await other.close()
+    finally:
+        await asyncio.to_thread(pair.remove)
+
+
+async def _uptime_above(pair: Pair, query: str, seconds: float) -> bool:
+    dsn = f"postgresql://postgres@127.0.0.1:{pair.standby.port}/postgres"
+    async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+        cur = await conn.execute(query)
+        row = await cur.fetchone()
+    return bool(row and float(row[0]) > seconds)
