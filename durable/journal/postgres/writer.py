@@ -10,7 +10,9 @@ When the connection drops or the server restarts, a group's outcome is unknown: 
 writer reconnects with backoff and commits the same group again; every statement is
 idempotent (``ON CONFLICT DO NOTHING`` keyed by (run_id, seq); create and claim get
 ``retried`` to recognise their own earlier success).  After `connection.OUTAGE_LIMIT`
-seconds without the database, the group fails with `JournalError`.
+seconds without the database, the group fails with `JournalError` naming the write and
+its run.  Writes of a run's owner carry their fence (`holdings`): a group retried on a
+new primary that lost some of the run's entries writes nothing for that run.
 """
 
 from __future__ import annotations
