@@ -86,16 +86,21 @@ async def configure(conn: psycopg.AsyncConnection[Any], durability: str) -> hold
     # synchronous_commit=off it may not, and the journal would lose entries whose
     # results the workflow already used
     weak = ("off",) if durability == "process" else ("off", "local")
-    cur = await conn.execute(
-        "SELECT current_setting('synchronous_commit'),"
-        " extract(epoch FROM pg_postmaster_start_time()),"
-        " (SELECT system_identifier FROM pg_control_system())::text"
-    )
+    try:
+        cur = await conn.execute(
+            "SELECT current_setting('synchronous_commit'),"
+            " extract(epoch FROM pg_postmaster_start_time()),"
+            " (SELECT system_identifier FROM pg_control_system())::text"
+        )
+    except (pg_errors.UndefinedFunction, pg_errors.InsufficientPrivilege):
+        # a server that does not say who it is: a failover is then known only by the
+        # writer's reconnection (`holdings`)
+        cur = await conn.execute("SELECT current_setting('synchronous_commit'), NULL, NULL")
     row = await cur.fetchone()
     assert row is not None
     if row[0] in weak:
         await conn.execute("SET synchronous_commit TO on")
-    return holdings.Server(system_id=row[2], started=float(row[1]))
+    return holdings.Server(system_id=row[2], started=None if row[1] is None else float(row[1]))
 
 
 Configure = Callable[["psycopg.AsyncConnection[Any]"], Awaitable[None]]

@@ -47,7 +47,7 @@ class Server:
     primary and the standbys cloned from it) and its postmaster's start time."""
 
     system_id: str | None
-    started: float
+    started: float | None
 
 
 @dataclass
@@ -109,8 +109,8 @@ class Holdings:
             before, self.server = self.server, server
             self.changed(
                 f"the server answering is not the one before (system identifier "
-                f"{before.system_id} started at {before.started:.3f}, now "
-                f"{server.system_id} started at {server.started:.3f}: a failover or a restart)"
+                f"{before.system_id} started at {before.started}, now "
+                f"{server.system_id} started at {server.started}: a failover or a restart)"
             )
 
     def changed(self, why: str) -> None:
