@@ -156,3 +156,34 @@ def _entry(seq: int) -> base.EntryRecord:
         started_at=0.0,
         finished_at=0.0,
     )
+
+
+async def test_a_run_whose_end_was_lost_is_released_after_a_reconnect(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    ran.clear()
+    async with durable.Engine(postgres_url, poll_interval=0.2, lease=1.5) as engine:
+        assert await engine.run(eight, workflow_id="end") == 28
+        # the database forgets the run's end (the old primary acknowledged it), and every
+        # session ends, as in a failover: the row says this engine holds a run it does not
+        # execute, and its heartbeats would renew that lease for ever
+        await _sql(
+            postgres_url,
+            "UPDATE durable.runs SET status = 'RUNNING', output = NULL, finished_at = NULL,"
+            " owner = %s, lease_expires_at = extract(epoch FROM now()) + 600 WHERE id = 'end'",
+            engine.owner,
+        )
+        await _sql(
+            postgres_url,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        await wait_until(
+            lambda: _status_is(postgres_url, "end", "SUCCEEDED"),
+            what="the run to be released and finished again by its replay",
+            timeout=30,
+        )
+        assert await engine.get("end").result(timeout=5) == 28
+    assert "it does not execute (end)" in caplog.text
+    assert sorted(ran) == [("end", index) for index in range(8)]  # replayed: none ran again
