@@ -248,6 +248,10 @@ class Journal(Protocol):
 
         Idempotent per (run_id, seq): an entry already present is never rewritten.
         Raises `LeaseLost` (and writes nothing) when a run is owned by someone else.
+        A backend whose database can lose acknowledged commits (Postgres failing over
+        to an asynchronous standby) raises `JournalError` instead, writing nothing, when
+        the run's journal lacks an entry this journal saw committed: the run is then
+        replayed from what its journal holds, so no entry lands above a hole.
         """
 
     async def record_attempt(self, owner: str, attempt: AttemptRecord) -> None:

@@ -20,8 +20,15 @@ on the channel ``"<schema>.changed"``; creating a run nobody holds, releasing an
 reopening runs ``NOTIFY`` the channel ``"<schema>.work"`` (`listener` hears both).
 Which engines are alive is known from one advisory lock each (`owners`).
 
+Failover.  A multi-host URL (``postgresql://h1:5432,h2:5432/db?target_session_attrs=
+read-write``) is passed to libpq as it is: every connection (the writer, the pool, the
+listener, the liveness locks) goes to whichever host is the primary, and reconnects do
+too.  A new primary may lack commits the old one acknowledged (asynchronous
+replication): every write of a run's owner is fenced by an entry it knows committed, so
+no hole is ever written, and a run whose journal lost its tail is replayed (`holdings`).
+
 Modules: `journal` (`PostgresJournal`, the operations), `connection`, `schema`,
-`writer`, `listener`, `owners`.
+`writer`, `holdings`, `transactions`, `listener`, `owners`.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from psycopg import errors as pg_errors
 
 from durable import errors
 from durable.journal import backoff
+from durable.journal.postgres import holdings
 
 __all__ = [
     "OUTAGE_LIMIT",
@@ -79,16 +80,27 @@ def connect_hint(exc: psycopg.Error) -> str:
     return "check that the server is running and that host and port in the URL are right"
 
 
-async def configure(conn: psycopg.AsyncConnection[Any], durability: str) -> None:
-    """Settings of every session of the journal."""
+async def configure(conn: psycopg.AsyncConnection[Any], durability: str) -> holdings.Server:
+    """Settings of every session of the journal; returns who answers on `conn`."""
     # an acknowledged commit must survive a crash of the server: with
     # synchronous_commit=off it may not, and the journal would lose entries whose
     # results the workflow already used
     weak = ("off",) if durability == "process" else ("off", "local")
-    cur = await conn.execute("SHOW synchronous_commit")
+    try:
+        cur = await conn.execute(
+            "SELECT current_setting('synchronous_commit'),"
+            " extract(epoch FROM pg_postmaster_start_time()),"
+            " (SELECT system_identifier FROM pg_control_system())::text"
+        )
+    except (pg_errors.UndefinedFunction, pg_errors.InsufficientPrivilege):
+        # a server that does not say who it is: a failover is then known only by the
+        # writer's reconnection (`holdings`)
+        cur = await conn.execute("SELECT current_setting('synchronous_commit'), NULL, NULL")
     row = await cur.fetchone()
-    if row is not None and row[0] in weak:
+    assert row is not None
+    if row[0] in weak:
         await conn.execute("SET synchronous_commit TO on")
+    return holdings.Server(system_id=row[2], started=None if row[1] is None else float(row[1]))
 
 
 Configure = Callable[["psycopg.AsyncConnection[Any]"], Awaitable[None]]
@@ -170,8 +182,9 @@ class Pool:
         self, action: str, exc: psycopg.Error, workflow_id: str | None
     ) -> errors.JournalError:
         """The `JournalError` for a driver error while trying to `action`."""
+        run = "" if workflow_id is None else f" (run {workflow_id!r})"
         return errors.JournalError(
-            f"{self._where} failed to {action}: {str(exc).strip()}; "
+            f"{self._where} failed to {action}{run}: {str(exc).strip()}; "
             "check that the server is reachable and the database's logs",
             workflow_id=workflow_id,
         )

@@ -11,7 +11,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
@@ -20,7 +20,15 @@ from psycopg import sql as pg_sql
 
 from durable import errors
 from durable.journal import base, queries, records
-from durable.journal.postgres import connection, listener, owners, schema, writer
+from durable.journal.postgres import (
+    connection,
+    holdings,
+    listener,
+    owners,
+    schema,
+    transactions,
+    writer,
+)
 
 __all__ = ["PostgresJournal"]
 
@@ -102,7 +110,11 @@ class PostgresJournal(base.Features):
         self._pool = connection.Pool(
             self.conninfo, self._where, self._q, size=pool_size, name=f"durable-{self.schema}"
         )
-        self._writer = writer.GroupWriter(self._q, self._connect, self._where, self.channel)
+        self._holdings = holdings.Holdings(self._where, self._pool)
+        self._transactions = transactions.TransactionSteps(
+            self._q, self._pool, self._holdings, self.channel
+        )
+        self._writer = writer.GroupWriter(self._q, self._reconnect, self._where, self.channel)
         self._changes = listener.ChangeListener(self.conninfo, self.channel, self.work_channel)
         self._closing: asyncio.Future[None] | None = None
         self._owners = owners.OwnerLocks(self._connect)
@@ -115,7 +127,16 @@ class PostgresJournal(base.Features):
         return conn
 
     async def _configure(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        await connection.configure(conn, self.durability)
+        self._holdings.saw(await connection.configure(conn, self.durability))
+
+    async def _reconnect(self) -> psycopg.AsyncConnection[Any]:
+        """The writer's connection again, after a failure: the server may be another one
+        now (a failover), whatever it says about itself."""
+        changes = self._holdings.changes
+        conn = await self._connect()
+        if self._holdings.changes == changes:
+            self._holdings.changed("the journal's connection was lost and is established again")
+        return conn
 
     async def open(self) -> None:
         """Connect, then create or migrate the schema (under an advisory lock)."""
@@ -173,7 +194,20 @@ class PostgresJournal(base.Features):
     async def create_run(self, run: base.NewRun) -> tuple[base.RunRecord, bool]:
         params = records.named(records.NEW_RUN_COLUMNS, records.new_run_values(run))
         params["work_channel"] = self.work_channel
+        if run.owner is not None:
+            self._holdings.claiming += 1
+        try:
+            record, created = await self._create(run, params)
+        finally:
+            if run.owner is not None:
+                self._holdings.claiming -= 1
+        if run.owner is not None and record.owner == run.owner:
+            self._holdings.hold(run.owner, run.id)
+        return record, created
 
+    async def _create(
+        self, run: base.NewRun, params: dict[str, Any]
+    ) -> tuple[base.RunRecord, bool]:
         def finish(rows: list[Any], rowcount: int, retried: bool) -> Any:
             return (rows[0] if rows else None), retried
 
@@ -233,13 +267,46 @@ class PostgresJournal(base.Features):
             return [await cur.fetchall() for cur in cursors]
 
         found, entries, attempts, timers = await self._pool.run("load the journal", fn, run_id)
-        return records.run_load(found[0], entries, attempts, timers) if found else None
+        if not found:
+            return None
+        load = records.run_load(found[0], entries, attempts, timers)
+        owner = load.run.owner
+        if load.entries and owner is not None and self._holdings.holds(owner, run_id):
+            # the latest entry read is known committed: the fence of the run's next write
+            last = max(load.entries, key=lambda entry: (entry.ord, entry.seq))
+            self._holdings.committed(owner, run_id, last.seq)
+        return load
 
     # -- writes by the owner ------------------------------------------------------------
 
     async def append_entries(self, owner: str, entries: Sequence[base.EntryRecord]) -> None:
-        if entries:
-            await self._writer.submit(writer.Append(owner, list(entries)))
+        if not entries:
+            return
+        last = {entry.run_id: entry.seq for entry in entries}
+        expect: dict[str, int] = {}
+        for run_id in last:
+            seq = self._holdings.expect(owner, run_id)
+            if seq is not None:
+                expect[run_id] = seq
+        try:
+            await self._writer.submit(writer.Append(owner, list(entries), expect))
+        except base.LeaseLost:
+            for run_id in last:
+                await self._holdings.diagnose(owner, run_id, expect.get(run_id))
+            raise
+        for run_id, seq in last.items():
+            self._holdings.committed(owner, run_id, seq)
+
+    async def _owner_write(
+        self, name: str, params: dict[str, Any], owner: str, run_id: str
+    ) -> None:
+        """A write of `run_id` by its owner `owner`, fenced (see `holdings`)."""
+        expect = params["expect"] = self._holdings.expect(owner, run_id)
+        try:
+            await self._writer.write(name, params, self._held(run_id))
+        except base.LeaseLost:
+            await self._holdings.diagnose(owner, run_id, expect)
+            raise
 
     @staticmethod
     def _held(run_id: str) -> writer.Finish:
@@ -252,12 +319,12 @@ class PostgresJournal(base.Features):
     async def record_attempt(self, owner: str, attempt: base.AttemptRecord) -> None:
         params = records.named(records.ATTEMPT_COLUMNS, records.attempt_values(attempt))
         params["owner"] = owner
-        await self._writer.write("insert_attempt", params, self._held(attempt.run_id))
+        await self._owner_write("insert_attempt", params, owner, attempt.run_id)
 
     async def set_timer(self, owner: str, timer: base.TimerRecord) -> None:
         params = records.named(records.TIMER_COLUMNS, records.timer_values(timer))
         params["owner"] = owner
-        await self._writer.write("insert_timer", params, self._held(timer.run_id))
+        await self._owner_write("insert_timer", params, owner, timer.run_id)
 
     async def update_run(self, owner: str, update: base.RunUpdate) -> None:
         params = {
@@ -271,56 +338,14 @@ class PostgresJournal(base.Features):
             "owner": owner,
             "channel": self.channel,
         }
-        await self._writer.write("update_run", params, self._held(update.run_id))
+        await self._owner_write("update_run", params, owner, update.run_id)
+        if update.status in base.TERMINAL:
+            self._holdings.drop(update.run_id)
 
-    @contextlib.asynccontextmanager
-    async def transaction(self, owner: str, run_id: str) -> AsyncIterator[base.Transaction]:
-        pool, conn = await self._pool.begin(run_id)
-        try:
-            tx = base.Transaction(_TxConnection(conn))
-            try:
-                yield tx  # the user's statements: their errors reach the step unchanged
-            except BaseException:
-                await writer.rollback(conn)
-                raise
-            try:
-                await self._finish_transaction(conn, owner, run_id, tx.entry)
-            except psycopg.Error as exc:
-                if not await self._committed_despite(exc, tx.entry):
-                    raise self._pool.error("commit a transaction step", exc, run_id) from exc
-        finally:
-            await pool.putconn(conn)
-
-    async def _finish_transaction(
-        self,
-        conn: psycopg.AsyncConnection[Any],
-        owner: str,
-        run_id: str,
-        entry: base.EntryRecord | None,
-    ) -> None:
-        params: dict[str, Any] = dict.fromkeys(records.ENTRY_COLUMNS)
-        if entry is not None:
-            params.update(_entry_params(entry))
-        params.update(run_id=run_id, owner=owner, write=entry is not None, channel=self.channel)
-        try:
-            cur = await conn.execute(self._q["tx_append_entry"], params)
-            row = await cur.fetchone()
-            if row is None or row[0] != owner:
-                raise base.LeaseLost(run_id)
-        except BaseException:
-            await writer.rollback(conn)
-            raise
-        await conn.execute("COMMIT")
-
-    async def _committed_despite(self, exc: psycopg.Error, entry: base.EntryRecord | None) -> bool:
-        """Whether a transaction step whose connection broke had committed after all:
-        its entry is in the journal exactly when it did (they commit together)."""
-        if entry is None or not isinstance(exc, psycopg.OperationalError):
-            return False
-        params = {"run_id": entry.run_id, "seq": entry.seq, "ord": entry.ord}
-        with contextlib.suppress(errors.JournalError):
-            return bool(await self._pool.read("check a commit", "entry_exists", params))
-        return False
+    def transaction(
+        self, owner: str, run_id: str
+    ) -> contextlib.AbstractAsyncContextManager[base.Transaction]:
+        return self._transactions.run(owner, run_id)
 
     # -- ownership ----------------------------------------------------------------------
 
@@ -345,9 +370,16 @@ class PostgresJournal(base.Features):
         def finish(rows: list[Any], rowcount: int, retried: bool) -> base.RunRecord | None:
             return records.run_from_row(rows[0]) if rows else None
 
-        if limits is not None:
-            return await self._claim_limited(params, limits)
-        result: base.RunRecord | None = await self._writer.write("claim_run", params, finish)
+        self._holdings.claiming += 1
+        try:
+            if limits is not None:
+                result = await self._claim_limited(params, limits)
+            else:
+                result = await self._writer.write("claim_run", params, finish)
+        finally:
+            self._holdings.claiming -= 1
+        if result is not None:
+            self._holdings.hold(owner, run_id)
         return result
 
     async def _claim_limited(
@@ -406,10 +438,17 @@ class PostgresJournal(base.Features):
         def finish(rows: list[Any], rowcount: int, retried: bool) -> list[base.RunRecord]:
             return [records.run_from_row(row) for row in rows]
 
-        claimed: list[base.RunRecord] = await self._writer.write("claim_batch", params, finish)
+        self._holdings.claiming += 1
+        try:
+            claimed: list[base.RunRecord] = await self._writer.write("claim_batch", params, finish)
+        finally:
+            self._holdings.claiming -= 1
+        for record in claimed:
+            self._holdings.hold(owner, record.id)
         return base.by_priority(claimed)
 
     async def heartbeat(self, owner: str, lease_expires_at: float) -> int:
+        await self._holdings.sweep(owner, self.release)
         params = {"owner": owner, "lease_expires_at": lease_expires_at}
         return int(
             await self._writer.write("heartbeat", params, lambda rows, count, retried: count)
@@ -419,9 +458,12 @@ class PostgresJournal(base.Features):
         if run_ids is None:
             params: dict[str, Any] = {"owner": owner, "work_channel": self.work_channel}
             await self._writer.write("release_all", params, _nothing)
+            self._holdings.drop_owner(owner)
         elif run_ids:
             params = {"owner": owner, "ids": list(run_ids), "work_channel": self.work_channel}
             await self._writer.write("release_some", params, _nothing)
+            for run_id in run_ids:
+                self._holdings.drop(run_id)
 
     async def cancel_requested(self, owner: str) -> list[str]:
         rows = await self._pool.read("read cancellations", "cancel_requested", {"owner": owner})
@@ -451,7 +493,8 @@ class PostgresJournal(base.Features):
     async def receive_message(
         self, owner: str, run_id: str, topic: str, entry: base.EntryRecord
     ) -> base.EntryRecord | None:
-        params = {**_entry_params(entry), "owner": owner, "topic": topic}
+        expect = self._holdings.expect(owner, run_id)
+        params = {**_entry_params(entry), "owner": owner, "topic": topic, "expect": expect}
 
         def finish(rows: list[Any], rowcount: int, retried: bool) -> base.EntryRecord | None:
             holder, value = rows[0]
@@ -462,9 +505,15 @@ class PostgresJournal(base.Features):
             entry.output = value
             return entry
 
-        result: base.EntryRecord | None = await self._writer.write(
-            "receive_message", params, finish
-        )
+        try:
+            result: base.EntryRecord | None = await self._writer.write(
+                "receive_message", params, finish
+            )
+        except base.LeaseLost:
+            await self._holdings.diagnose(owner, run_id, expect)
+            raise
+        if result is not None:
+            self._holdings.committed(owner, run_id, entry.seq)
         return result
 
     async def set_event(
@@ -479,7 +528,8 @@ class PostgresJournal(base.Features):
             "at": time.time(),
             "channel": self.channel,
         }
-        await self._writer.write("set_event", params, self._held(run_id))
+        await self._owner_write("set_event", params, owner, run_id)
+        self._holdings.committed(owner, run_id, entry.seq)
 
     async def get_event(self, run_id: str, key: str) -> bytes | None:
         rows = await self._pool.read(
@@ -565,13 +615,3 @@ async def _shut(
 
 def _nothing(rows: list[Any], rowcount: int, retried: bool) -> None:
     return None
-
-
-class _TxConnection:
-    """The async connection a `@durable.transaction` step receives on Postgres."""
-
-    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        self._conn = conn
-
-    async def execute(self, sql: str, params: Sequence[Any] | None = None) -> Any:
-        return await self._conn.execute(sql, params)

@@ -5,12 +5,14 @@ long as it lives.  When its process dies, or its host is cut off, the server end
 session and the lock with it; any other engine then gets the lock with
 ``pg_try_advisory_lock`` and knows the holder is dead, on any machine, at once.
 
-A server restart ends every session, the living engines' too: each engine watches its
-lock's connection and takes the lock again as soon as the server is back.  An engine that
-lived through the restart (the server's start time changed since it took its own lock)
-does not trust the answer "nobody holds it" until the server has been up `RESTART_GRACE`
-seconds (the others may not have reconnected yet): until then the holder is presumed
-alive, and only its lease can expire.
+A server restart or a failover ends every session, the living engines' too: each engine
+watches its lock's connection and takes the lock again as soon as a server is back (with
+a multi-host URL, the new primary).  An engine that lived through it does not trust the
+answer "nobody holds it" while its own locks are not on the server it asks (that server's
+start time is not the one its locks were taken on), nor for `RESTART_GRACE` seconds after
+it took them again (the others may not have reconnected yet): until then the holder is
+presumed alive, and only its lease can expire.  (A promoted standby's start time is when
+the standby started, long before the failover: the grace counts from the re-taking.)
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -50,7 +53,8 @@ class OwnerLocks:
         self._connect = connect
         self._held: dict[str, psycopg.AsyncConnection[Any]] = {}
         self._keepers: dict[str, asyncio.Task[None]] = {}
-        self._server_started: float | None = None  # when the server we first locked on began
+        self._server_started: float | None = None  # start of the server our locks are on
+        self._retaken_at: float | None = None  # monotonic: when they were last taken again
 
     async def hold(self, owner: str) -> None:
         """Take `owner`'s lock on a dedicated connection, kept (and taken again after the
@@ -65,7 +69,7 @@ class OwnerLocks:
             (_NAMESPACE, lock_key(owner)),
         )
         row = await cur.fetchone()
-        if self._server_started is None and row is not None:
+        if row is not None:
             self._server_started = float(row[1])
         return conn
 
@@ -85,6 +89,7 @@ class OwnerLocks:
                     await wait.wait()
                     continue
                 old, self._held[owner] = self._held[owner], conn
+                self._retaken_at = time.monotonic()
                 with contextlib.suppress(psycopg.Error):
                     await old.close()
                 logger.info(
@@ -95,23 +100,26 @@ class OwnerLocks:
                 break
 
     async def alive(self, owner: str, conn: psycopg.AsyncConnection[Any]) -> bool:
-        """False when nobody holds `owner`'s lock: that engine's session is gone (and the
-        server has been up long enough for a living engine to have taken it again)."""
+        """False when nobody holds `owner`'s lock: that engine's session is gone (and this
+        engine's locks have been on this server long enough for a living engine to have
+        taken its own again)."""
         if owner in self._held:
             return True
         key = lock_key(owner)
         cur = await conn.execute(
-            "SELECT pg_try_advisory_lock(%s, %s),"
-            " extract(epoch FROM now() - pg_postmaster_start_time()),"
-            " extract(epoch FROM pg_postmaster_start_time())",
+            "SELECT pg_try_advisory_lock(%s, %s), extract(epoch FROM pg_postmaster_start_time())",
             (_NAMESPACE, key),
         )
         row = await cur.fetchone()
         if row is None or not row[0]:
             return True
         await conn.execute("SELECT pg_advisory_unlock(%s, %s)", (_NAMESPACE, key))
-        restarted = self._server_started is not None and float(row[2]) != self._server_started
-        return restarted and float(row[1]) < RESTART_GRACE  # just restarted: presume alive
+        if self._server_started is None:
+            return False  # this engine holds no lock: nothing tells it a change happened
+        if float(row[1]) != self._server_started:
+            return True  # our own locks are not on this server yet: it just changed
+        retaken = self._retaken_at
+        return retaken is not None and time.monotonic() - retaken < RESTART_GRACE
 
     async def release(self, owner: str | None = None) -> None:
         """Let go of one owner's lock (all when None) by closing its connection."""

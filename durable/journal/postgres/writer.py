@@ -10,7 +10,9 @@ When the connection drops or the server restarts, a group's outcome is unknown: 
 writer reconnects with backoff and commits the same group again; every statement is
 idempotent (``ON CONFLICT DO NOTHING`` keyed by (run_id, seq); create and claim get
 ``retried`` to recognise their own earlier success).  After `connection.OUTAGE_LIMIT`
-seconds without the database, the group fails with `JournalError`.
+seconds without the database, the group fails with `JournalError` naming the write and
+its run.  Writes of a run's owner carry their fence (`holdings`): a group retried on a
+new primary that lost some of the run's entries writes nothing for that run.
 """
 
 from __future__ import annotations
@@ -56,13 +58,21 @@ class Write:
 
 
 class Append:
-    """One queued `append_entries` call; merged with its neighbours into one statement."""
+    """One queued `append_entries` call; merged with its neighbours into one statement.
+    `expect` maps runs to an entry the owner knows committed: the call writes nothing
+    unless they are all in the journal (`holdings`)."""
 
-    __slots__ = ("entries", "future", "owner", "retried")
+    __slots__ = ("entries", "expect", "future", "owner", "retried")
 
-    def __init__(self, owner: str, entries: Sequence[base.EntryRecord]) -> None:
+    def __init__(
+        self,
+        owner: str,
+        entries: Sequence[base.EntryRecord],
+        expect: dict[str, int] | None = None,
+    ) -> None:
         self.owner = owner
         self.entries = entries
+        self.expect = expect or {}
         self.retried = False
         self.future: asyncio.Future[Any] | None = None
 
@@ -102,7 +112,14 @@ class _Step:
 
 
 def _merge_appends(query: str, appends: list[Append], channel: str) -> _Step:
-    calls = [{"owner": append.owner, "entries": append.entries} for append in appends]
+    calls = [
+        {
+            "owner": append.owner,
+            "expect": [{"run_id": run_id, "seq": seq} for run_id, seq in append.expect.items()],
+            "entries": append.entries,
+        }
+        for append in appends
+    ]
     # one JSON parameter: far cheaper to send than fifteen arrays
     params = {"calls": _json.encode(calls).decode(), "channel": channel}
     return _Step(query, params, list(appends))
@@ -143,7 +160,7 @@ class GroupWriter:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
             self._task = None
-        self._fail(self._pending, None, "the journal was closed before this write committed")
+        self._fail(self._pending, None, "the journal was closed before it committed")
         self._pending = []
         if self._conn is not None:
             await self._conn.close()
@@ -186,7 +203,7 @@ class GroupWriter:
                 logger.exception(
                     "journal writer failed", extra={"action": "commit", "workflow_id": None}
                 )
-                self._fail(batch, exc, "nothing of this write is known to be kept")
+                self._fail(batch, exc, "nothing of it is known to be kept")
             finally:
                 self._idle.set()
 
@@ -246,7 +263,12 @@ class GroupWriter:
                     for item in batch:
                         await self._commit([item])
                 else:
-                    self._fail(batch, exc, "nothing of this write was kept")
+                    self._fail(
+                        batch,
+                        exc,
+                        "nothing of it was kept; the database's log says why (a full disk, "
+                        "a read-only server, a missing privilege)",
+                    )
                 return
             for future, value, error in outcomes:
                 if future.done():
@@ -268,7 +290,11 @@ class GroupWriter:
             self._conn = None
         if wait.expired:
             limit = connection.OUTAGE_LIMIT
-            self._fail(batch, exc, f"the database was unreachable for {limit:.0f}s")
+            self._fail(
+                batch,
+                exc,
+                f"the database was unreachable for {limit:.0f}s; nothing of it is known to be kept",
+            )
             return False
         delay = wait.next()
         logger.warning(
@@ -283,12 +309,77 @@ class GroupWriter:
     def _fail(self, batch: list[_Item], exc: BaseException | None, what: str) -> None:
         for item in batch:
             if item.future is not None and not item.future.done():
+                runs = _runs_of(item)
                 error = errors.JournalError(
-                    f"{self._where} could not commit: "
-                    f"{str(exc).strip() if exc else 'closed'}; {what}"
+                    f"{self._where} could not commit {_subject(item, runs)}: "
+                    f"{str(exc).strip() if exc else 'closed'}; {what}; {_remedy(item)}",
+                    workflow_id=runs[0] if len(runs) == 1 else None,
                 )
                 error.__cause__ = exc
                 item.future.set_exception(error)
+
+
+# what a failed write was, in words, and what its caller can do about it
+_SUBJECTS = {
+    "create_run": "the start of",
+    "update_run": "the status of",
+    "insert_attempt": "a failed attempt of",
+    "insert_timer": "a durable timer of",
+    "receive_message": "a message taken by",
+    "set_event": "an event set by",
+    "send_message": "a message to",
+    "claim_run": "the claim of",
+    "reopen": "the reopening of",
+    "copy_entries": "the fork of",
+    "request_cancel": "the cancellation of",
+    "release_some": "the release of",
+    "delete_runs": "the deletion of",
+}
+_OWNER_WRITES = frozenset(
+    {"update_run", "insert_attempt", "insert_timer", "receive_message", "set_event"}
+)
+
+
+def _runs_of(item: _Item) -> list[str]:
+    """The ids of the runs a queued write is about (none for engine-wide ones)."""
+    if isinstance(item, Append):
+        return sorted({entry.run_id for entry in item.entries})
+    params = item.params
+    if item.name == "copy_entries":
+        return [params["source"], params["target"]]
+    if item.name == "delete_runs":
+        return list(params["ids"])
+    found = params.get("run_id", params.get("id", params.get("ids")))
+    if isinstance(found, str):
+        return [found]
+    return [run_id for run_id in found or () if isinstance(run_id, str)]
+
+
+def _subject(item: _Item, runs: list[str]) -> str:
+    named = ", ".join(repr(run_id) for run_id in runs[:5]) + (", ..." if len(runs) > 5 else "")
+    plural = "s" if len(runs) > 1 else ""
+    if isinstance(item, Append):
+        seqs = sorted(entry.seq for entry in item.entries)
+        where = f"seq {seqs[0]}" if len(seqs) == 1 else f"seqs {seqs[0]}-{seqs[-1]}"
+        return f"the journal entries ({where}) of run{plural} {named}"
+    subject = _SUBJECTS.get(item.name)
+    if subject is None or not runs:
+        return f"a write ({item.name.replace('_', ' ')})"
+    return f"{subject} run{plural} {named}"
+
+
+def _remedy(item: _Item) -> str:
+    if isinstance(item, Append) or item.name in _OWNER_WRITES:
+        return (
+            "the run stops in this process and is carried on from its journal (here or "
+            "by another engine) once the database is usable"
+        )
+    if item.name == "create_run":
+        return (
+            "start it again with the same workflow_id once the database is usable "
+            "(it is started once)"
+        )
+    return "try again once the database is usable"
 
 
 async def rollback(conn: psycopg.AsyncConnection[Any]) -> None:

@@ -86,12 +86,16 @@ SELECT 1 FROM {schema}.entries WHERE run_id = %(run_id)s AND seq = %(seq)s AND o
 
 -- name: append_entries
 -- The entries of several append_entries calls in one statement, as one JSON parameter
--- ([{"owner": ..., "entries": [entry, ...]}, ...], bytes in base64): a call whose runs
--- are not all held by its owner writes nothing, and its index (from 0) is returned.
+-- ([{"owner": ..., "expect": [{"run_id": ..., "seq": ...}, ...], "entries": [entry, ...]},
+-- ...], bytes in base64): a call whose runs are not all held by its owner, or that
+-- expects an entry the journal lacks (one its owner knows committed: the fence against
+-- holes, see durable.journal.postgres.holdings), writes nothing, and its index (from 0)
+-- is returned.
 -- jsonb, not json: a json value is parsed again by every operator applied to it, which
 -- made this statement quadratic in the number of entries
 WITH c AS MATERIALIZED (
-    SELECT c.k - 1 AS k, c.v ->> 'owner' AS owner, c.v -> 'entries' AS entries
+    SELECT c.k - 1 AS k, c.v ->> 'owner' AS owner, c.v -> 'entries' AS entries,
+           c.v -> 'expect' AS expect
     FROM jsonb_array_elements(%(calls)s::jsonb) WITH ORDINALITY AS c (v, k)
 ),
 e AS MATERIALIZED (
@@ -111,6 +115,12 @@ held AS (
 lost AS (
     SELECT DISTINCT e.k FROM e LEFT JOIN held h ON h.id = e.run_id
     WHERE h.owner IS DISTINCT FROM e.owner
+    UNION
+    -- a scalar subquery, not NOT EXISTS: the planner, expecting 100 rows from the JSON,
+    -- would make that an anti-join over every entry; this is one index probe per call
+    SELECT c.k FROM c, jsonb_to_recordset(c.expect) AS x (run_id text, seq bigint)
+    WHERE (SELECT p.seq FROM {schema}.entries p WHERE p.run_id = x.run_id AND p.seq = x.seq)
+          IS NULL
 ),
 ins AS (
     INSERT INTO {schema}.entries (
@@ -131,10 +141,14 @@ notified AS (
 SELECT lost.k FROM notified LEFT JOIN lost ON true;
 
 -- name: tx_append_entry
--- The entry of a `@durable.transaction` step, written only while the owner holds the run;
--- returns the run's owner (no row: the run is gone).
+-- The entry of a `@durable.transaction` step, written only while the owner holds the run
+-- and the entry `expect` (one the owner knows committed; NULL: none) is in the journal;
+-- returns the run's owner, NULL when that entry is missing (no row: the run is gone).
 WITH held AS (
-    SELECT owner FROM {schema}.runs WHERE id = %(run_id)s FOR SHARE
+    SELECT CASE WHEN %(expect)s::bigint IS NULL OR EXISTS (
+               SELECT 1 FROM {schema}.entries WHERE run_id = %(run_id)s AND seq = %(expect)s::bigint
+           ) THEN owner END AS owner
+    FROM {schema}.runs WHERE id = %(run_id)s FOR SHARE
 ),
 ins AS (
     INSERT INTO {schema}.entries (
@@ -151,7 +165,10 @@ SELECT owner, pg_notify(%(channel)s, %(run_id)s) FROM held;
 
 -- name: insert_attempt
 WITH held AS (
-    SELECT id FROM {schema}.runs WHERE id = %(run_id)s AND owner = %(owner)s FOR SHARE
+    SELECT id FROM {schema}.runs WHERE id = %(run_id)s AND owner = %(owner)s
+      AND (%(expect)s::bigint IS NULL OR EXISTS (
+          SELECT 1 FROM {schema}.entries WHERE run_id = %(run_id)s AND seq = %(expect)s::bigint))
+    FOR SHARE
 ),
 ins AS (
     INSERT INTO {schema}.attempts (run_id, seq, attempt, error, failed_at, retry_at)
@@ -163,7 +180,10 @@ SELECT count(*) FROM held;
 
 -- name: insert_timer
 WITH held AS (
-    SELECT id FROM {schema}.runs WHERE id = %(run_id)s AND owner = %(owner)s FOR SHARE
+    SELECT id FROM {schema}.runs WHERE id = %(run_id)s AND owner = %(owner)s
+      AND (%(expect)s::bigint IS NULL OR EXISTS (
+          SELECT 1 FROM {schema}.entries WHERE run_id = %(run_id)s AND seq = %(expect)s::bigint))
+    FOR SHARE
 ),
 ins AS (
     INSERT INTO {schema}.timers (run_id, seq, wake_at)
@@ -180,6 +200,8 @@ WITH updated AS (
         wake_at = %(wake_at)s, updated_at = %(at)s, started_at = coalesce(started_at, %(at)s),
         finished_at = CASE WHEN %(finished)s THEN %(at)s::float8 ELSE NULL END
     WHERE id = %(run_id)s AND owner = %(owner)s
+      AND (%(expect)s::bigint IS NULL OR EXISTS (
+          SELECT 1 FROM {schema}.entries WHERE run_id = %(run_id)s AND seq = %(expect)s::bigint))
     RETURNING id, queue
 )
 -- a run of a queue that ends frees room in its queue: workers may claim (the work
@@ -233,6 +255,7 @@ SELECT pg_notify(%(work_channel)s, '') WHERE EXISTS (SELECT 1 FROM released);
 WITH released AS (
     UPDATE {schema}.runs SET owner = NULL, lease_expires_at = NULL
     WHERE owner = %(owner)s AND id = ANY (%(ids)s::text[])
+      AND status IN ('PENDING', 'RUNNING', 'SLEEPING')
     RETURNING id
 )
 SELECT pg_notify(%(work_channel)s, '') WHERE EXISTS (SELECT 1 FROM released);
@@ -308,6 +331,17 @@ WHERE run_id = %(source)s AND seq < %(before)s
 ON CONFLICT (run_id, seq) DO NOTHING;
 
 
+-- name: run_fence
+-- Why a write of the run's owner was refused: the run's owner and whether the entry
+-- `expect` is in the journal (no row: the run is gone).
+SELECT owner, %(expect)s::bigint IS NULL OR EXISTS (
+    SELECT 1 FROM {schema}.entries WHERE run_id = %(id)s AND seq = %(expect)s::bigint)
+FROM {schema}.runs WHERE id = %(id)s;
+
+-- name: held_runs
+SELECT id FROM {schema}.runs
+WHERE owner = %(owner)s AND status IN ('PENDING', 'RUNNING', 'SLEEPING');
+
 -- name: cancel_requested
 SELECT id FROM {schema}.runs
 WHERE owner = %(owner)s AND cancel_requested AND status IN ('PENDING', 'RUNNING', 'SLEEPING');
@@ -328,10 +362,14 @@ SELECT (SELECT count(*) FROM target), (SELECT count(*) FROM ins), pg_notify(%(ch
 
 -- name: receive_message
 -- Takes the oldest unconsumed message and journals the entry with it, while the owner
--- holds the run.  A message this very entry consumed before (a retried write) is
+-- holds the run (and the entry `expect` it knows committed is there: NULL owner
+-- returned otherwise).  A message this very entry consumed before (a retried write) is
 -- returned again instead of taking the next one.
 WITH held AS (
-    SELECT owner FROM {schema}.runs WHERE id = %(run_id)s FOR SHARE
+    SELECT CASE WHEN %(expect)s::bigint IS NULL OR EXISTS (
+               SELECT 1 FROM {schema}.entries WHERE run_id = %(run_id)s AND seq = %(expect)s::bigint
+           ) THEN owner END AS owner
+    FROM {schema}.runs WHERE id = %(run_id)s FOR SHARE
 ),
 prior AS (
     SELECT value FROM {schema}.messages
@@ -360,7 +398,10 @@ SELECT (SELECT owner FROM held), coalesce((SELECT value FROM prior), (SELECT val
 
 -- name: set_event
 WITH held AS (
-    SELECT id FROM {schema}.runs WHERE id = %(run_id)s AND owner = %(owner)s FOR SHARE
+    SELECT id FROM {schema}.runs WHERE id = %(run_id)s AND owner = %(owner)s
+      AND (%(expect)s::bigint IS NULL OR EXISTS (
+          SELECT 1 FROM {schema}.entries WHERE run_id = %(run_id)s AND seq = %(expect)s::bigint))
+    FOR SHARE
 ),
 event AS (
     INSERT INTO {schema}.events (run_id, key, value, set_at)
