@@ -20,7 +20,16 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from durable import errors
-from durable.journal import backoff, base, local_bus, migration, queries, records, sqlite_writer
+from durable.journal import (
+    backoff,
+    base,
+    local_bus,
+    migration,
+    queries,
+    records,
+    sqlite_topics,
+    sqlite_writer,
+)
 
 __all__ = ["SqliteJournal", "path_from_url"]
 
@@ -53,7 +62,7 @@ def _mapped(action: str, url: str, workflow_id: str | None = None) -> Iterator[N
         ) from exc
 
 
-class SqliteJournal(base.Features):
+class SqliteJournal(sqlite_topics.SqliteTopics, base.Features):
     """A journal in one SQLite file (see the module docstring for the write path)."""
 
     dialect = "sqlite"

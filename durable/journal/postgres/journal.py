@@ -20,7 +20,7 @@ from psycopg import sql as pg_sql
 
 from durable import errors
 from durable.journal import base, queries, records
-from durable.journal.postgres import connection, listener, owners, schema, writer
+from durable.journal.postgres import connection, listener, owners, schema, topics, writer
 
 __all__ = ["PostgresJournal"]
 
@@ -31,7 +31,7 @@ def _entry_params(entry: base.EntryRecord) -> dict[str, Any]:
     return records.named(records.ENTRY_COLUMNS, records.entry_values(entry))
 
 
-class PostgresJournal(base.Features):
+class PostgresJournal(topics.PostgresTopics, base.Features):
     """A journal in a Postgres database (see the package docstring for the write path).
 
     Parameters
