@@ -169,8 +169,9 @@ class Consumer:
                 return room
             await asyncio.sleep(0.02)
 
-    async def commit(self, records: Sequence[sources_base.Record]) -> None:
-        """Create the runs of `records` with the source's position, then acknowledge."""
+    async def commit(self, records: Sequence[sources_base.Record], *, ack: bool = True) -> None:
+        """Create the runs of `records` with the source's position, then acknowledge
+        them (``ack=False``: not, as a process killed right after the commit would)."""
         pending = list(records)
         offset = self.source.offset(pending)
         while pending:
@@ -193,7 +194,8 @@ class Consumer:
             )
             pending = await self._uncovered(batches, start.runs, created)
             left = {record.identity for record in pending}
-            await self.source.ack([r for r in records if r.identity not in left])
+            if ack:
+                await self.source.ack([r for r in records if r.identity not in left])
             records = pending
         self.scheduler.dispatcher.want()
 
@@ -246,7 +248,7 @@ class Consumer:
             if record.error is not None:
                 return DeadLetter(
                     f"record {record.identity!r} of {self.source.key} could not be read "
-                    f"({record.error}); fix the cause, then `durable resume {rid}` runs it",
+                    f"({type(record.error).__name__}: {record.error}); fix the cause, then `durable resume {rid}` runs it",
                     workflow_id=rid,
                 )
         limit = self.source.tuning.max_deliveries

@@ -33,7 +33,9 @@ class RowReader:
 
     def __init__(self, fs: Any, path: str, fmt: str, start: int) -> None:
         self._file = fs.open(path, "rb")
-        self._rows = _rows(self._file, fmt, start)
+        # a text wrapper, when there is one, is what must be closed (it closes the file)
+        self._text = None if fmt == "parquet" else io.TextIOWrapper(self._file, "utf-8", newline="")
+        self._rows = _rows(self._text or self._file, fmt, start)
         self.next_row = start
         self._peeked: list[tuple[int, dict[str, Any]]] = []
 
@@ -52,18 +54,18 @@ class RowReader:
         return taken, finished
 
     def close(self) -> None:
-        self._file.close()
+        self._rows.close()
+        (self._text or self._file).close()
 
 
 def _rows(file: Any, fmt: str, start: int) -> Iterator[tuple[int, dict[str, Any]]]:
     if fmt == "parquet":
         yield from _parquet_rows(file, start)
         return
-    text = io.TextIOWrapper(file, encoding="utf-8", newline="")
     if fmt == "csv":
-        lines: Iterator[dict[str, Any]] = csv.DictReader(text)
+        lines: Iterator[dict[str, Any]] = csv.DictReader(file)
     else:
-        lines = (json.loads(line) for line in text if line.strip())
+        lines = (json.loads(line) for line in file if line.strip())
     for number, row in enumerate(lines):
         if number >= start:
             yield number, dict(row)

@@ -120,6 +120,7 @@ class Objects:
     async def _list(self) -> None:
         """Queue the objects new or changed since the journal last saw them."""
         self._listed_at = time.monotonic()
+        self._fs.invalidate_cache()  # fsspec caches listings: a new object would be missed
         found = await asyncio.to_thread(self._fs.find, self._root, detail=True)
         for path in sorted(found):
             info = found[path]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["register", "subscriptions"]
+__all__ = ["register", "subscriptions", "unregister"]
 
 _sources: dict[str, Any] = {}
 
@@ -24,3 +24,8 @@ def register(workflow_name: str, source: Any) -> None:
 def subscriptions() -> dict[str, Any]:
     """Every workflow name with the source it consumes."""
     return dict(_sources)
+
+
+def unregister(workflow_name: str) -> None:
+    """Stop `workflow_name` consuming its source in engines opened from now on."""
+    _sources.pop(workflow_name, None)
