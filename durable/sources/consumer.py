@@ -248,7 +248,8 @@ class Consumer:
             if record.error is not None:
                 return DeadLetter(
                     f"record {record.identity!r} of {self.source.key} could not be read "
-                    f"({type(record.error).__name__}: {record.error}); fix the cause, then `durable resume {rid}` runs it",
+                    f"({type(record.error).__name__}: {record.error}); fix the cause, then "
+                    f"`durable resume {rid}` runs it",
                     workflow_id=rid,
                 )
         limit = self.source.tuning.max_deliveries

@@ -12,7 +12,7 @@ import csv
 import importlib
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 __all__ = ["FORMATS", "RowReader", "format_of"]
@@ -58,7 +58,7 @@ class RowReader:
         (self._text or self._file).close()
 
 
-def _rows(file: Any, fmt: str, start: int) -> Iterator[tuple[int, dict[str, Any]]]:
+def _rows(file: Any, fmt: str, start: int) -> Generator[tuple[int, dict[str, Any]]]:
     if fmt == "parquet":
         yield from _parquet_rows(file, start)
         return

@@ -146,7 +146,9 @@ class ObjectsHarness(Harness):
     """Objects as rows of JSON lines files (``records=True``) or one file per
     number (``records=False``), in a local folder or in moto's S3."""
 
-    def __init__(self, url: str, fs: Any, root: str, *, records: bool, options: dict[str, Any]) -> None:
+    def __init__(
+        self, url: str, fs: Any, root: str, *, records: bool, options: dict[str, Any]
+    ) -> None:
         super().__init__()
         self.kind = f"objects-{'rows' if records else 'files'}-{url.split(':')[0]}"
         self.url = url

@@ -9,9 +9,9 @@ from collections import Counter
 from typing import Any
 
 import durable
+from durable.runtime import registry
 from durable.sources import consumer as consumer_mod
 from durable.sources import registry as sources_registry
-from durable.runtime import registry
 from tests.waiting import wait_until
 
 
@@ -44,9 +44,7 @@ async def test_each_record_starts_exactly_one_run(harness, subscribe, engines) -
     source = sources_registry.subscriptions()[wf.name]
     for run in await _runs(engine, wf.name):
         assert run.id.startswith(f"{wf.name}@{source.key}/")
-    await wait_until(
-        lambda: _nothing_left(harness), what="every record acknowledged", timeout=15
-    )
+    await wait_until(lambda: _nothing_left(harness), what="every record acknowledged", timeout=15)
 
 
 async def _nothing_left(harness) -> bool:
