@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 import time
 from collections.abc import Sequence
@@ -63,7 +64,8 @@ class Consumers:
             definition = registry.lookup_workflow(name)
             if definition is None:
                 continue
-            consumer = Consumer(self._scheduler, definition, source)
+            # the declared source is a template: each engine reads through its own copy
+            consumer = Consumer(self._scheduler, definition, copy.deepcopy(source))
             self.consumers.append(consumer)
             self._tasks.append(asyncio.create_task(consumer.loop(), name=f"durable-source-{name}"))
 
@@ -96,6 +98,7 @@ class Consumer:
         self.created = 0  # runs this consumer created (benchmarks, tests)
         self.dead_letters = 0
         self._opened = False
+        self._unclaimed: set[str] = set()  # runs made here, not yet taken up by anyone
 
     @property
     def journal(self) -> base.Journal:
@@ -162,12 +165,27 @@ class Consumer:
         return len(records)
 
     async def _room(self) -> int:
-        """Free slots here, waiting (cheaply) while there are none."""
+        """Free slots here, less the runs this loop made that nobody took up yet,
+        waiting while there are none (back-pressure)."""
         while True:
-            room = self.scheduler.free_slots()
+            free = self.scheduler.free_slots()
+            if free >= MAX_READ * 64:  # no concurrency limit: nothing to hold back for
+                return free
+            await self._prune()
+            room = free - len(self._unclaimed)
             if room > 0:
                 return room
-            await asyncio.sleep(0.02)
+            await asyncio.sleep(0.05)
+
+    async def _prune(self) -> None:
+        """Forget the runs made here that are executing here, held elsewhere or over."""
+        for rid in list(self._unclaimed):
+            if self.scheduler.executes(rid):
+                self._unclaimed.discard(rid)
+                continue
+            record = await self.journal.get_run(rid)
+            if record is None or record.owner is not None or record.status in base.TERMINAL:
+                self._unclaimed.discard(rid)
 
     async def commit(self, records: Sequence[sources_base.Record], *, ack: bool = True) -> None:
         """Create the runs of `records` with the source's position, then acknowledge
@@ -187,6 +205,11 @@ class Consumer:
                 return
             offset = None  # moved: what is left below is only re-batched records
             self.created += sum(created)
+            self._unclaimed.update(
+                run.id
+                for run, new in zip(start.runs, created, strict=True)
+                if new and run.id not in start.failed and self.scheduler.concurrency is not None
+            )
             self.dead_letters += sum(
                 1
                 for run, new in zip(start.runs, created, strict=True)

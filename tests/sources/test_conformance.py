@@ -5,6 +5,7 @@ runs of records that were committed but never acknowledged."""
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from typing import Any
 
@@ -88,7 +89,7 @@ async def test_records_committed_and_not_acknowledged_find_their_runs(
     await harness.produce([1, 2, 3])
     inspector = await engines(execute=False)
     harness.engine = inspector
-    source = sources_registry.subscriptions()[wf.name]
+    source = copy.deepcopy(sources_registry.subscriptions()[wf.name])
     first = consumer_mod.Consumer(inspector.scheduler, registry.lookup_workflow(wf.name), source)
     await first._open()
     records: list[Any] = []

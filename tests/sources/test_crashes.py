@@ -10,6 +10,7 @@ import pathlib
 import signal
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections import Counter
 from typing import Any
@@ -35,14 +36,35 @@ def _worker(env: dict[str, str], kill: str) -> subprocess.CompletedProcess[str]:
 
 
 def _start_worker(env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen(
+    """A worker that runs until killed; its stderr goes to a file (a pipe nobody reads
+    could fill and stall it), read with `_stderr`."""
+    log = tempfile.TemporaryFile(mode="w+")
+    worker = subprocess.Popen(
         [sys.executable, "-m", "tests.sources.crash_consumer"],
         env={**os.environ, "PYTHONPATH": str(ROOT), **env, "DURABLE_TEST_KILL": "none"},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
         text=True,
         cwd=ROOT,
     )
+    _logs[worker.pid] = log
+    return worker
+
+
+_logs: dict[int, Any] = {}
+
+
+def _stderr(worker: subprocess.Popen[str]) -> str:
+    log = _logs[worker.pid]
+    log.seek(0)
+    return str(log.read())[-3000:]
+
+
+def _stop(worker: subprocess.Popen[str]) -> None:
+    if worker.poll() is None:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(30)
+    _logs.pop(worker.pid).close()
 
 
 async def _runs_by_record(journal: str, name: str, *, finished_only: bool = False) -> Counter[int]:
@@ -137,16 +159,13 @@ async def test_sigkill_leaves_each_record_exactly_one_run(
         try:
 
             async def settled() -> bool:
-                assert worker.poll() is None, worker.stderr.read() if worker.stderr else ""
+                assert worker.poll() is None, _stderr(worker)
                 done = await _runs_by_record(journal, name, finished_only=True)
                 return sum(done.values()) >= COUNT and await _left(kind, handle, stream, name) == 0
 
             await wait_until(settled, what="every record run and acknowledged", timeout=60)
         finally:
-            worker.send_signal(signal.SIGKILL)
-            worker.wait(30)
-            if worker.stderr is not None:
-                worker.stderr.close()
+            _stop(worker)
         counts = await _runs_by_record(journal, name)
         assert counts == Counter(range(1, COUNT + 1))  # every record once, none twice
     finally:
@@ -156,3 +175,47 @@ async def test_sigkill_leaves_each_record_exactly_one_run(
 async def _runs_by_record_any(journal: str, name: str) -> int:
     async with durable.Engine(journal, execute=False) as engine:
         return len(await engine.list(name=name, limit=100_000))
+
+
+@pytest.mark.slow
+async def test_ten_thousand_topic_records_two_workers_and_a_kill(tmp_path: Any) -> None:
+    """10,000 records published to the journal's topic while two worker processes
+    consume it; one is SIGKILLed midway and restarted: none is lost or doubled."""
+    total = 10_000
+    tag = uuid.uuid4().hex[:10]
+    journal = f"sqlite:///{tmp_path}/journal.db"
+    name = f"flood.{tag}"
+    env = {
+        "DURABLE_TEST_JOURNAL": journal,
+        "DURABLE_TEST_KIND": "topic",
+        "DURABLE_TEST_STREAM": f"flood-{tag}",
+        "DURABLE_TEST_NAME": name,
+        "DURABLE_TEST_COUNT": str(10**9),
+        "DURABLE_TEST_BATCH": "2",
+    }
+    async with durable.Engine(journal, execute=False) as publisher:
+        workers = [_start_worker(env), _start_worker(env)]
+        try:
+            for start in range(0, total, 500):
+                await publisher.publish(
+                    env["DURABLE_TEST_STREAM"], [{"n": n} for n in range(start, start + 500)]
+                )
+
+            async def some_runs() -> bool:
+                return len(await publisher.list(name=name, limit=100_000)) >= 1000
+
+            await wait_until(some_runs, what="a first share of the runs", timeout=60)
+            workers[0].send_signal(signal.SIGKILL)
+            assert workers[0].wait(30) == -signal.SIGKILL
+            workers.append(_start_worker(env))
+
+            async def all_done() -> bool:
+                runs = await publisher.list(name=name, status="SUCCEEDED", limit=100_000)
+                return len(runs) * 2 >= total
+
+            await wait_until(all_done, what="every record's run", timeout=240, interval=0.5)
+        finally:
+            for worker in workers:
+                _stop(worker)
+    counts = await _runs_by_record(journal, name)
+    assert counts == Counter(range(total))
