@@ -11,7 +11,7 @@ its run.  The broker clients are optional: ``pip install 'durable[sources]'``.
 
 from __future__ import annotations
 
-from durable.sources.base import Context, Record, Source, Tuning
+from durable.sources.base import Context, DeadLetter, Record, Source, Tuning
 from durable.sources.jetstream import JetStream
 from durable.sources.objects import Objects
 from durable.sources.redis_stream import RedisStream
@@ -19,6 +19,7 @@ from durable.sources.topic import Topic
 
 __all__ = [
     "Context",
+    "DeadLetter",
     "JetStream",
     "Objects",
     "Record",

@@ -14,13 +14,19 @@ import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from durable import errors
 from durable.journal import base
 
 if TYPE_CHECKING:
     from durable.codec import Codec
     from durable.wakeups import Wakeups
 
-__all__ = ["Context", "Record", "Source", "Tuning"]
+__all__ = ["Context", "DeadLetter", "Record", "Source", "Tuning"]
+
+
+class DeadLetter(errors.DurableError):
+    """A record of an event source could not be given its run (it was handed out too
+    often, or could not be read): the error of its FAILED dead-letter run."""
 
 
 @dataclasses.dataclass(slots=True)

@@ -33,16 +33,12 @@ from durable.sources import registry as sources_registry
 if TYPE_CHECKING:
     from durable.worker.scheduler import Scheduler
 
-__all__ = ["Consumer", "Consumers", "DeadLetter", "run_id"]
+__all__ = ["Consumer", "Consumers", "run_id"]
 
 logger = logging.getLogger(__name__)
 
 IDLE_WAIT = 1.0  # seconds a read waits for records before the loop looks around again
 MAX_READ = 256  # records read in one round at most
-
-
-class DeadLetter(errors.DurableError):
-    """A record of an event source could not be given its run."""
 
 
 def run_id(workflow_name: str, source: sources_base.Source, identity: str) -> str:
@@ -269,7 +265,7 @@ class Consumer:
     def _failure(self, rid: str, batch: Sequence[sources_base.Record]) -> BaseException | None:
         for record in batch:
             if record.error is not None:
-                return DeadLetter(
+                return sources_base.DeadLetter(
                     f"record {record.identity!r} of {self.source.key} could not be read "
                     f"({type(record.error).__name__}: {record.error}); fix the cause, then "
                     f"`durable resume {rid}` runs it",
@@ -278,7 +274,7 @@ class Consumer:
         limit = self.source.tuning.max_deliveries
         worst = max(batch, key=lambda record: record.deliveries)
         if limit is not None and worst.deliveries > limit:
-            return DeadLetter(
+            return sources_base.DeadLetter(
                 f"record {worst.identity!r} of {self.source.key} was handed out "
                 f"{worst.deliveries} times (more than max_deliveries={limit}) without its "
                 f"run being created; its value is this run's input: `durable resume {rid}` "
