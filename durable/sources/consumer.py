@@ -113,9 +113,10 @@ class Consumer:
                 raise
             except Exception as exc:
                 logger.warning(
-                    "event source %s of %s failed: %s; retrying in %.2fs",
+                    "event source %s of %s failed: %s: %s; retrying in %.2fs",
                     self.source.key,
                     self.definition.name,
+                    type(exc).__name__,
                     exc,
                     wait,
                     extra={"action": "source", "workflow_id": None},

@@ -13,6 +13,7 @@ makes is the one that becomes a dead-letter run, never a silent drop.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -124,7 +125,7 @@ class JetStream:
 
         try:
             messages = await self._sub.fetch(batch=limit, timeout=max(timeout, 0.05))
-        except nats_errors.TimeoutError:
+        except (nats_errors.TimeoutError, TimeoutError):  # nats-py raises either
             return []
         found = []
         for message in messages:
@@ -145,10 +146,17 @@ class JetStream:
         return None  # the durable consumer keeps the position
 
     async def ack(self, records: Sequence[sources_base.Record]) -> None:
-        for record in records:
-            # one at a time, confirmed: a failure leaves the rest unacknowledged
-            await record.handle.ack_sync(timeout=5.0)
-            self._unacked.pop(record.identity, None)
+        # each confirmed by the server; sent together (a failure of one leaves the others
+        # acknowledged or not: either way every record has its run)
+        outcomes = await asyncio.gather(
+            *(record.handle.ack_sync(timeout=5.0) for record in records), return_exceptions=True
+        )
+        for record, outcome in zip(records, outcomes, strict=True):
+            if not isinstance(outcome, BaseException):
+                self._unacked.pop(record.identity, None)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     async def seek(self, position: str | None) -> None:
         unacked, self._unacked = self._unacked, {}
@@ -162,10 +170,7 @@ class JetStream:
         if self._nc is not None:
             await self.seek(None)
             nc, self._nc, self._sub = self._nc, None, None
-            try:
-                await nc.drain()
-            except Exception:
-                await nc.close()
+            await nc.close()  # not drain: what is unacknowledged was nak'ed just now
 
 
 def _payload(data: bytes) -> Any:
