@@ -16,6 +16,9 @@ from durable.sources import registry as sources_registry
 from tests.sources import harness as harness_mod
 from tests.sources.services import nats_url, redis_url, s3_endpoint  # noqa: F401  (fixtures)
 
+# run only as a subprocess, with its environment (doctest collection would import it)
+collect_ignore = ["crash_consumer.py"]
+
 KINDS = [
     "topic-sqlite",
     "topic-postgres",
