@@ -17,7 +17,7 @@ from tests.sources import harness as harness_mod
 from tests.sources.services import nats_url, redis_url, s3_endpoint  # noqa: F401  (fixtures)
 
 # run only as a subprocess, with its environment (doctest collection would import it)
-collect_ignore = ["crash_consumer.py"]
+collect_ignore = ["crash_consumer.py", "worker_flows.py"]
 
 KINDS = [
     "topic-sqlite",
