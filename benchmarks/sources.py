@@ -35,20 +35,23 @@ def _source() -> Any:
     from durable.sources import JetStream, RedisStream
 
     kind, broker = os.environ["BENCH_SOURCE"], os.environ.get("BENCH_BROKER", "")
-    stream = os.environ["BENCH_STREAM"]
+    stream, batch = os.environ["BENCH_STREAM"], int(os.environ.get("BENCH_BATCH", "1"))
+    tuning: dict[str, Any] = {"batch_size": batch, "max_wait": 0.0}
     if kind == "redis":
-        return RedisStream(broker, stream, consumer=f"bench-{os.getpid()}")
+        return RedisStream(broker, stream, consumer=f"bench-{os.getpid()}", **tuning)
     if kind == "nats":
-        return JetStream(broker, stream, subject=f"{stream.lower()}.>")
-    return durable.Topic(stream)
+        return JetStream(broker, stream, subject=f"{stream.lower()}.>", **tuning)
+    return durable.Topic(stream, **tuning)
 
 
 async def _serve() -> None:
     """Worker mode: consume until SIGTERM."""
 
     @durable.workflow(name=os.environ["BENCH_NAME"], on=_source())
-    async def started(record: dict[str, Any]) -> list[float]:
-        return [float(record["t"]), time.time()]  # published, started
+    async def started(records: Any) -> list[list[float]]:
+        now = time.time()  # (published, started) of each record of the run
+        batch = records if isinstance(records, list) else [records]
+        return [[float(record["t"]), now] for record in batch]
 
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
@@ -109,20 +112,31 @@ class Publisher:
 
 
 async def _times(
-    engine: durable.Engine, name: str, count: int, timeout: float
+    engine: durable.Engine, name: str, count: int, timeout: float, pause: float = 0.1
 ) -> list[tuple[float, float]]:
-    """(published, started) of each run, once `count` runs have succeeded."""
+    """(published, started) of each record, once the runs of `count` records have
+    succeeded (the results of runs already read are kept in `_seen`)."""
     deadline = time.monotonic() + timeout
     while True:
-        done = await engine.list(name=name, status="SUCCEEDED", limit=count + 10)
-        if len(done) >= count:
-            return [tuple(await engine.get(run.id).result()) for run in done]  # type: ignore[misc]
+        for run in await engine.list(name=name, status="SUCCEEDED", limit=1_000_000):
+            if run.id not in _seen:
+                _seen[run.id] = [(p[0], p[1]) for p in await engine.get(run.id).result()]
+        found = [
+            pair for run_id, pairs in _seen.items() if run_id.startswith(name) for pair in pairs
+        ]
+        if len(found) >= count:
+            return found
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{len(done)} of {count} runs finished within {timeout:.0f}s")
-        await asyncio.sleep(0.1)
+            raise TimeoutError(f"{len(found)} of {count} records run within {timeout:.0f}s")
+        await asyncio.sleep(pause)
 
 
-async def scenario(kind: str, broker: str, workers: int, records: int) -> dict[str, Any]:
+_seen: dict[str, list[tuple[float, float]]] = {}
+
+
+async def scenario(
+    kind: str, broker: str, workers: int, records: int, batch: int, samples: int
+) -> dict[str, Any]:
     folder = tempfile.mkdtemp(prefix="durable-bench-sources-")
     journal = f"sqlite:///{folder}/journal.db"
     tag = uuid.uuid4().hex[:8]
@@ -135,6 +149,7 @@ async def scenario(kind: str, broker: str, workers: int, records: int) -> dict[s
         "BENCH_STREAM": stream,
         "BENCH_NAME": name,
         "BENCH_JOURNAL": journal,
+        "BENCH_BATCH": str(batch),
     }
     publisher = Publisher(kind, broker, stream, journal)
     try:
@@ -156,6 +171,11 @@ async def scenario(kind: str, broker: str, workers: int, records: int) -> dict[s
             times = [t for t in await _times(reader, name, records + 1, 600) if t[0] >= began]
             lat = [start - sent for sent, start in times]
             elapsed = max(start for _, start in times) - began
+            alone = []  # one record at a time: publication to run start with nothing queued
+            for k in range(samples):
+                await publisher.publish(1)
+                found = await _times(reader, name, records + 2 + k, 60, pause=0.001)
+                alone.append(max(found)[1] - max(found)[0])
     finally:
         for proc in procs:
             proc.send_signal(signal.SIGTERM)
@@ -166,8 +186,10 @@ async def scenario(kind: str, broker: str, workers: int, records: int) -> dict[s
                 proc.kill()
                 proc.wait()
         await publisher.close()
-    ordered = sorted(lat)
+    ordered, single = sorted(lat), sorted(alone) or [float("nan")]
     return {
+        "alone_p50_ms": statistics.median(single) * 1000,
+        "alone_p99_ms": single[max(0, int(len(single) * 0.99) - 1)] * 1000,
         "source": kind,
         "workers": workers,
         "records": records,
@@ -180,16 +202,22 @@ async def scenario(kind: str, broker: str, workers: int, records: int) -> dict[s
 
 async def main(args: argparse.Namespace) -> None:
     brokers = {"topic": "", "redis": args.redis, "nats": args.nats}
-    print(f"{'source':8} {'workers':>7} {'records/s':>10} {'p50 ms':>9} {'p99 ms':>9}")
+    print(
+        f"{'source':8} {'workers':>7} {'batch':>5} {'records/s':>10} {'burst p50':>10} "
+        f"{'burst p99':>10} {'alone p50':>10} {'alone p99':>10}  (ms)"
+    )
     for kind in args.sources:
         for workers in args.workers:
-            result = await scenario(kind, brokers[kind], workers, args.records)
+            result = await scenario(
+                kind, brokers[kind], workers, args.records, args.batch, args.samples
+            )
             if "skipped" in result:
                 print(f"{kind:8} {workers:>7}  skipped: {result['skipped']}")
                 continue
             print(
-                f"{kind:8} {workers:>7} {result['records_per_s']:>10,.0f} "
-                f"{result['p50_ms']:>9.1f} {result['p99_ms']:>9.1f}"
+                f"{kind:8} {workers:>7} {args.batch:>5} {result['records_per_s']:>10,.0f} "
+                f"{result['p50_ms']:>10.1f} {result['p99_ms']:>10.1f} "
+                f"{result['alone_p50_ms']:>10.1f} {result['alone_p99_ms']:>10.1f}"
             )
 
 
@@ -199,6 +227,8 @@ if __name__ == "__main__":
     parser.add_argument("--records", type=int, default=2000)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--sources", nargs="+", default=["topic", "redis", "nats"])
+    parser.add_argument("--batch", type=int, default=1, help="records per run")
+    parser.add_argument("--samples", type=int, default=100, help="one-at-a-time latencies")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379")
     parser.add_argument("--nats", default="nats://127.0.0.1:4222")
     parsed = parser.parse_args()

@@ -143,3 +143,24 @@ async def test_reading_stops_while_no_slot_is_free(make_engine, topic_name, decl
 
 async def _count_done(engine: durable.Engine, name: str, count: int) -> bool:
     return sum((await _numbers(engine, name)).values()) >= count
+
+
+async def test_a_record_that_cannot_be_decoded_becomes_a_dead_letter(
+    make_engine, topic_name, declare
+) -> None:
+    wf = declare(_handle, durable.Topic(topic_name))
+    engine = await make_engine()
+    # bytes no codec wrote (another program writing the table): not decodable
+    await engine.journal.publish(topic_name, [b"\xffnot a payload"], [None])
+    await engine.publish(topic_name, [{"n": 2}])
+
+    async def settled() -> bool:
+        return len(await engine.list(name=wf.name, status=["FAILED", "SUCCEEDED"])) == 2
+
+    await wait_until(settled, what="a dead letter and a run", timeout=10)
+    (failed,) = await engine.list(name=wf.name, status="FAILED")
+    assert failed.id == f"{wf.name}@topic:{topic_name}/1"
+    with pytest.raises(durable.WorkflowFailed) as caught:
+        await engine.get(failed.id).result()
+    assert "could not be read" in str(caught.value.__cause__)
+    assert await engine.get(f"{wf.name}@topic:{topic_name}/2").result() == 2
