@@ -45,6 +45,9 @@ class Record:
     deliveries: int = 1
     handle: Any = None
     error: BaseException | None = None
+    # set by the consumer on the first record of each batch, the one the run id is
+    # derived from: sources whose acks are not atomic acknowledge it last
+    leads: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -228,6 +228,7 @@ class Consumer:
         be read or was handed out too often."""
         definition, codec = self.definition, self.scheduler.codec
         rid = run_id(definition.name, self.source, batch[0].identity)
+        batch[0].leads = True
         single = self.source.tuning.batch_size == 1
         value: Any = batch[0].value if single else [record.value for record in batch]
         failure = self._failure(rid, batch)

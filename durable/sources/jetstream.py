@@ -146,8 +146,14 @@ class JetStream:
         return None  # the durable consumer keeps the position
 
     async def ack(self, records: Sequence[sources_base.Record]) -> None:
-        # each confirmed by the server; sent together (a failure of one leaves the others
-        # acknowledged or not: either way every record has its run)
+        # Each confirmed by the server, sent together; but the first record of each
+        # batch (its run's id is derived from it) only once the others are confirmed: a
+        # crash in between redelivers it with the rest, and it finds its run, which
+        # lists the others.
+        await self._ack_all([record for record in records if not record.leads])
+        await self._ack_all([record for record in records if record.leads])
+
+    async def _ack_all(self, records: Sequence[sources_base.Record]) -> None:
         outcomes = await asyncio.gather(
             *(record.handle.ack_sync(timeout=5.0) for record in records), return_exceptions=True
         )
