@@ -158,8 +158,31 @@ class Consumer:
             deadline = time.monotonic() + tuning.max_wait
             while len(records) < tuning.batch_size and (left := deadline - time.monotonic()) > 0:
                 records += await self.source.read(tuning.batch_size - len(records), left)
-        await self.commit(records)
+        await self._commit_retrying(records)
         return len(records)
+
+    async def _commit_retrying(self, records: Sequence[sources_base.Record]) -> None:
+        """`commit`, retried while the journal fails: the records stay in hand, so an
+        outage of the journal does not hand them out again (a broker's delivery count
+        would grow and make dead letters of them)."""
+        wait = 0.05
+        while True:
+            try:
+                await self.commit(records)
+                return
+            except errors.JournalError as exc:
+                if not self.scheduler.open:
+                    raise
+                logger.warning(
+                    "runs of %d records of %s not created (%s); retrying in %.2fs",
+                    len(records),
+                    self.source.key,
+                    exc,
+                    wait,
+                    extra={"action": "source_commit", "workflow_id": None},
+                )
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, 2.0)
 
     async def _room(self) -> int:
         """Free slots here, less the runs this loop made that nobody took up yet,

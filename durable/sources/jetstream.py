@@ -154,6 +154,7 @@ class JetStream:
         await self._ack_all([record for record in records if record.leads])
 
     async def _ack_all(self, records: Sequence[sources_base.Record]) -> None:
+        records = [r for r in records if r.identity in self._unacked]  # a commit retried
         outcomes = await asyncio.gather(
             *(record.handle.ack_sync(timeout=5.0) for record in records), return_exceptions=True
         )
