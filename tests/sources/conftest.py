@@ -23,6 +23,7 @@ KINDS = [
     "topic-sqlite",
     "topic-postgres",
     "redis",
+    "redis-postgres",
     "jetstream",
     "objects-rows-file",
     "objects-files-file",
@@ -38,8 +39,8 @@ def kind(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def journal_url(kind: str, tmp_path: Any, request: pytest.FixtureRequest) -> str:
-    """The journal of the test: Postgres for ``topic-postgres``, else a SQLite file."""
-    if kind == "topic-postgres":
+    """The journal of the test: Postgres for the ``*-postgres`` kinds, else a SQLite file."""
+    if kind.endswith("-postgres"):
         return str(request.getfixturevalue("postgres_url"))
     return f"sqlite:///{tmp_path}/journal.db"
 
@@ -69,7 +70,7 @@ async def harness(
     made: harness_mod.Harness
     if kind.startswith("topic"):
         made = harness_mod.TopicHarness(await engines(execute=False))
-    elif kind == "redis":
+    elif kind.startswith("redis"):
         made = harness_mod.RedisHarness(request.getfixturevalue("redis_url"))
     elif kind == "jetstream":
         made = harness_mod.JetStreamHarness(request.getfixturevalue("nats_url"))
