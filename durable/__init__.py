@@ -43,6 +43,7 @@ from durable.errors import (
 from durable.journal.base import Status
 from durable.runtime.context import ExecutionContext
 from durable.runtime.retry import Retry
+from durable.sources.topic import Topic
 
 __all__ = [
     "Cancelled",
@@ -62,6 +63,7 @@ __all__ = [
     "SerializationError",
     "Status",
     "Step",
+    "Topic",
     "Workflow",
     "WorkflowFailed",
     "WorkflowNotFound",

@@ -19,6 +19,7 @@ from durable.runtime import context as context_mod
 from durable.runtime import executor as executor_mod
 from durable.runtime.kinds import Kind
 from durable.runtime.retry import NO_RETRY, Retry
+from durable.sources import registry as sources_registry
 
 __all__ = [
     "ChildHandle",
@@ -309,7 +310,11 @@ def transaction(
 def workflow(fn: Callable[P, Coroutine[Any, Any, R]], /) -> Workflow[P, R]: ...
 @overload
 def workflow(
-    *, name: str | None = None, queue: Queue | str | None = None, timeout: float | None = None
+    *,
+    name: str | None = None,
+    queue: Queue | str | None = None,
+    timeout: float | None = None,
+    on: Any = None,
 ) -> _WorkflowDecorator: ...
 
 
@@ -320,6 +325,7 @@ def workflow(
     name: str | None = None,
     queue: Queue | str | None = None,
     timeout: float | None = None,
+    on: Any = None,
 ) -> Any:
     """Mark an async function as a workflow: its runs are journaled and resumed.
 
@@ -334,6 +340,10 @@ def workflow(
         The default queue its runs are started on.
     timeout:
         Seconds a run may take in this process before it fails with `TimeoutError`.
+    on:
+        An event source (`durable.Topic`, `durable.sources.RedisStream`, `JetStream`,
+        `Objects`): every executing engine that imported the workflow starts one run
+        per record (or batch) of it, exactly once (see `durable.sources`).
 
     Examples
     --------
@@ -354,6 +364,8 @@ def workflow(
             timeout=timeout,
         )
         registry.register_workflow(definition)
+        if on is not None:
+            sources_registry.register(definition.name, on)
         return Workflow(definition)
 
     return decorate(fn) if fn is not None else decorate

@@ -23,6 +23,8 @@ from durable.journal import base, open_journal
 from durable.runs import HistoryEntry, LineageNode, Run, RunInfo, read_run
 from durable.runtime import executor as executor_mod
 from durable.runtime import registry, replayer, sequencer
+from durable.sources import consumer as sources_consumer
+from durable.sources.topic import Topic
 from durable.worker import leases, recovery, scheduler
 
 if TYPE_CHECKING:
@@ -126,6 +128,7 @@ class Engine:
         self._telemetry = telemetry_mod.config_of(telemetry)
         # the engine's OpenTelemetry reporting, from `open` on (None: off)
         self.telemetry: Telemetry | None = None
+        self.sources = sources_consumer.Consumers(self.scheduler)
 
     @property
     def owner(self) -> str:
@@ -165,11 +168,13 @@ class Engine:
         if self.execute:
             await self.recover()
             self.scheduler.serve()
+            self.sources.start()
 
     async def close(self) -> None:
         """Stop executing (runs stay unfinished and are released to others), close the journal."""
         if not self.scheduler.open:
             return
+        await self.sources.stop()
         await self.scheduler.stop()
         if self.telemetry is not None:
             await self.telemetry.close()
@@ -187,6 +192,7 @@ class Engine:
         """
         if self.telemetry is not None:
             self.telemetry.abandon()
+        self.sources.abandon()
         self.scheduler.abandon()
         self.journal.abandon()
         leases.forget(self.owner)
@@ -423,6 +429,33 @@ class Engine:
         data = self.codec.encode(value, what=f"message {topic!r}", workflow_id=workflow_id)
         await self.journal.send_message(workflow_id, topic, data, key=None)
         self.scheduler.changed(workflow_id).set()
+
+    async def publish(
+        self,
+        topic: Topic | str,
+        records: Sequence[Any],
+        keys: Sequence[str | None] | None = None,
+    ) -> int:
+        """Append `records` to the journal's topic `topic` in one transaction; returns
+        how many were appended.
+
+        A record whose key (``keys[i]``) is already in the topic is left out, so a
+        publish retried after an error appends nothing twice.  Workflows declared with
+        ``@workflow(on=durable.Topic(topic))`` get one run per record.
+        """
+        name = topic.name if isinstance(topic, Topic) else topic
+        if keys is not None and len(keys) != len(records):
+            raise ValueError(
+                f"publish to {name!r}: {len(records)} records but {len(keys)} keys "
+                "(give None for a record without a key)"
+            )
+        values = [
+            self.codec.encode(record, what=f"record for topic {name!r}") for record in records
+        ]
+        appended = await self.journal.publish(name, values, list(keys or [None] * len(values)))
+        if appended:  # this engine's own consumers (the journal notifies the others)
+            self.scheduler.wakeups.heard(base.topic_wakeup(name))
+        return appended
 
     async def get_event(self, workflow_id: str, key: str, timeout: float | None = None) -> Any:
         """The value a run published with `durable.set_event(key, ...)`.

@@ -26,6 +26,7 @@ def test_all_is_pinned() -> None:
             "SerializationError",
             "Status",
             "Step",
+            "Topic",
             "Workflow",
             "WorkflowFailed",
             "WorkflowNotFound",

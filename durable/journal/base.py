@@ -23,17 +23,22 @@ __all__ = [
     "Journal",
     "LeaseLost",
     "NewRun",
+    "OffsetMove",
     "QueueLimits",
     "RunLoad",
     "RunRecord",
     "RunUpdate",
+    "SourceStart",
     "Status",
     "TimerRecord",
+    "TopicRecord",
+    "TopicStore",
     "Transaction",
     "TxConnection",
+    "topic_wakeup",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 5
 
 
 class Status(enum.StrEnum):
@@ -172,6 +177,34 @@ class QueueLimits(msgspec.Struct, frozen=True, kw_only=True):
         return self.rate_limit is None or started < self.rate_limit
 
 
+class TopicRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """One record of a journal topic: its position (from 1, increasing, not contiguous
+    where a key was left out), its deduplication key, its encoded value."""
+
+    position: int
+    key: str | None
+    value: bytes
+
+
+class OffsetMove(msgspec.Struct, frozen=True, kw_only=True):
+    """Move a consumer's position in a source from `expected` (None: never stored) to
+    `position`, compare-and-set (see `TopicStore.start_from_source`)."""
+
+    consumer: str
+    source: str
+    expected: str | None
+    position: str
+
+
+class SourceStart(msgspec.Struct, kw_only=True):
+    """The runs an event source starts for a batch of records, committed together."""
+
+    runs: list[NewRun]
+    # run id -> encoded error: created FAILED at once (a dead-lettered record's run)
+    failed: dict[str, bytes] = msgspec.field(default_factory=dict)
+    offset: OffsetMove | None = None
+
+
 class LeaseLost(Exception):
     """Internal: the run is no longer owned by this process, so its write was rejected."""
 
@@ -202,7 +235,38 @@ class Transaction:
         self.entry: EntryRecord | None = None
 
 
-class Journal(Protocol):
+class TopicStore(Protocol):
+    """The journal's own topics and the positions event sources consume from
+    (`durable.sources`); the runtime never calls these."""
+
+    async def publish(self, topic: str, values: Sequence[bytes], keys: Sequence[str | None]) -> int:
+        """Append records to `topic` in one transaction, in order; a record whose key is
+        already in the topic (or earlier in the call) is left out.  Returns how many were
+        appended.  Wakes the topic's consumers (`topic_wakeup`) on commit."""
+
+    async def read_topic(self, topic: str, after: int, limit: int) -> list[TopicRecord]:
+        """Up to `limit` records of `topic` with positions above `after`, in order."""
+
+    async def get_offset(self, consumer: str, source: str) -> str | None:
+        """The position `consumer` last committed in `source`, or None."""
+
+    async def start_from_source(self, start: SourceStart) -> list[bool] | None:
+        """Create `start.runs` (an id that exists is left as it is), make those named in
+        `start.failed` FAILED with that error if this call created them, and move
+        `start.offset` (compare-and-set), all in one transaction.
+
+        Returns whether each run was created, or None (writing nothing) when the offset
+        had moved away from `expected` (another consumer committed first: read again).
+        """
+
+
+def topic_wakeup(topic: str) -> str:
+    """The key under which a topic's new records are announced on the journal's change
+    notifications (Postgres ``NOTIFY``, SQLite's local bus): consumers wait on it."""
+    return f"durable-topic:{topic}"
+
+
+class Journal(TopicStore, Protocol):
     """Operations the runtime needs from a journal database.
 
     Implementations translate their driver's errors into `durable.JournalError`.

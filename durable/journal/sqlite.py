@@ -27,6 +27,7 @@ from durable.journal import (
     queries,
     records,
     sqlite_access,
+    sqlite_topics,
     sqlite_writer,
 )
 
@@ -61,7 +62,7 @@ def _mapped(action: str, url: str, workflow_id: str | None = None) -> Iterator[N
         ) from exc
 
 
-class SqliteJournal(base.Features):
+class SqliteJournal(sqlite_topics.SqliteTopics, base.Features):
     """A journal in one SQLite file (see the module docstring for the write path)."""
 
     dialect = "sqlite"

@@ -26,6 +26,7 @@ from durable.journal.postgres import (
     listener,
     owners,
     schema,
+    topics,
     transactions,
     writer,
 )
@@ -39,7 +40,7 @@ def _entry_params(entry: base.EntryRecord) -> dict[str, Any]:
     return records.named(records.ENTRY_COLUMNS, records.entry_values(entry))
 
 
-class PostgresJournal(base.Features):
+class PostgresJournal(topics.PostgresTopics, base.Features):
     """A journal in a Postgres database (see the package docstring for the write path).
 
     Parameters

@@ -462,3 +462,60 @@ SELECT
      AND status IN ('PENDING', 'RUNNING', 'SLEEPING')),
   (SELECT count(*) FROM {schema}.runs
    WHERE queue = %(queue)s AND started_at >= %(since)s AND id <> %(id)s);
+
+-- Topics and source offsets (durable/journal/postgres/topics.py) -----------------------
+
+-- name: topic_publish
+-- Keys already in the topic, or repeated in the call, are left out; the topic's row is
+-- locked until commit, so positions commit in order (a reader past N misses none).
+WITH incoming AS (
+    SELECT v.value, v.key, v.ord
+    FROM unnest(%(values)s::bytea[], %(keys)s::text[]) WITH ORDINALITY AS v(value, key, ord)
+), fresh AS (
+    SELECT DISTINCT ON (coalesce(i.key, 'ord:' || i.ord::text)) i.value, i.key, i.ord
+    FROM incoming i
+    WHERE i.key IS NULL OR NOT EXISTS (
+        SELECT 1 FROM {schema}.topic_records r WHERE r.topic = %(topic)s AND r.key = i.key)
+    ORDER BY coalesce(i.key, 'ord:' || i.ord::text), i.ord
+), bumped AS (
+    INSERT INTO {schema}.topics AS t (topic, last_position)
+    VALUES (%(topic)s, (SELECT count(*) FROM fresh))
+    ON CONFLICT (topic) DO UPDATE SET last_position = t.last_position + excluded.last_position
+    RETURNING last_position
+), inserted AS (
+    INSERT INTO {schema}.topic_records (topic, position, key, value, published_at)
+    SELECT %(topic)s,
+           (SELECT last_position FROM bumped) - (SELECT count(*) FROM fresh)
+               + row_number() OVER (ORDER BY f.ord),
+           f.key, f.value, %(at)s
+    FROM fresh f
+    ON CONFLICT DO NOTHING
+    RETURNING position
+), announced AS (
+    SELECT pg_notify(%(channel)s, %(wake)s) FROM (SELECT 1 FROM inserted LIMIT 1) AS any_new
+)
+SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM announced);
+
+-- name: topic_read
+SELECT position, key, value FROM {schema}.topic_records
+WHERE topic = %(topic)s AND position > %(after)s
+ORDER BY position
+LIMIT %(limit)s;
+
+-- name: offset_get
+SELECT position FROM {schema}.source_offsets
+WHERE consumer = %(consumer)s AND source = %(source)s;
+
+-- name: offset_insert
+INSERT INTO {schema}.source_offsets (consumer, source, position, updated_at)
+VALUES (%(consumer)s, %(source)s, %(position)s, %(at)s)
+ON CONFLICT DO NOTHING;
+
+-- name: offset_update
+UPDATE {schema}.source_offsets SET position = %(position)s, updated_at = %(at)s
+WHERE consumer = %(consumer)s AND source = %(source)s AND position = %(expected)s;
+
+-- name: fail_new_run
+UPDATE {schema}.runs SET status = 'FAILED', error = %(error)s, finished_at = %(at)s,
+       updated_at = %(at)s
+WHERE id = %(id)s AND status = 'PENDING' AND owner IS NULL;

@@ -226,3 +226,40 @@ DELETE FROM durable_messages WHERE run_id = ?;
 
 -- name: delete_run_events
 DELETE FROM durable_events WHERE run_id = ?;
+
+-- Topics and source offsets (durable/journal/sqlite_topics.py) -------------------------
+
+-- name: topic_key_exists
+SELECT 1 FROM durable_topic_records WHERE topic = ?1 AND key = ?2;
+
+-- name: topic_bump
+INSERT INTO durable_topics (topic, last_position) VALUES (?1, ?2)
+ON CONFLICT (topic) DO UPDATE SET last_position = last_position + excluded.last_position
+RETURNING last_position;
+
+-- name: topic_insert
+INSERT INTO durable_topic_records (topic, position, key, value, published_at)
+VALUES (?1, ?2, ?3, ?4, ?5)
+ON CONFLICT DO NOTHING;
+
+-- name: topic_read
+SELECT position, key, value FROM durable_topic_records
+WHERE topic = ?1 AND position > ?2
+ORDER BY position
+LIMIT ?3;
+
+-- name: offset_get
+SELECT position FROM durable_source_offsets WHERE consumer = ?1 AND source = ?2;
+
+-- name: offset_insert
+INSERT INTO durable_source_offsets (consumer, source, position, updated_at)
+VALUES (?1, ?2, ?3, ?4)
+ON CONFLICT DO NOTHING;
+
+-- name: offset_update
+UPDATE durable_source_offsets SET position = ?3, updated_at = ?4
+WHERE consumer = ?1 AND source = ?2 AND position = ?5;
+
+-- name: fail_new_run
+UPDATE durable_runs SET status = 'FAILED', error = ?2, finished_at = ?3, updated_at = ?3
+WHERE id = ?1 AND status = 'PENDING' AND owner IS NULL;
