@@ -38,7 +38,7 @@ __all__ = [
     "topic_wakeup",
 ]
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 2
 
 
 class Status(enum.StrEnum):
