@@ -27,6 +27,8 @@ from durable.journal import (
     queries,
     records,
     sqlite_access,
+    sqlite_messages,
+    sqlite_schema,
     sqlite_topics,
     sqlite_writer,
 )
@@ -62,7 +64,7 @@ def _mapped(action: str, url: str, workflow_id: str | None = None) -> Iterator[N
         ) from exc
 
 
-class SqliteJournal(sqlite_topics.SqliteTopics, base.Features):
+class SqliteJournal(sqlite_topics.SqliteTopics, sqlite_messages.SqliteMessages, base.Features):
     """A journal in one SQLite file (see the module docstring for the write path)."""
 
     dialect = "sqlite"
@@ -168,7 +170,7 @@ class SqliteJournal(sqlite_topics.SqliteTopics, base.Features):
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            await migration.migrate(_Schema(conn, self), "sqlite")
+            await migration.migrate(sqlite_schema.Schema(conn, self), "sqlite")
             conn.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
@@ -353,7 +355,7 @@ class SqliteJournal(sqlite_topics.SqliteTopics, base.Features):
             with _mapped("begin a transaction", self.url, run_id):
                 await db.execute(f"PRAGMA busy_timeout={int(sqlite_writer.BUSY_LIMIT * 1000)}")
                 await db.execute("BEGIN IMMEDIATE")
-            tx = base.Transaction(_TxConnection(db))
+            tx = base.Transaction(sqlite_schema.TxConnection(db))
             try:
                 yield tx  # the user's statements: their errors reach the step unchanged
                 with _mapped("commit a transaction step", self.url, run_id):
@@ -450,47 +452,6 @@ class SqliteJournal(sqlite_topics.SqliteTopics, base.Features):
     async def cancel_requested(self, owner: str) -> list[str]:
         return [row[0] for row in self._read(_Q["cancel_requested"], (owner,))]
 
-    async def send_message(self, run_id: str, topic: str, value: bytes, key: str | None) -> bool:
-        def op(conn: sqlite3.Connection) -> bool:
-            if conn.execute(_Q["run_exists"], (run_id,)).fetchone() is None:
-                raise errors.WorkflowNotFound(workflow_id=run_id)
-            cur = conn.execute(_Q["insert_message"], (run_id, topic, value, time.time(), key))
-            return cur.rowcount == 1
-
-        sent = bool(await self._writer.write(op, run=run_id))
-        self._announce(run_id)
-        return sent
-
-    async def receive_message(
-        self, owner: str, run_id: str, topic: str, entry: base.EntryRecord
-    ) -> base.EntryRecord | None:
-        def op(conn: sqlite3.Connection) -> base.EntryRecord | None:
-            self._check_owner(conn, owner, run_id)
-            row = conn.execute(_Q["take_message"], (run_id, topic, entry.seq)).fetchone()
-            if row is None:
-                return None
-            entry.output = row[0]
-            conn.execute(_Q["insert_entry"], records.entry_values(entry))
-            return entry
-
-        result: base.EntryRecord | None = await self._writer.write(op, run_id)
-        return result
-
-    async def set_event(
-        self, owner: str, run_id: str, key: str, value: bytes, entry: base.EntryRecord
-    ) -> None:
-        def op(conn: sqlite3.Connection) -> None:
-            self._check_owner(conn, owner, run_id)
-            conn.execute(_Q["upsert_event"], (run_id, key, value, time.time()))
-            conn.execute(_Q["insert_entry"], records.entry_values(entry))
-
-        await self._writer.write(op, run_id)
-        self._announce(run_id)
-
-    async def get_event(self, run_id: str, key: str) -> bytes | None:
-        found = self._read(_Q["select_event"], (run_id, key))
-        return bytes(found[0][0]) if found else None
-
     async def request_cancel(self, run_ids: Sequence[str]) -> None:
         def op(conn: sqlite3.Connection) -> None:
             for run_id in run_ids:
@@ -545,62 +506,3 @@ def _within(conn: sqlite3.Connection, limits: base.QueueLimits, run_id: str) -> 
         _Q["queue_load"], (limits.queue, time.time() - limits.period, run_id)
     ).fetchone()
     return limits.admits(held, started)
-
-
-class _Schema:
-    """`migration.Schema` on a connection inside its write transaction."""
-
-    def __init__(self, conn: sqlite3.Connection, journal: SqliteJournal) -> None:
-        self._conn = conn
-        self._path = journal.path
-        self.where = f"SQLite journal {journal.url!r}"
-
-    async def exists(self) -> bool:
-        if self._conn.execute(_Q["schema_exists"]).fetchone()[0]:
-            return True
-        if self._conn.execute(_Q["foreign_tables"]).fetchone()[0]:
-            raise errors.JournalError(
-                f"SQLite file {self._path!r} has durable_* tables but no durable_schema "
-                "version table: it was not created by durable; use another file"
-            )
-        return False
-
-    async def create(self, script: str) -> None:
-        await self.execute(script)
-
-    async def execute(self, script: str) -> None:
-        for statement in _statements(script):
-            self._conn.execute(statement)
-
-    async def version(self) -> int:
-        return int(self._conn.execute(_Q["schema_version"]).fetchone()[0] or 0)
-
-    async def set_version(self, version: int) -> None:
-        self._conn.execute(_Q["set_schema_version"], (version,))
-
-
-def _statements(script: str) -> list[str]:
-    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
-    return [part.strip() for part in "\n".join(lines).split(";") if part.strip()]
-
-
-class _TxCursor:
-    def __init__(self, cursor: aiosqlite.Cursor) -> None:
-        self._cursor = cursor
-        self.rowcount = cursor.rowcount
-
-    async def fetchone(self) -> Any:
-        return await self._cursor.fetchone()
-
-    async def fetchall(self) -> list[Any]:
-        return list(await self._cursor.fetchall())
-
-
-class _TxConnection:
-    """The async connection a `@durable.transaction` step receives on SQLite."""
-
-    def __init__(self, db: aiosqlite.Connection) -> None:
-        self._db = db
-
-    async def execute(self, sql: str, params: Sequence[Any] | None = None) -> _TxCursor:
-        return _TxCursor(await self._db.execute(sql, tuple(params or ())))

@@ -164,7 +164,6 @@ async def test_a_replay_numbers_calls_after_a_timeout_or_child_start_as_the_run_
     assert await engine.check(name="tests.dbg.siblings") == []
 
 
-
 crashing: dict[str, object] = {"engine": None}
 
 

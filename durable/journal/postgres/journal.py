@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -24,6 +23,7 @@ from durable.journal.postgres import (
     connection,
     holdings,
     listener,
+    messages,
     owners,
     schema,
     topics,
@@ -40,7 +40,7 @@ def _entry_params(entry: base.EntryRecord) -> dict[str, Any]:
     return records.named(records.ENTRY_COLUMNS, records.entry_values(entry))
 
 
-class PostgresJournal(topics.PostgresTopics, base.Features):
+class PostgresJournal(topics.PostgresTopics, messages.PostgresMessages, base.Features):
     """A journal in a Postgres database (see the package docstring for the write path).
 
     Parameters
@@ -469,74 +469,6 @@ class PostgresJournal(topics.PostgresTopics, base.Features):
     async def cancel_requested(self, owner: str) -> list[str]:
         rows = await self._pool.read("read cancellations", "cancel_requested", {"owner": owner})
         return [row[0] for row in rows]
-
-    # -- messages and events ----------------------------------------------------------
-
-    async def send_message(self, run_id: str, topic: str, value: bytes, key: str | None) -> bool:
-        params = {
-            "run_id": run_id,
-            "topic": topic,
-            "value": value,
-            "at": time.time(),
-            "key": key if key is not None else f"auto:{uuid.uuid4().hex}",
-            "channel": self.channel,
-        }
-
-        def finish(rows: list[Any], rowcount: int, retried: bool) -> bool:
-            exists, inserted = rows[0][0], rows[0][1]
-            if not exists:
-                raise errors.WorkflowNotFound(workflow_id=run_id)
-            # a retried send whose first attempt committed finds its own key
-            return bool(inserted) or retried
-
-        return bool(await self._writer.write("send_message", params, finish))
-
-    async def receive_message(
-        self, owner: str, run_id: str, topic: str, entry: base.EntryRecord
-    ) -> base.EntryRecord | None:
-        expect = self._holdings.expect(owner, run_id)
-        params = {**_entry_params(entry), "owner": owner, "topic": topic, "expect": expect}
-
-        def finish(rows: list[Any], rowcount: int, retried: bool) -> base.EntryRecord | None:
-            holder, value = rows[0]
-            if holder != owner:
-                raise base.LeaseLost(run_id)
-            if value is None:
-                return None
-            entry.output = value
-            return entry
-
-        try:
-            result: base.EntryRecord | None = await self._writer.write(
-                "receive_message", params, finish
-            )
-        except base.LeaseLost:
-            await self._holdings.diagnose(owner, run_id, expect)
-            raise
-        if result is not None:
-            self._holdings.committed(owner, run_id, entry.seq)
-        return result
-
-    async def set_event(
-        self, owner: str, run_id: str, key: str, value: bytes, entry: base.EntryRecord
-    ) -> None:
-        params = {
-            **_entry_params(entry),
-            "run_id": run_id,
-            "owner": owner,
-            "key": key,
-            "value": value,
-            "at": time.time(),
-            "channel": self.channel,
-        }
-        await self._owner_write("set_event", params, owner, run_id)
-        self._holdings.committed(owner, run_id, entry.seq)
-
-    async def get_event(self, run_id: str, key: str) -> bytes | None:
-        rows = await self._pool.read(
-            "read an event", "select_event", {"run_id": run_id, "key": key}
-        )
-        return bytes(rows[0][0]) if rows else None
 
     async def request_cancel(self, run_ids: Sequence[str]) -> None:
         if run_ids:
