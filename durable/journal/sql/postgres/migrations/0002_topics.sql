@@ -1,4 +1,4 @@
--- 0005: the journal's own topics (records published with `engine.publish`) and the
+-- 0002: the journal's own topics (records published with `engine.publish`) and the
 -- positions event sources consume from, advanced with the runs they create.
 -- A topic's row is locked by each publish until it commits, so positions commit in
 -- the order they are given and a consumer reading past a position misses none.

@@ -1,4 +1,4 @@
--- 0005: the journal's own topics (records published with `engine.publish`) and the
+-- 0002: the journal's own topics (records published with `engine.publish`) and the
 -- positions event sources consume from, advanced with the runs they create.
 CREATE TABLE durable_topics (
     topic TEXT PRIMARY KEY,
