@@ -195,6 +195,12 @@ class Scheduler:
             if hooks is not None:
                 segment = hooks.segment_started(executor)
             status = await executor.execute()
+            while executor.continued is not None and self.open:  # the next generation
+                executor = executor_mod.Executor(
+                    executor.host, executor.continued, executor.definition
+                )
+                self._active[run_id] = (executor, self._active[run_id][1])
+                status = await executor.execute()
         except asyncio.CancelledError:
             pass
         except Exception:
