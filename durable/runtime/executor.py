@@ -240,6 +240,8 @@ class Executor:
             self.call_workflow(args, kwargs), context=ctx
         )
         self.sequencer.main_task = self.task
+        if self.cancel_requested:  # before its task existed (between two generations)
+            self.task.cancel()
         update = await self._outcome_of(self.task)
         if self.continuing is not None:
             return await self._continue(self.continuing)

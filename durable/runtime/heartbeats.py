@@ -80,7 +80,10 @@ class Attempt:
         self.details, self.dirty = details, True
         if not self._writing and now - self._written_at >= THROTTLE:
             self._writing = True
-            self.loop.call_soon_threadsafe(self._spawn_write)
+            try:
+                self.loop.call_soon_threadsafe(self._spawn_write)
+            except RuntimeError:  # the loop is closed: the engine is gone, nothing to write
+                self._writing = False
 
     def stop(self, why: str) -> None:
         """The body must stop: its next heartbeat raises `asyncio.CancelledError`."""

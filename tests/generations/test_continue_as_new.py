@@ -137,3 +137,20 @@ async def test_replay_of_each_generation_loads_only_it(
     report = await engine.replay("long")
     assert report.ok and report.result == sum(range(10_000))
     assert loaded and max(loaded) <= 6, loaded[-5:]
+
+
+async def test_a_chain_can_be_cancelled(engine: durable.Engine) -> None:
+    from tests.waiting import wait_until
+
+    run = await engine.start(counter, 0, 0, 10**9, workflow_id="endless")
+
+    async def going() -> bool:
+        return len(await engine.generations("endless")) >= 5
+
+    await wait_until(going, what="five generations")
+    await run.cancel()
+    with pytest.raises(durable.Cancelled):
+        await run.result(timeout=30)
+    reached = len(await engine.generations("endless"))
+    assert await run.status() is durable.Status.CANCELLED
+    assert len(await engine.generations("endless")) == reached  # no generation after it
