@@ -60,7 +60,9 @@ async def test_sigkills_across_switches_lose_and_repeat_no_generation(
         assert await client.history("killed-chain") == []
 
 
-def spawn_chain_worker(db_url: str, tmp_path: Path) -> processes.Worker:
+def spawn_chain_worker(
+    db_url: str, tmp_path: Path, env: dict[str, str] | None = None
+) -> processes.Worker:
     """A real ``durable worker tests.generations.jobs`` process."""
     assert processes.DURABLE is not None, "the `durable` command is not installed"
     log = tmp_path / f"worker-{time.monotonic_ns()}.log"
@@ -68,7 +70,7 @@ def spawn_chain_worker(db_url: str, tmp_path: Path) -> processes.Worker:
     with log.open("wb") as stderr:
         process = subprocess.Popen(
             command,
-            env={**os.environ, "PYTHONPATH": ROOT},
+            env={**os.environ, "PYTHONPATH": ROOT, **(env or {})},
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
@@ -102,3 +104,34 @@ async def test_heartbeat_details_survive_a_sigkill(db_url: str, tmp_path: Path) 
         assert attempt == 2
         assert details["done"] >= 0
         assert kept[0].attempt == 1
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+async def test_a_sigkill_at_the_switch_leaves_one_generation_running(
+    db_url: str, tmp_path: Path, where: str
+) -> None:
+    """The worker is killed just before (or just after) the commit that ends generation 3:
+    the next worker finishes the old generation's switch (before) or runs the new one
+    (after); either way every step body ran exactly once and no generation is missing or
+    doubled."""
+    effects, marker = tmp_path / "effects", tmp_path / "held"
+    env = {"GENJOB_EFFECTS": str(effects)}
+    held = {**env, "GENJOB_HOLD": f"{where}:3", "GENJOB_HOLD_FILE": str(marker)}
+    async with durable.Engine(db_url, execute=False, poll_interval=0.02) as client:
+        run = await client.start(jobs.chain, 0, 0, 40, workflow_id="held")
+        worker = spawn_chain_worker(db_url, tmp_path, held)
+        try:
+            await wait_until(marker.exists, what=f"the worker to stop {where} the switch")
+            past = len(await client.generations("held"))
+            assert past == (2 if where == "before" else 3)  # the kill point, as asked
+        finally:
+            _kill(worker)
+        assert worker.process.returncode == -signal.SIGKILL
+        worker = spawn_chain_worker(db_url, tmp_path, env)
+        try:
+            assert await run.result(timeout=120) == sum(range(40))
+        finally:
+            processes.stop([worker])
+        assert [g.generation for g in await client.generations("held")] == list(range(1, 9))
+    addends = [int(line) for line in effects.read_text().split()]
+    assert sorted(addends) == list(range(40)), "a step body ran twice or never"
