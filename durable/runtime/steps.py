@@ -229,8 +229,9 @@ async def _transact_until_done(
     while True:
         try:
             async with call.journal.transaction(call.owner, call.run_id) as tx:
-                work = _bounded(step.fn(tx.conn, *args, **kwargs), step.timeout)
-                value = await _observed(call, attempt, work)
+                with heartbeats.entered(heartbeats.Attempt(call, attempt, None)):
+                    work = _bounded(step.fn(tx.conn, *args, **kwargs), step.timeout)
+                    value = await _observed(call, attempt, work)
                 output = call.codec.encode(value, what=what, workflow_id=call.run_id)
                 entry = call.entry("ok", output=output, attempts=attempt)
                 call.reserve(entry)

@@ -173,3 +173,25 @@ def test_retry_rejects_a_bad_total_timeout() -> None:
 async def test_heartbeat_outside_a_step_does_nothing() -> None:
     durable.heartbeat({"x": 1})
     assert durable.Retry().max_attempts == 3
+
+
+tx_attempts: list[int] = []
+
+
+@durable.transaction(name="hb.tx", retry=durable.Retry(max_attempts=2, initial=0))
+async def counted_tx(conn: Any) -> int:
+    tx_attempts.append(durable.context().step_attempt)
+    if len(tx_attempts) == 1:
+        raise ValueError("first attempt fails")
+    return len(tx_attempts)
+
+
+@durable.workflow(name="hb.transacting")
+async def transacting() -> int:
+    return await counted_tx()
+
+
+async def test_a_transaction_knows_its_attempt(engine: durable.Engine) -> None:
+    tx_attempts.clear()
+    assert await engine.run(transacting, workflow_id="tx") == 2
+    assert tx_attempts == [1, 2]
