@@ -11,10 +11,19 @@ import functools
 import random as _random
 import uuid as _uuid
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
+from typing import Any, Concatenate, Generic, NoReturn, ParamSpec, Protocol, TypeVar, overload
 
 from durable import errors
-from durable.runtime import children, messages, racing, registry, steps, timers
+from durable.runtime import (
+    children,
+    generations,
+    heartbeats,
+    messages,
+    racing,
+    registry,
+    steps,
+    timers,
+)
 from durable.runtime import context as context_mod
 from durable.runtime import executor as executor_mod
 from durable.runtime.kinds import Kind
@@ -198,6 +207,7 @@ def _make_step(
     retry: Retry | None,
     timeout: float | None,
     is_transaction: bool = False,
+    heartbeat_timeout: float | None = None,
 ) -> Step[Any, Any]:
     if is_transaction and not asyncio.iscoroutinefunction(fn):
         raise TypeError(f"@durable.transaction needs an async function, got {fn!r}")
@@ -207,6 +217,7 @@ def _make_step(
         retry=retry or NO_RETRY,
         timeout=timeout,
         transaction=is_transaction,
+        heartbeat_timeout=heartbeat_timeout,
     )
     return Step(definition)
 
@@ -217,7 +228,11 @@ def step(fn: Callable[P, Coroutine[Any, Any, R]], /) -> Step[P, R]: ...
 def step(fn: Callable[P, R], /) -> Step[P, R]: ...
 @overload
 def step(
-    *, name: str | None = None, retry: Retry | None = None, timeout: float | None = None
+    *,
+    name: str | None = None,
+    retry: Retry | None = None,
+    timeout: float | None = None,
+    heartbeat_timeout: float | None = None,
 ) -> _StepDecorator: ...
 
 
@@ -228,6 +243,7 @@ def step(
     name: str | None = None,
     retry: Retry | None = None,
     timeout: float | None = None,
+    heartbeat_timeout: float | None = None,
 ) -> Any:
     """Mark a function as a step: its result (or final error) is journaled.
 
@@ -246,6 +262,9 @@ def step(
         Seconds one attempt may take; an attempt over time fails with `TimeoutError`
         (and is retried if the policy says so).  A plain function's thread cannot be
         stopped: it is abandoned.
+    heartbeat_timeout:
+        Seconds an attempt may go without calling `durable.heartbeat`; one that does
+        fails with `TimeoutError` (and is retried if the policy says so).
 
     Examples
     --------
@@ -255,9 +274,10 @@ def step(
     >>> fetch.name.endswith("fetch")
     True
     """
-    if fn is not None:
-        return _make_step(fn, name=name, retry=retry, timeout=timeout)
-    return functools.partial(_make_step, name=name, retry=retry, timeout=timeout)
+    make = functools.partial(
+        _make_step, name=name, retry=retry, timeout=timeout, heartbeat_timeout=heartbeat_timeout
+    )
+    return make(fn) if fn is not None else make
 
 
 @overload
@@ -530,3 +550,39 @@ def deprecate_patch(patch_id: str) -> None:
     executor = _executor_for_workflow_code()
     if executor is not None:
         timers.call_deprecate_patch(executor, patch_id)
+
+
+# -- generations and heartbeats ------------------------------------------------------------
+
+
+def continue_as_new(*args: Any, **kwargs: Any) -> NoReturn:
+    """End the run's journal generation and start the workflow again with these
+    arguments, under the same id; never returns.
+
+    The old journal stays readable as a past generation
+    (``engine.history(id, generation=n)``); the new one starts empty, so a long-lived
+    loop replays only its current generation.  Await every call in flight first.  The
+    signal that unwinds the workflow is a `BaseException`: do not catch it.
+
+    Parameters
+    ----------
+    *args, **kwargs:
+        The arguments of the workflow's next generation.
+    """
+    generations.continue_as_new(_require_workflow("continue_as_new"), args, kwargs)
+
+
+def heartbeat(details: Any = None) -> None:
+    """Tell the engine the running step is alive, from its body (async or sync).
+
+    Resets the step's ``heartbeat_timeout``; `details` (when not None) are handed to the
+    step's next attempt as ``durable.context().heartbeat_details`` and journaled at most
+    once a second.  Raises `asyncio.CancelledError` once the step must stop (its run was
+    cancelled, it lost a race, it missed its heartbeat timeout).  Outside a step body it
+    does nothing.
+
+    Examples
+    --------
+    >>> heartbeat({"done": 10})
+    """
+    heartbeats.heartbeat(details)

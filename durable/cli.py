@@ -124,7 +124,10 @@ def _inspector(args: argparse.Namespace) -> Engine:
     return engine
 
 
-async def _load(engine: Engine, run_id: str) -> base.RunLoad:
+async def _load(engine: Engine, run_id: str, generation: int | None = None) -> base.RunLoad:
+    if generation is not None:
+        await engine.generations(run_id)  # an unknown id: the error below
+        return await engine._load(run_id, generation)
     load = await engine.journal.load(run_id)
     if load is None:
         raise errors.WorkflowNotFound(
@@ -168,7 +171,10 @@ async def cmd_show(args: argparse.Namespace) -> int:
         lineage = await engine.lineage(args.id)
         keys = {e.name for e in load.entries if e.kind == "event"}
         events = {key: await engine.journal.get_event(args.id, key) for key in keys}
+        past = await engine.journal.generations(args.id)
     sections = [output.summary(load.run), ["", "steps"], output.steps(load)]
+    if past:
+        sections += [["", "generations (continue_as_new)"], output.generations(past)]
     if lineage.children or lineage.id != load.run.id:
         sections += [["", "lineage"], output.tree(lineage, load.run.id)]
     messages = output.messages(load, events)
@@ -182,7 +188,7 @@ async def cmd_show(args: argparse.Namespace) -> int:
 
 async def cmd_history(args: argparse.Namespace) -> int:
     async with _inspector(args) as engine:
-        load = await _load(engine, args.id)
+        load = await _load(engine, args.id, args.generation)
     if args.json:
         for entry in load.entries:
             output.print_json(output.entry_json(entry))
@@ -306,6 +312,8 @@ def _report(report: replayer.ReplayReport, use_pdb: bool) -> int:
         return CORRUPT
     if report.live_at is not None:
         print(f"replayed {where} to the end of its journal: {report.live_at}")
+    elif report.continued:
+        print(f"replayed {where}: it continues as new, as journaled")
     elif report.error is not None:
         print(f"replayed {where}: it raises {type(report.error).__name__}: {report.error}")
     else:
@@ -363,7 +371,11 @@ async def cmd_replay(args: argparse.Namespace) -> int:
     else:
         async with _inspector(args) as engine:
             report = await engine.replay(
-                args.id, on_call=_on_call, break_at=args.break_at, on_break=on_break
+                args.id,
+                on_call=_on_call,
+                break_at=args.break_at,
+                on_break=on_break,
+                generation=args.generation,
             )
     return _report(report, args.pdb)
 
@@ -450,6 +462,7 @@ def _add_inspection(commands: Any) -> None:
     p = _add(commands, "history", cmd_history, "the journal of one run")
     p.add_argument("id", metavar="ID")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--generation", type=int, metavar="N", help="a past generation (from 1)")
 
 
 def _add_operations(commands: Any) -> None:
@@ -492,6 +505,7 @@ def _add_debugging(commands: Any) -> None:
     p.add_argument("--name", help="with --check: only this workflow name")
     p.add_argument("--since", metavar="DATE", help="with --check: runs created since")
     p.add_argument("--from", dest="archive", metavar="DIR", help="replay from a Parquet export")
+    p.add_argument("--generation", type=int, metavar="N", help="a past generation (from 1)")
     p = _add(commands, "export", cmd_export, "finished runs to Parquet (incremental)")
     p.add_argument("dir", metavar="DIR")
     p.add_argument("--since", metavar="DATE", help="runs finished since")

@@ -221,3 +221,18 @@ def messages(load: base.RunLoad, events: dict[str, bytes | None]) -> list[str]:
         if e.kind in wanted
     ]
     return table(["SEQ", "WHAT", "TOPIC / KEY", "VALUE"], rows, 3) if rows else []
+
+
+def generations(past: Sequence[Any]) -> list[str]:
+    """The past generations of a run that continued as new, as a table."""
+    rows = [
+        (
+            str(g.generation),
+            short_time(datetime.datetime.fromtimestamp(g.started_at, datetime.UTC)),
+            duration(g.ended_at - g.started_at),
+            str(g.entries),
+        )
+        for g in past
+    ]
+    rows.append((str(len(past) + 1), "(current)", "", ""))
+    return table(["GENERATION", "STARTED (UTC)", "TOOK", "ENTRIES"], rows, 3)

@@ -20,6 +20,7 @@ from durable import runs as runs_mod
 from durable import telemetry as telemetry_mod
 from durable.api import Queue, Workflow, queue_name
 from durable.journal import base, open_journal
+from durable.journal import generations as gens
 from durable.runs import HistoryEntry, LineageNode, Run, RunInfo, read_run
 from durable.runtime import executor as executor_mod
 from durable.runtime import registry, replayer, sequencer
@@ -315,16 +316,38 @@ class Engine:
         records = await self.journal.list_runs(status=statuses, name=name, limit=limit)
         return [RunInfo.from_record(record) for record in records]
 
-    async def history(self, workflow_id: str) -> builtins.list[HistoryEntry]:
-        """The journal entries of a run, in sequence order.
+    async def history(
+        self, workflow_id: str, *, generation: int | None = None
+    ) -> builtins.list[HistoryEntry]:
+        """The journal entries of a run, in sequence order: its current generation's, or
+        those of past `generation` (from 1) of a run that continued as new.
 
         A value this process cannot decode shows as a `durable.runs.Undecodable` that
         says why; an event entry shows the value it set while it is its key's latest.
         """
-        load = await self.journal.load(workflow_id)
-        if load is None:
-            raise errors.WorkflowNotFound(workflow_id=workflow_id)
+        load = await self._load(workflow_id, generation)
         return await runs_mod.history(self.journal, self.codec, load)
+
+    async def generations(self, workflow_id: str) -> builtins.list[gens.GenerationRecord]:
+        """The past generations of a run that continued as new, oldest first (the
+        current one, ``len(...) + 1``, is not listed)."""
+        await read_run(self.journal, workflow_id)
+        return await self.journal.generations(workflow_id)
+
+    async def _load(self, workflow_id: str, generation: int | None) -> base.RunLoad:
+        if generation is None:
+            load = await self.journal.load(workflow_id)
+        else:
+            load = await self.journal.load_generation(workflow_id, generation)
+        if load is not None:
+            return load
+        if generation is None or await self.journal.get_run(workflow_id) is None:
+            raise errors.WorkflowNotFound(workflow_id=workflow_id)
+        current = len(await self.journal.generations(workflow_id)) + 1
+        raise errors.DurableError(
+            f"run {workflow_id!r} has no generation {generation}: its generations are 1 "
+            f"to {current} (the current one); ask for one of those"
+        )
 
     async def lineage(self, workflow_id: str) -> LineageNode:
         """The tree of runs under `workflow_id`'s root: ids, names, statuses, timings."""
@@ -339,6 +362,7 @@ class Engine:
         on_call: Any = None,
         break_at: int | None = None,
         on_break: Any = None,
+        generation: int | None = None,
     ) -> replayer.ReplayReport:
         """Re-execute a run's workflow code against its journal, running no step body and
         writing nothing; report the calls matched and the first divergence, if any.
@@ -349,10 +373,10 @@ class Engine:
             ``on_call(seq, kind, name, matched)`` for each call as it is matched.
         break_at, on_break:
             ``on_break(seq)`` runs just before call number `break_at` is made.
+        generation:
+            A past generation of a run that continued as new (default: the current one).
         """
-        load = await self.journal.load(workflow_id)
-        if load is None:
-            raise errors.WorkflowNotFound(workflow_id=workflow_id)
+        load = await self._load(workflow_id, generation)
         definition = registry.lookup_workflow(load.run.name)
         if definition is None:
             raise errors.NotRegistered(workflow_id=workflow_id, name=load.run.name)

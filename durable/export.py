@@ -163,6 +163,8 @@ def _schemas(pa: Any) -> dict[str, Any]:
                 *payload("output"),
                 *failure(),
                 *common,
+                # the journal generation (`continue_as_new`) the entry belongs to, from 1
+                ("generation", i64),
             ]
         ),
         "attempts": pa.schema(
@@ -364,7 +366,7 @@ async def _write_page(
             continue  # deleted or reopened meanwhile: the next export sees its new state
         rows = groups.setdefault(_partition(run), {table: [] for table in TABLES})
         rows["runs"].append({**_archived(load.run, export_id), "exported_at": _micros(now)})
-        rows["entries"].extend(_archived(e, export_id) for e in load.entries)
+        rows["entries"].extend(await _entry_rows(journal, load, export_id))
         rows["attempts"].extend(_archived(a, export_id) for a in load.attempts)
         rows["timers"].extend(_archived(t, export_id) for t in load.timers)
         result.runs += 1
@@ -379,6 +381,23 @@ async def _write_page(
             os.makedirs(os.path.dirname(path), exist_ok=True)
             pq.write_table(pa.Table.from_pylist(table_rows, schema=schemas[table]), path)
             result.files.append(path)
+
+
+async def _entry_rows(
+    journal: base.Journal, load: base.RunLoad, export_id: str
+) -> list[dict[str, Any]]:
+    """The rows of a run's entries, of every generation, each with its generation."""
+    loads = [load]
+    if load.generation > 1:
+        for past in await journal.generations(load.run.id):
+            older = await journal.load_generation(load.run.id, past.generation)
+            if older is not None:
+                loads.append(older)
+    return [
+        {**_archived(entry, export_id), "generation": each.generation}
+        for each in loads
+        for entry in each.entries
+    ]
 
 
 # -- reading the archive ------------------------------------------------------------------
@@ -432,7 +451,11 @@ def load_archived(folder: str, run_id: str) -> base.RunLoad:
 
     def mine(table: str) -> list[dict[str, Any]]:
         found = _rows(folder, table, "run_id", run_id)
-        return sorted((r for r in found if r["export_id"] == export_id), key=lambda r: r["seq"])
+        found = [r for r in found if r["export_id"] == export_id]
+        if table == "entries":  # the current generation's (the last), as the journal holds
+            last = max((r.get("generation") or 1 for r in found), default=1)
+            found = [r for r in found if (r.get("generation") or 1) == last]
+        return sorted(found, key=lambda r: r["seq"])
 
     return base.RunLoad(
         run=run,

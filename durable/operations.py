@@ -94,6 +94,10 @@ async def fork(engine: Engine, workflow_id: str, from_step: int) -> str:
 async def restart(engine: Engine, workflow_id: str) -> str:
     """`Engine.restart`: a new run of the same workflow and input; returns its id."""
     record = await read_run(engine.journal, workflow_id)
+    if await engine.journal.generations(workflow_id):  # from the first generation's input
+        first = await engine.journal.load_generation(workflow_id, 1)
+        if first is not None:
+            record = first.run
     new_id = f"{workflow_id}-restart-{uuid.uuid4().hex[:8]}"
     await _copy_run(engine, record, new_id, None)
     return new_id

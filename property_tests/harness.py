@@ -165,7 +165,10 @@ async def _snapshot(backend: Backend, run_id: str) -> Snapshot:
     try:
         load = await inspector.journal.load(run_id)
         assert load is not None, f"run {run_id} vanished from the journal"
-        history = await inspector.history(run_id)
+        history = []  # every generation's (continue_as_new), oldest first
+        for past in await inspector.generations(run_id):
+            history.extend(await inspector.history(run_id, generation=past.generation))
+        history.extend(await inspector.history(run_id))
         family = []
         for member in await inspector.journal.list_runs(root_id=run_id, limit=10_000):
             if member.id != run_id:

@@ -20,6 +20,8 @@ A *program* is a tree of ops (msgspec Structs, JSON-encoded as the interpreter's
 - ``Mail(values, from_child)``: messages sent to the run itself (or by a child workflow
   to its parent), received in order, then one more `recv` that must time out: a message
   delivered twice, or lost, changes the output.
+- ``Renew()`` (top level only): `durable.continue_as_new` with the rest of the program,
+  the output so far and the previous value; its output is ``"renewed"``.
 - ``Rounds(moves, times)``: a loop whose moves are races and timeouts that mix every
   primitive as winner and loser (steps, recvs of one topic and of several, sleeps,
   children, events, timeouts), messages the run sends itself, and crash points between
@@ -127,7 +129,26 @@ WINNER_HEAD = 0.01
 LOSER_DELAY = 5.0
 DEADLINE = 0.02
 
-Op = Step | Tx | Sleep | Instant | Chain | Gather | Try | Child | Race | Deadline | Mail | Rounds
+
+class Renew(msgspec.Struct, tag="renew", frozen=True):
+    pass
+
+
+Op = (
+    Step
+    | Tx
+    | Sleep
+    | Instant
+    | Chain
+    | Gather
+    | Try
+    | Child
+    | Race
+    | Deadline
+    | Mail
+    | Rounds
+    | Renew
+)
 
 _decoder = msgspec.json.Decoder(Chain)
 
@@ -164,8 +185,8 @@ def describe(op: Op) -> str:
         return f"timeout {DEADLINE} " + describe(op.body)
     if isinstance(op, Mail):
         return f"mail {op.label} {op.values}" + (" from a child" if op.from_child else "")
-    if isinstance(op, Rounds):
-        return rounds.describe(op)
+    if isinstance(op, Rounds | Renew):
+        return rounds.describe(op) if isinstance(op, Rounds) else "continue_as_new"
     return "[" + ", ".join(describe(o) for o in op.ops) + "]"
 
 
@@ -261,6 +282,21 @@ def programs(
     op = st.recursive(_leaf(transactions, loops), _extend, max_leaves=max_leaves)
     top = st.lists(op, min_size=1, max_size=4).map(lambda ops: Chain(ops=ops))
     return top.filter(lambda p: len(leaves(p)) <= max_leaves + 2).map(label)
+
+
+def renewing_programs(max_leaves: int = 6) -> st.SearchStrategy[Chain]:
+    """Programs whose top level continues as new (`Renew`) once or twice between its ops."""
+    op = st.recursive(_leaf(True), _extend, max_leaves=max_leaves)
+    part = st.lists(op, max_size=2)
+    return st.builds(
+        lambda first, second, third, twice: Chain(
+            ops=[*first, Renew(), *second, *([Renew()] if twice else []), *third]
+        ),
+        part,
+        part,
+        part,
+        st.booleans(),
+    ).map(label)
 
 
 def looping_programs(max_leaves: int = 3) -> st.SearchStrategy[Chain]:
@@ -403,9 +439,24 @@ async def _chain(chain: Chain, dialect: str, prev: Any) -> list[Any]:
 
 
 @durable.workflow(name="prop.interpret")
-async def interpret(program: str, dialect: str = "sqlite") -> list[Any]:
-    """Run a JSON-encoded program (see the module docstring)."""
-    return await _chain(decode(program), dialect, None)
+async def interpret(
+    program: str,
+    dialect: str = "sqlite",
+    start: int = 0,
+    done: list[Any] | None = None,
+    prev: Any = None,
+) -> list[Any]:
+    """Run a JSON-encoded program (see the module docstring) from its top-level op `start`
+    on, after the outputs `done` (a `Renew` continues as new with the rest)."""
+    ops = decode(program).ops
+    out = list(done or [])
+    for index in range(start, len(ops)):
+        if isinstance(ops[index], Renew):
+            out.append("renewed")
+            durable.continue_as_new(program, dialect, index + 1, out, prev)
+        prev = await _run(ops[index], dialect, prev)
+        out.append(prev)
+    return out
 
 
 @durable.workflow(name="prop.interpret_child")
@@ -453,8 +504,8 @@ class _Model:
     def run(self, op: Op) -> Any:
         if isinstance(op, Step | Tx):
             return self.body(op)
-        if isinstance(op, Sleep):
-            return None
+        if isinstance(op, Sleep | Renew):
+            return None if isinstance(op, Sleep) else "renewed"
         if isinstance(op, Instant):
             return f"<{op.kind}>"
         if isinstance(op, Gather):

@@ -31,6 +31,8 @@ def test_all_is_pinned() -> None:
             "WorkflowFailed",
             "WorkflowNotFound",
             "context",
+            "continue_as_new",
+            "heartbeat",
             "deprecate_patch",
             "now",
             "patched",

@@ -15,6 +15,8 @@ from typing import Any, Protocol
 
 import msgspec
 
+from durable.journal import generations
+
 __all__ = [
     "TERMINAL",
     "AttemptRecord",
@@ -38,7 +40,7 @@ __all__ = [
     "topic_wakeup",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class Status(enum.StrEnum):
@@ -158,6 +160,8 @@ class RunLoad(msgspec.Struct, kw_only=True):
     entries: list[EntryRecord]
     attempts: list[AttemptRecord]
     timers: list[TimerRecord]
+    # the run's current generation (from 1; see `durable.continue_as_new`)
+    generation: int = 1
 
 
 class QueueLimits(msgspec.Struct, frozen=True, kw_only=True):
@@ -266,7 +270,7 @@ def topic_wakeup(topic: str) -> str:
     return f"durable-topic:{topic}"
 
 
-class Journal(TopicStore, Protocol):
+class Journal(TopicStore, generations.GenerationStore, Protocol):
     """Operations the runtime needs from a journal database.
 
     Implementations translate their driver's errors into `durable.JournalError`.

@@ -27,6 +27,7 @@ from durable.journal import (
     queries,
     records,
     sqlite_access,
+    sqlite_generations,
     sqlite_messages,
     sqlite_schema,
     sqlite_topics,
@@ -39,6 +40,15 @@ logger = logging.getLogger(__name__)
 
 _Q = queries.load_queries("sqlite")
 _T = TypeVar("_T")
+# the tables holding a run's rows besides durable_runs (deleted with it by `prune`)
+_RUN_TABLES = (
+    "entries",
+    "attempts",
+    "timers",
+    "messages",
+    "events",
+    *sqlite_generations.RUN_TABLES,
+)
 
 
 def path_from_url(url: str) -> str:
@@ -64,7 +74,12 @@ def _mapped(action: str, url: str, workflow_id: str | None = None) -> Iterator[N
         ) from exc
 
 
-class SqliteJournal(sqlite_topics.SqliteTopics, sqlite_messages.SqliteMessages, base.Features):
+class SqliteJournal(
+    sqlite_generations.SqliteGenerations,
+    sqlite_topics.SqliteTopics,
+    sqlite_messages.SqliteMessages,
+    base.Features,
+):
     """A journal in one SQLite file (see the module docstring for the write path)."""
 
     dialect = "sqlite"
@@ -274,12 +289,14 @@ class SqliteJournal(sqlite_topics.SqliteTopics, sqlite_messages.SqliteMessages, 
                 run = conn.execute(_Q["select_run"], (run_id,)).fetchone()
                 if run is None:
                     return None
-                return records.run_load(
+                load = records.run_load(
                     run,
                     conn.execute(_Q["select_entries"], (run_id,)),
                     conn.execute(_Q["select_attempts"], (run_id,)),
                     conn.execute(_Q["select_timers"], (run_id,)),
                 )
+                load.generation = conn.execute(_Q["current_generation"], (run_id,)).fetchone()[0]
+                return load
             finally:
                 conn.execute("COMMIT")
 
@@ -494,7 +511,7 @@ class SqliteJournal(sqlite_topics.SqliteTopics, sqlite_messages.SqliteMessages, 
             for run_id, finished_at in runs:
                 if conn.execute(_Q["delete_finished_run"], (run_id, finished_at)).rowcount:
                     deleted += 1
-                    for table in ("entries", "attempts", "timers", "messages", "events"):
+                    for table in _RUN_TABLES:
                         conn.execute(_Q[f"delete_run_{table}"], (run_id,))
             return deleted
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from durable import codec as codec_mod
 from durable.journal import base
-from durable.runtime import registry, signals
+from durable.runtime import generations, registry, signals
 from durable.runtime.calls import Call
 from durable.runtime.kinds import Kind
 
@@ -137,7 +137,7 @@ def start_child(
     """Number the call now; the returned coroutine starts the child and gives its handle."""
     fingerprint = codec_mod.fingerprint(args, kwargs)
     call = executor.issue(Kind.CHILD, definition.name, fingerprint, (*args, *kwargs))
-    child_id = workflow_id or f"{executor.run.id}.{call.seq}"
+    child_id = workflow_id or f"{generations.child_prefix(executor)}.{call.seq}"
     if call.recorded is not None and call.recorded.child_id:
         child_id = call.recorded.child_id
     return _start(call, child_id, definition, args, kwargs)

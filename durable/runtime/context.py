@@ -52,6 +52,11 @@ class ExecutionContext:
         the next durable call will get.
     metadata:
         The dict given to `engine.start(..., metadata=...)`, inherited by children.
+    step_attempt:
+        In a step body, the attempt of that step (1 for its first); 0 in workflow code.
+    heartbeat_details:
+        In a step body, the last details the step's previous attempts passed to
+        `durable.heartbeat` (journaled, so they survive a crash), else None.
     """
 
     workflow_id: str
@@ -61,6 +66,8 @@ class ExecutionContext:
     attempt: int
     step: int
     metadata: dict[str, Any] = field(default_factory=dict)
+    step_attempt: int = 0
+    heartbeat_details: Any = None
 
 
 # the races and timeouts enclosing the running code, outermost first, each with the

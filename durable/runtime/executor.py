@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from durable import codec as codec_mod
 from durable import errors, wakeups
 from durable.journal import base
-from durable.runtime import context, registry, signals
+from durable.runtime import context, generations, heartbeats, registry, signals
 from durable.runtime import hooks as hooks_mod
 from durable.runtime.calls import Call
 from durable.runtime.kinds import Kind
@@ -158,6 +158,12 @@ class Executor:
         self.host = host
         self.run = load.run
         self.definition = definition
+        self.generation = load.generation
+        # the next generation, once this one continued as new (`generations.switch`)
+        self.continued: base.RunLoad | None = None
+        self.continuing: generations.ContinueAsNew | None = None
+        # heartbeat details journaled by steps before a restart, by seq (read when needed)
+        self.step_heartbeats: dict[int, Any] | None = None
         self.entries = {entry.seq: entry for entry in load.entries}
         self.attempts: dict[int, list[base.AttemptRecord]] = {}
         for attempt in load.attempts:
@@ -234,10 +240,29 @@ class Executor:
             self.call_workflow(args, kwargs), context=ctx
         )
         self.sequencer.main_task = self.task
+        if self.cancel_requested:  # before its task existed (between two generations)
+            self.task.cancel()
         update = await self._outcome_of(self.task)
+        if self.continuing is not None:
+            return await self._continue(self.continuing)
         if update is None:
             return None
         return await self._finish(update, started)
+
+    async def _continue(self, signal: generations.ContinueAsNew) -> base.Status | None:
+        """End this generation; `continued` is the next one's load (None when stopped)."""
+        try:
+            self.continued = await generations.switch(self, signal)
+        except (base.LeaseLost, errors.JournalError) as exc:
+            self.abort(exc)
+            return None
+        logger.info(
+            "run %s continues as new: generation %d",
+            self.run.id,
+            self.generation + 1,
+            extra={"action": "continue_as_new", "workflow_id": self.run.id},
+        )
+        return base.Status.RUNNING
 
     async def _finish(self, update: base.RunUpdate | None, started: float) -> base.Status | None:
         """Write the run's end (after its pending instants)."""
@@ -290,6 +315,12 @@ class Executor:
             return self._ending(None, cancelled=True)
         except signals.RunAborted:
             return None
+        except generations.ContinueAsNew as signal:
+            await self._settle_background()
+            if self.divergence is None and self.aborted is None:
+                self.continuing = signal
+                return None
+            return self._ending(None)
         except Exception as exc:
             await self._settle_background()
             return self._ending(exc)
@@ -536,6 +567,7 @@ class Executor:
     def execution_context(self) -> context.ExecutionContext:
         """What `durable.context()` returns inside this run."""
         step = context.current_step.get()
+        attempt = heartbeats.current()
         return context.ExecutionContext(
             workflow_id=self.run.id,
             name=self.run.name,
@@ -544,6 +576,8 @@ class Executor:
             attempt=self.run.attempt,
             step=self.next_seq if step is None else step,
             metadata=dict(self.metadata),
+            step_attempt=0 if attempt is None else attempt.number,
+            heartbeat_details=None if attempt is None else attempt.previous,
         )
 
 

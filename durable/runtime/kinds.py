@@ -23,6 +23,7 @@ class Kind(enum.StrEnum):
     SEND = "send"
     RECV = "recv"
     EVENT = "event"
+    CONTINUE = "continue"
 
     @property
     def instant(self) -> bool:

@@ -43,6 +43,8 @@ class StepDef:
     retry: retry_mod.Retry = retry_mod.NO_RETRY
     timeout: float | None = None
     transaction: bool = False
+    # an attempt that sends no `durable.heartbeat` for this long fails with TimeoutError
+    heartbeat_timeout: float | None = None
     # whether `fn` is a coroutine function (else it runs in a thread): known once
     is_async: bool = field(init=False, repr=False, compare=False)
 

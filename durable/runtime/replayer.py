@@ -18,7 +18,7 @@ from typing import Any
 from durable import codec as codec_mod
 from durable import errors, wakeups
 from durable.journal import base
-from durable.runtime import context, registry, signals
+from durable.runtime import context, generations, registry, signals
 from durable.runtime.executor import Executor, Host, Observer, decode_input
 
 __all__ = ["ReplayReport", "replay"]
@@ -36,6 +36,8 @@ class ReplayReport:
     corrupt: errors.DurableError | None = None
     live_at: signals.ReplayReachedLive | None = None
     finished: bool = False
+    # the replayed generation ended with `durable.continue_as_new` (it is `finished`)
+    continued: bool = False
     result: Any = None
     error: BaseException | None = None
 
@@ -126,6 +128,8 @@ def _conclude(report: ReplayReport, task: asyncio.Task[Any], executor: Executor)
         return
     if isinstance(error, signals.ReplayReachedLive):
         report.live_at = error
+    elif isinstance(error, generations.ContinueAsNew):
+        report.finished, report.continued = True, True
     elif isinstance(error, errors.NonDeterminismError):
         report.divergence = error
     elif error is not None:

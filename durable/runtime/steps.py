@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from durable import codec as codec_mod
 from durable import errors
 from durable.journal import base
-from durable.runtime import context, registry
+from durable.runtime import context, heartbeats, registry
 from durable.runtime.calls import Call
 from durable.runtime.kinds import Kind
 
@@ -66,6 +66,69 @@ async def _wait_for_retry(prior: list[base.AttemptRecord]) -> tuple[int, int]:
     return prior[-1].attempt + 1, budget_start
 
 
+class _Budget:
+    """What `Retry(total_timeout=)` leaves of a step's time: measured from the call's
+    start in this process, or, after a restart, from its first journaled failure."""
+
+    __slots__ = ("deadline", "total")
+
+    def __init__(self, call: Call, step: registry.StepDef, prior: list[Any] | None) -> None:
+        self.total = step.retry.total_timeout
+        began = call.started if not prior else min(a.failed_at for a in prior)
+        self.deadline = None if self.total is None else began + self.total
+
+    def limit(self, timeout: float | None) -> tuple[float | None, bool]:
+        """The bound of the next attempt, and whether it is the total budget's."""
+        if self.deadline is None:
+            return timeout, False
+        left = max(0.0, self.deadline - time.time())
+        return (left, True) if timeout is None or left < timeout else (timeout, False)
+
+    def spent(self) -> bool:
+        return self.deadline is not None and time.time() >= self.deadline
+
+    def allows(self, delay: float) -> bool:
+        """Whether a retry after waiting `delay` seconds starts within the budget."""
+        return self.deadline is None or time.time() + delay < self.deadline
+
+
+async def _one_attempt(
+    call: Call,
+    step: registry.StepDef,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    attempt: heartbeats.Attempt,
+    budget: _Budget,
+) -> Any:
+    """Run the body once, within its timeouts; its heartbeats reach `attempt`."""
+    with heartbeats.entered(attempt):
+        if step.is_async:
+            body = step.fn(*args, **kwargs)
+        else:
+            body = asyncio.to_thread(step.fn, *args, **kwargs)
+        if step.heartbeat_timeout is not None:
+            body = heartbeats.watched(body, attempt, step.heartbeat_timeout, step.name)
+        limit, total = budget.limit(step.timeout)
+        work = body if limit is None else _bounded(body, limit)
+        try:
+            return await _observed(call, attempt.number, work)
+        except asyncio.CancelledError:
+            attempt.stop("durable: the step was cancelled")  # a sync body learns it here
+            raise
+        except TimeoutError as exc:
+            attempt.stop("durable: the attempt timed out")
+            if total and budget.spent():
+                raise _OutOfTime(
+                    f"step {step.name!r} (seq {call.seq}) ran out of its total_timeout of "
+                    f"{budget.total:g}s in attempt {attempt.number}"
+                ) from exc
+            raise
+
+
+class _OutOfTime(TimeoutError):
+    """`Retry(total_timeout=)` ran out during an attempt: not retried."""
+
+
 async def _attempts(
     call: Call, step: registry.StepDef, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> base.EntryRecord:
@@ -74,30 +137,36 @@ async def _attempts(
     try:
         with call.in_flight():
             prior = call.prior_attempts()
-            attempt, spent = (1, 0) if prior is None else await _wait_for_retry(prior)
+            budget = _Budget(call, step, prior)
+            number, spent = (1, 0) if prior is None else await _wait_for_retry(prior)
+            number, details = await heartbeats.previous_details(call, number)
             while True:
+                attempt = heartbeats.Attempt(call, number, details)
                 try:
-                    if step.is_async:
-                        body = step.fn(*args, **kwargs)
-                    else:
-                        body = asyncio.to_thread(step.fn, *args, **kwargs)
-                    work = body if step.timeout is None else _bounded(body, step.timeout)
-                    value = await _observed(call, attempt, work)
+                    value = await _one_attempt(call, step, args, kwargs, attempt, budget)
                     what = f"result of step {step.name!r} (seq {call.seq})"
                     output = call.codec.encode(value, what=what, workflow_id=call.run_id)
-                    return call.entry("ok", output=output, attempts=attempt)
+                    return call.entry("ok", output=output, attempts=number)
                 except Exception as exc:
-                    if await _retrying(call, step, exc, attempt, spent):
-                        attempt += 1
+                    await attempt.flush()  # the next attempt gets them, even after a crash
+                    if not isinstance(exc, _OutOfTime) and await _retrying(
+                        call, step, exc, number, spent, budget
+                    ):
+                        number, details = number + 1, attempt.details
                         continue
                     error = call.codec.encode_error(exc)
-                    return call.entry("error", error=error, attempts=attempt)
+                    return call.entry("error", error=error, attempts=number)
     finally:
         context.current_step.reset(step_token)
 
 
 async def _retrying(
-    call: Call, step: registry.StepDef, exc: Exception, attempt: int, spent: int
+    call: Call,
+    step: registry.StepDef,
+    exc: Exception,
+    attempt: int,
+    spent: int,
+    budget: _Budget | None = None,
 ) -> bool:
     """Whether the policy retries after `exc`; if so, journal the attempt and back off."""
     if isinstance(exc, errors.SerializationError) or not step.retry.should_retry(
@@ -105,6 +174,8 @@ async def _retrying(
     ):
         return False
     delay = step.retry.delay(attempt - spent)
+    if budget is not None and not budget.allows(delay):
+        return False  # the retry would start after the total_timeout
     now = time.time()
     record = base.AttemptRecord(
         run_id=call.run_id,
@@ -158,8 +229,9 @@ async def _transact_until_done(
     while True:
         try:
             async with call.journal.transaction(call.owner, call.run_id) as tx:
-                work = _bounded(step.fn(tx.conn, *args, **kwargs), step.timeout)
-                value = await _observed(call, attempt, work)
+                with heartbeats.entered(heartbeats.Attempt(call, attempt, None)):
+                    work = _bounded(step.fn(tx.conn, *args, **kwargs), step.timeout)
+                    value = await _observed(call, attempt, work)
                 output = call.codec.encode(value, what=what, workflow_id=call.run_id)
                 entry = call.entry("ok", output=output, attempts=attempt)
                 call.reserve(entry)

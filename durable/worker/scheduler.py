@@ -195,6 +195,15 @@ class Scheduler:
             if hooks is not None:
                 segment = hooks.segment_started(executor)
             status = await executor.execute()
+            while (load := executor.continued) is not None and self.open:  # the next generation
+                before = executor
+                executor = executor_mod.Executor(before.host, load, before.definition)
+                self._active[run_id] = (executor, self._active[run_id][1])
+                if before.cancel_requested:  # asked while the switch was being written
+                    executor.cancel()
+                if self.draining:
+                    executor.drain()
+                status = await executor.execute()
         except asyncio.CancelledError:
             pass
         except Exception:

@@ -21,6 +21,7 @@ from durable import errors
 from durable.journal import base, queries, records
 from durable.journal.postgres import (
     connection,
+    generations,
     holdings,
     listener,
     messages,
@@ -40,7 +41,12 @@ def _entry_params(entry: base.EntryRecord) -> dict[str, Any]:
     return records.named(records.ENTRY_COLUMNS, records.entry_values(entry))
 
 
-class PostgresJournal(topics.PostgresTopics, messages.PostgresMessages, base.Features):
+class PostgresJournal(
+    generations.PostgresGenerations,
+    topics.PostgresTopics,
+    messages.PostgresMessages,
+    base.Features,
+):
     """A journal in a Postgres database (see the package docstring for the write path).
 
     Parameters
@@ -262,15 +268,24 @@ class PostgresJournal(topics.PostgresTopics, messages.PostgresMessages, base.Fea
                 await conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
                 cursors = [
                     await conn.execute(q[name], params)
-                    for name in ("select_run", "select_entries", "select_attempts", "select_timers")
+                    for name in (
+                        "select_run",
+                        "select_entries",
+                        "select_attempts",
+                        "select_timers",
+                        "current_generation",
+                    )
                 ]
                 await conn.execute("COMMIT")
             return [await cur.fetchall() for cur in cursors]
 
-        found, entries, attempts, timers = await self._pool.run("load the journal", fn, run_id)
+        found, entries, attempts, timers, generation = await self._pool.run(
+            "load the journal", fn, run_id
+        )
         if not found:
             return None
         load = records.run_load(found[0], entries, attempts, timers)
+        load.generation = generation[0][0]
         owner = load.run.owner
         if load.entries and owner is not None and self._holdings.holds(owner, run_id):
             # the latest entry read is known committed: the fence of the run's next write

@@ -36,7 +36,9 @@ __all__ = ["Append", "Finish", "GroupWriter", "Write", "rollback"]
 logger = logging.getLogger(__name__)
 
 # statements that change owners or entries: appends queued before them go out first
-_BARRIERS = frozenset({"claim_run", "release_all", "release_some", "reopen", "copy_entries"})
+_BARRIERS = frozenset(
+    {"claim_run", "release_all", "release_some", "reopen", "copy_entries", "continue_as_new"}
+)
 _json = msgspec.json.Encoder()
 
 Outcome = tuple["asyncio.Future[Any]", Any, BaseException | None]

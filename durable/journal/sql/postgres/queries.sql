@@ -448,7 +448,12 @@ entries AS (DELETE FROM {schema}.entries WHERE run_id IN (SELECT id FROM gone)),
 attempts AS (DELETE FROM {schema}.attempts WHERE run_id IN (SELECT id FROM gone)),
 timers AS (DELETE FROM {schema}.timers WHERE run_id IN (SELECT id FROM gone)),
 messages AS (DELETE FROM {schema}.messages WHERE run_id IN (SELECT id FROM gone)),
-events AS (DELETE FROM {schema}.events WHERE run_id IN (SELECT id FROM gone))
+events AS (DELETE FROM {schema}.events WHERE run_id IN (SELECT id FROM gone)),
+generations AS (DELETE FROM {schema}.generations WHERE run_id IN (SELECT id FROM gone)),
+generation_entries AS (
+    DELETE FROM {schema}.generation_entries WHERE run_id IN (SELECT id FROM gone)
+),
+heartbeats AS (DELETE FROM {schema}.heartbeats WHERE run_id IN (SELECT id FROM gone))
 SELECT count(*) FROM gone;
 
 -- name: queue_lock
@@ -519,3 +524,102 @@ WHERE consumer = %(consumer)s AND source = %(source)s AND position = %(expected)
 UPDATE {schema}.runs SET status = 'FAILED', error = %(error)s, finished_at = %(at)s,
        updated_at = %(at)s
 WHERE id = %(id)s AND status = 'PENDING' AND owner IS NULL;
+
+-- Generations and step heartbeats (durable/journal/postgres/generations.py) -------------
+
+-- name: current_generation
+SELECT coalesce(max(generation), 0) + 1 FROM {schema}.generations WHERE run_id = %(id)s;
+
+-- name: continue_as_new
+-- One statement: the run's entries (and the entries given, as JSON, bytes in base64)
+-- become generation %(generation)s with the run's input, its attempts, timers and
+-- heartbeats go, the messages it consumed are marked consumed by no current call, and
+-- the run takes the next generation's input; only while the owner holds the run (and
+-- the entry `expect` it knows committed is there), and only once per generation.
+-- Returns (whether the owner holds the run, whether this statement switched).
+WITH held AS (
+    SELECT id, input, coalesce(
+               (SELECT max(g.ended_at) FROM {schema}.generations g WHERE g.run_id = r.id),
+               started_at, created_at) AS started_at
+    FROM {schema}.runs r WHERE id = %(run_id)s AND owner = %(owner)s
+      AND (%(expect)s::bigint IS NULL OR EXISTS (
+          SELECT 1 FROM {schema}.entries WHERE run_id = %(run_id)s AND seq = %(expect)s::bigint))
+    FOR UPDATE
+),
+fresh AS (
+    SELECT * FROM held WHERE NOT EXISTS (
+        SELECT 1 FROM {schema}.generations
+        WHERE run_id = %(run_id)s AND generation >= %(generation)s)
+),
+moved AS (
+    DELETE FROM {schema}.entries WHERE run_id IN (SELECT id FROM fresh) RETURNING *
+),
+given AS (
+    SELECT r.* FROM fresh, jsonb_to_recordset(%(entries)s::jsonb) AS r (
+        run_id text, seq bigint, ord bigint, kind text, name text, status text,
+        fingerprint text, output text, error text, attempts integer,
+        started_at double precision, finished_at double precision, child_id text
+    )
+),
+archived AS (
+    INSERT INTO {schema}.generation_entries (
+        run_id, generation, seq, ord, kind, name, status, fingerprint, output, error,
+        attempts, started_at, finished_at, child_id
+    )
+    SELECT run_id, %(generation)s, seq, ord, kind, name, status, fingerprint, output, error,
+           attempts, started_at, finished_at, child_id FROM moved
+    UNION ALL
+    SELECT run_id, %(generation)s, seq, ord, kind, name, status, fingerprint,
+           decode(output, 'base64'), decode(error, 'base64'), attempts, started_at,
+           finished_at, child_id FROM given
+    ON CONFLICT (run_id, generation, seq) DO NOTHING
+    RETURNING seq
+),
+generation_row AS (
+    INSERT INTO {schema}.generations (run_id, generation, input, started_at, ended_at, entries)
+    SELECT id, %(generation)s, input, started_at, %(at)s,
+           (SELECT count(*) FROM moved) + (SELECT count(*) FROM given)
+    FROM fresh
+),
+attempts AS (DELETE FROM {schema}.attempts WHERE run_id IN (SELECT id FROM fresh)),
+timers AS (DELETE FROM {schema}.timers WHERE run_id IN (SELECT id FROM fresh)),
+heartbeats AS (DELETE FROM {schema}.heartbeats WHERE run_id IN (SELECT id FROM fresh)),
+consumed AS (
+    UPDATE {schema}.messages SET consumed_seq = -1
+    WHERE run_id IN (SELECT id FROM fresh) AND consumed_seq >= 0
+),
+switched AS (
+    UPDATE {schema}.runs SET input = %(input)s, wake_at = NULL, updated_at = %(at)s
+    WHERE id IN (SELECT id FROM fresh)
+    RETURNING id
+)
+SELECT (SELECT count(*) FROM held), (SELECT count(*) FROM switched),
+       pg_notify(%(channel)s, %(run_id)s);
+
+-- name: select_generations
+SELECT generation, started_at, ended_at, entries FROM {schema}.generations
+WHERE run_id = %(id)s ORDER BY generation;
+
+-- name: select_generation_input
+SELECT input FROM {schema}.generations WHERE run_id = %(id)s AND generation = %(generation)s;
+
+-- name: select_generation_entries
+SELECT run_id, seq, ord, kind, name, status, fingerprint, output, error, attempts,
+       started_at, finished_at, child_id
+FROM {schema}.generation_entries
+WHERE run_id = %(id)s AND generation = %(generation)s ORDER BY seq;
+
+-- name: save_step_heartbeat
+WITH held AS (
+    SELECT id FROM {schema}.runs WHERE id = %(run_id)s AND owner = %(owner)s FOR SHARE
+),
+saved AS (
+    INSERT INTO {schema}.heartbeats (run_id, seq, attempt, details, beat_at)
+    SELECT id, %(seq)s, %(attempt)s, %(details)s, %(at)s FROM held
+    ON CONFLICT (run_id, seq) DO UPDATE
+    SET attempt = excluded.attempt, details = excluded.details, beat_at = excluded.beat_at
+)
+SELECT count(*) FROM held;
+
+-- name: select_step_heartbeats
+SELECT seq, attempt, details FROM {schema}.heartbeats WHERE run_id = %(id)s;

@@ -263,3 +263,82 @@ WHERE consumer = ?1 AND source = ?2 AND position = ?5;
 -- name: fail_new_run
 UPDATE durable_runs SET status = 'FAILED', error = ?2, finished_at = ?3, updated_at = ?3
 WHERE id = ?1 AND status = 'PENDING' AND owner IS NULL;
+
+-- Generations and step heartbeats (durable/journal/sqlite_generations.py) ----------------
+
+-- name: current_generation
+SELECT coalesce(max(generation), 0) + 1 FROM durable_generations WHERE run_id = ?;
+
+-- name: archive_entries
+INSERT OR IGNORE INTO durable_generation_entries (
+    run_id, generation, seq, ord, kind, name, status, fingerprint, output, error, attempts,
+    started_at, finished_at, child_id
+)
+SELECT run_id, ?2, seq, ord, kind, name, status, fingerprint, output, error, attempts,
+       started_at, finished_at, child_id
+FROM durable_entries WHERE run_id = ?1;
+
+-- name: archive_entry
+INSERT OR IGNORE INTO durable_generation_entries (
+    run_id, generation, seq, ord, kind, name, status, fingerprint, output, error, attempts,
+    started_at, finished_at, child_id
+) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14);
+
+-- name: insert_generation
+-- a generation starts where the one before it ended (the first: when the run started)
+INSERT INTO durable_generations (run_id, generation, input, started_at, ended_at, entries)
+SELECT id, ?2, input,
+       coalesce((SELECT max(ended_at) FROM durable_generations WHERE run_id = ?1),
+                started_at, created_at),
+       ?3,
+       (SELECT count(*) FROM durable_generation_entries WHERE run_id = ?1 AND generation = ?2)
+FROM durable_runs WHERE id = ?1;
+
+-- name: clear_generation_entries
+DELETE FROM durable_entries WHERE run_id = ?;
+
+-- name: clear_generation_attempts
+DELETE FROM durable_attempts WHERE run_id = ?;
+
+-- name: clear_generation_timers
+DELETE FROM durable_timers WHERE run_id = ?;
+
+-- name: clear_generation_heartbeats
+DELETE FROM durable_heartbeats WHERE run_id = ?;
+
+-- name: retire_consumed_messages
+-- a consumed message keeps its mark, but no longer one a new generation's seq can match
+UPDATE durable_messages SET consumed_seq = -1 WHERE run_id = ? AND consumed_seq >= 0;
+
+-- name: next_generation_input
+UPDATE durable_runs SET input = ?1, wake_at = NULL, updated_at = ?2
+WHERE id = ?3 AND owner = ?4;
+
+-- name: select_generations
+SELECT generation, started_at, ended_at, entries FROM durable_generations
+WHERE run_id = ? ORDER BY generation;
+
+-- name: select_generation_input
+SELECT input FROM durable_generations WHERE run_id = ? AND generation = ?;
+
+-- name: select_generation_entries
+SELECT run_id, seq, ord, kind, name, status, fingerprint, output, error, attempts,
+       started_at, finished_at, child_id
+FROM durable_generation_entries WHERE run_id = ? AND generation = ? ORDER BY seq;
+
+-- name: save_step_heartbeat
+INSERT INTO durable_heartbeats (run_id, seq, attempt, details, beat_at) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (run_id, seq) DO UPDATE
+SET attempt = excluded.attempt, details = excluded.details, beat_at = excluded.beat_at;
+
+-- name: select_step_heartbeats
+SELECT seq, attempt, details FROM durable_heartbeats WHERE run_id = ?;
+
+-- name: delete_run_generations
+DELETE FROM durable_generations WHERE run_id = ?;
+
+-- name: delete_run_generation_entries
+DELETE FROM durable_generation_entries WHERE run_id = ?;
+
+-- name: delete_run_heartbeats
+DELETE FROM durable_heartbeats WHERE run_id = ?;
