@@ -43,7 +43,8 @@ async def _subtree(engine: Engine, record: base.RunRecord) -> list[base.RunRecor
         by_parent.setdefault(member.parent_id, []).append(member)
     found, frontier = [record], [record.id]
     while frontier:
-        kids = by_parent.get(frontier.pop(), [])
+        # a detached child (and what it started) is not cancelled with its parent
+        kids = [kid for kid in by_parent.get(frontier.pop(), []) if not kid.detached]
         found.extend(kids)
         frontier.extend(kid.id for kid in kids)
     return found

@@ -99,6 +99,10 @@ async def start_run(request: Request) -> Response:
         queue=body.queue,
         metadata=body.metadata,
         priority=body.priority,
+        start_at=body.start_at,
+        delay=body.delay,
+        partition_key=body.partition_key,
+        dedup_key=body.dedup_key,
     )
     location = {"Location": f"{request.scope.get('root_path', '')}/api/runs/{run.id}"}
     if created:
