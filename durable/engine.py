@@ -229,7 +229,8 @@ class Engine:
         ``durable.context().metadata`` in the run and its children.
 
         A name this process never imported starts a run that a worker which imported
-        it executes (`InvalidStart` if the name cannot be a workflow's).  ``start_at``
+        it executes (`InvalidStart` if the name cannot be a workflow's); give its
+        `queue` then, as the starter cannot read the workflow's own.  ``start_at``
         (an aware datetime or epoch seconds) or ``delay`` (seconds): the run stays
         PENDING until then.  ``partition_key``: counted against its queue's
         ``partition_concurrency``.  ``dedup_key``: while a run started with it is
