@@ -304,6 +304,9 @@ class Journal(TopicStore, Protocol):
         Atomic: of concurrent calls with one id, or one key, exactly one creates it.
         """
 
+    async def dedup_holder(self, dedup_key: str) -> str | None:
+        """The id of the unfinished run holding `dedup_key`, or None."""
+
     async def next_start(self, names: Sequence[str]) -> float | None:
         """The earliest `start_at` of the PENDING runs of `names` nobody holds that are not
         due yet (the dispatcher sets a timer for it), or None."""

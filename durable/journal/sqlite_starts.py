@@ -49,3 +49,8 @@ class SqliteStarts:
             return None
         rows = self._read(_Q["next_start"], (time.time(), json.dumps(list(names))))
         return None if not rows or rows[0][0] is None else float(rows[0][0])
+
+    async def dedup_holder(self, dedup_key: str) -> str | None:
+        """The id of the unfinished run holding `dedup_key`, or None."""
+        rows = self._read(_Q["run_by_dedup_key"], (dedup_key,))
+        return str(rows[0][0]) if rows else None

@@ -222,3 +222,20 @@ async def test_a_parent_ends_while_its_detached_child_runs(make_engine: Any) -> 
     assert await engine.get("s.child").status() in unfinished
     await engine.send("s.child", "go", 5)
     assert await engine.get("s.child").result(timeout=20) == 5
+
+
+async def test_resuming_a_run_whose_key_is_held_again_is_refused(make_engine: Any) -> None:
+    engine = await make_engine()
+    first = await engine.start(waits, dedup_key="order-3")
+    await engine.cancel(first.id)
+    await wait_status(engine, first.id, durable.Status.CANCELLED)
+    second = await engine.start(waits, dedup_key="order-3")
+    assert second.id != first.id
+    with pytest.raises(errors.InvalidStart, match="held by"):
+        await engine.resume(first.id)
+    assert await engine.get(first.id).status() is durable.Status.CANCELLED
+    await engine.send(second.id, "go", 1)
+    assert await second.result(timeout=20) == 1
+    await engine.resume(first.id)  # the key is free again
+    await engine.send(first.id, "go", 2)
+    assert await first.result(timeout=20) == 2

@@ -63,3 +63,9 @@ class PostgresStarts:
         params = {"now": time.time(), "names": list(names)}
         rows = await self._pool.read("read the next delayed start", "next_start", params)
         return None if not rows or rows[0][0] is None else float(rows[0][0])
+
+    async def dedup_holder(self, dedup_key: str) -> str | None:
+        """The id of the unfinished run holding `dedup_key`, or None."""
+        params = {"dedup_key": dedup_key}
+        rows = await self._pool.read("read a dedup key's run", "run_by_dedup_key", params)
+        return str(rows[0][0]) if rows else None
