@@ -13,6 +13,8 @@ A run started with ``start_at``/``delay`` is announced when it is created, but i
 claimable before it is due; so once a claim finds nothing more to take, the dispatcher
 asks the journal for the earliest start not yet due (`Journal.next_start`) and sets a
 timer for it on the event loop: the run is claimed as it comes due, not at the next poll.
+(The fallback poll does not ask: a delayed start whose announcement was lost is found
+by the poll's look once it is due, as any unannounced work is.)
 """
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ class Dispatcher:
             if not self._scheduler.open:
                 return
             try:
-                await self.claim()
+                await self.claim(look_ahead=True)
             except errors.JournalError as exc:
                 if not self._scheduler.open:
                     return
@@ -88,9 +90,11 @@ class Dispatcher:
                 await asyncio.sleep(0.5)  # the journal is in trouble: do not spin
                 self.want()
 
-    async def claim(self) -> int:
+    async def claim(self, *, look_ahead: bool = False) -> int:
         """Claim and launch runnable runs of unlimited queues while slots are free;
-        returns how many were launched."""
+        returns how many were launched.  With `look_ahead` (pushed work, not the fallback
+        poll, which keeps an idle worker at one query a tick), then set the timer for the
+        earliest delayed start not yet due."""
         scheduler = self._scheduler
         names = registry.workflow_names()
         skip = registry.limited_queue_names()
@@ -122,7 +126,7 @@ class Dispatcher:
         limited = [q for q in skip if scheduler.serves(q)]
         if limited and scheduler.open:
             launched += await recovery.take_limited(scheduler, limited)
-        if room > 0 and scheduler.open:  # nothing more is runnable now: what comes due?
+        if look_ahead and room > 0 and scheduler.open:  # nothing more runnable: what is due?
             self._arm(await scheduler.journal.next_start(names))
         return launched
 
