@@ -148,31 +148,28 @@ async def cmd_list(args: argparse.Namespace) -> int:
         for info in runs:
             output.print_json(output.run_json(info))
         return 0
-    rows: list[tuple[str, ...]] = [
+    delayed = any(info.start_at is not None and info.status == "PENDING" for info in runs)
+    rows = [
         (
             info.id,
             info.name,
             str(info.status),
             output.short_time(info.created_at),
-            output.duration(output.run_json(info)["duration"]),
+            _due(info) or output.duration(output.run_json(info)["duration"]),
         )
         for info in runs
     ]
-    if any(info.start_at is not None and info.status == "PENDING" for info in runs):
-        rows = [(*row, _due(info)) for row, info in zip(rows, runs, strict=True)]
-        columns = ["ID", "WORKFLOW", "STATUS", "CREATED (UTC)", "TOOK", "DUE (UTC)"]
-    else:
-        columns = ["ID", "WORKFLOW", "STATUS", "CREATED (UTC)", "TOOK"]
+    columns = ["ID", "WORKFLOW", "STATUS", "CREATED (UTC)", "TOOK/DUE" if delayed else "TOOK"]
     for line in output.table(columns, rows, 1):
         print(line)
     return 0
 
 
 def _due(info: RunInfo) -> str:
-    """When a delayed run is due ("-" for one that is not delayed or has started)."""
+    """When a delayed run not started yet is due (UTC, to the second), else ""."""
     if info.start_at is None or info.status != "PENDING":
-        return "-"
-    return output.short_time(info.start_at)
+        return ""
+    return "due " + output.short_time(info.start_at)[5:]
 
 
 async def cmd_show(args: argparse.Namespace) -> int:

@@ -27,7 +27,8 @@ def test_start_by_name_with_options_then_list_and_show(cli: Cli) -> None:
     assert run["start_at"] and run["partition_key"] == "tenant-7"
     assert run["dedup_key"] == "order-1"
     listed = cli("list").stdout.splitlines()
-    assert listed[0].split()[-2:] == ["DUE", "(UTC)"]
+    assert listed[0].split()[-1] == "TOOK/DUE" and " due " in listed[1]
+    assert all(len(line) <= 80 for line in listed)
     shown = cli("show", "later").stdout
     assert "due" in shown and "PENDING" in shown and "tenant-7" in shown
 
