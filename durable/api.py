@@ -143,6 +143,11 @@ class Queue:
         one of the slots they need, so give such children a queue of their own.
     rate_limit, period:
         At most `rate_limit` runs of the queue started per `period` seconds.
+    partition_concurrency:
+        At most this many runs of one partition of the queue held at once, by all
+        workers together: a run's partition is the ``partition_key`` it was started with
+        (``engine.start(wf, x, partition_key="tenant-7")``); runs without one are not
+        limited by it.
 
     Examples
     --------
@@ -159,11 +164,13 @@ class Queue:
         worker_concurrency: int | None = None,
         rate_limit: int | None = None,
         period: float = 60.0,
+        partition_concurrency: int | None = None,
     ) -> None:
         for label, value in (
             ("concurrency", concurrency),
             ("worker_concurrency", worker_concurrency),
             ("rate_limit", rate_limit),
+            ("partition_concurrency", partition_concurrency),
         ):
             if value is not None and value < 1:
                 raise ValueError(f"Queue {name!r}: {label} must be at least 1")
@@ -176,6 +183,7 @@ class Queue:
             worker_concurrency=worker_concurrency,
             rate_limit=rate_limit,
             period=period,
+            partition_concurrency=partition_concurrency,
         )
         registry.register_queue(self.definition)
 
@@ -479,16 +487,28 @@ def _require_workflow(name: str) -> executor_mod.Executor:
 
 
 async def start_child(
-    wf: Workflow[P, R], /, *args: Any, workflow_id: str | None = None, **kwargs: Any
+    wf: Workflow[P, R],
+    /,
+    *args: Any,
+    workflow_id: str | None = None,
+    detached: bool = False,
+    **kwargs: Any,
 ) -> children.ChildHandle:
     """Start a child workflow and return its handle without waiting for it.
 
     The child's id is ``<parent id>.<call number>`` unless `workflow_id` is given; it
     inherits the parent's root and metadata.  ``await handle`` (or
     ``await handle.result()``) gives its result; many children run concurrently.
+
+    A `detached` child survives its parent: cancelling the parent (or its root) does not
+    cancel it, and the parent may end while it runs.  Its lineage still names the
+    parent.  ``await handle`` then gives the child's id once it exists, not its result
+    (``engine.get(id).result()`` waits for that, outside the workflow).
     """
     executor = _require_workflow("start_child")
-    return await children.start_child(executor, wf.definition, args, kwargs, workflow_id)
+    return await children.start_child(
+        executor, wf.definition, args, kwargs, workflow_id, detached=detached
+    )
 
 
 def timeout(seconds: float) -> racing.Timeout:

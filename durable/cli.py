@@ -28,6 +28,7 @@ from durable import cli_output as output
 from durable import cli_serve, errors, export
 from durable.engine import Engine
 from durable.journal import base
+from durable.runs import RunInfo
 from durable.runtime import registry, replayer
 
 __all__ = ["main"]
@@ -150,19 +151,28 @@ async def cmd_list(args: argparse.Namespace) -> int:
         for info in runs:
             output.print_json(output.run_json(info))
         return 0
+    delayed = any(info.start_at is not None and info.status == "PENDING" for info in runs)
     rows = [
         (
             info.id,
             info.name,
             str(info.status),
             output.short_time(info.created_at),
-            output.duration(output.run_json(info)["duration"]),
+            _due(info) or output.duration(output.run_json(info)["duration"]),
         )
         for info in runs
     ]
-    for line in output.table(["ID", "WORKFLOW", "STATUS", "CREATED (UTC)", "TOOK"], rows, 1):
+    columns = ["ID", "WORKFLOW", "STATUS", "CREATED (UTC)", "TOOK/DUE" if delayed else "TOOK"]
+    for line in output.table(columns, rows, 1):
         print(line)
     return 0
+
+
+def _due(info: RunInfo) -> str:
+    """When a delayed run not started yet is due (UTC, to the second), else ""."""
+    if info.start_at is None or info.status != "PENDING":
+        return ""
+    return "due " + output.short_time(info.start_at)[5:]
 
 
 async def cmd_show(args: argparse.Namespace) -> int:
@@ -231,17 +241,33 @@ async def _finish(run: Any, label: str) -> int:
 
 
 async def cmd_start(args: argparse.Namespace) -> int:
-    module, _, name = args.target.partition(":")
-    if not module or not name:
-        raise UsageError(f"bad target {args.target!r}: use MODULE:WORKFLOW")
     positional, keywords = parse_json_args(args.json_args)
-    _import(module)
-    target = getattr(importlib.import_module(module), name, None)
-    if target is None:
-        raise UsageError(f"module {module!r} has no workflow {name!r}")
+    target: Any = args.target  # a journal name (no ':'): started without importing it
+    if ":" in args.target:
+        module, _, name = args.target.partition(":")
+        if not module or not name:
+            raise UsageError(f"bad target {args.target!r}: use MODULE:WORKFLOW or a name")
+        _import(module)
+        target = getattr(importlib.import_module(module), name, None)
+        if target is None:
+            raise UsageError(f"module {module!r} has no workflow {name!r}")
+    start_at = None
+    if args.start_at is not None:
+        try:
+            start_at = datetime.datetime.fromisoformat(args.start_at)
+        except ValueError:
+            raise UsageError(f"bad --start-at {args.start_at!r}: use ISO 8601") from None
     async with _engine(args, execute=args.wait) as engine:
         run = await engine.start(
-            target, *positional, workflow_id=args.id, queue=args.queue, **keywords
+            target,
+            *positional,
+            workflow_id=args.id,
+            queue=args.queue,
+            start_at=start_at,
+            delay=args.delay,
+            partition_key=args.partition_key,
+            dedup_key=args.dedup_key,
+            **keywords,
         )
         if args.wait:
             return await _finish(run, "")
@@ -467,10 +493,14 @@ def _add_inspection(commands: Any) -> None:
 
 def _add_operations(commands: Any) -> None:
     p = _add(commands, "start", cmd_start, "start a run")
-    p.add_argument("target", metavar="MODULE:WORKFLOW")
+    p.add_argument("target", metavar="MODULE:WORKFLOW", help="or a journal name, not imported")
     p.add_argument("json_args", metavar="JSON_ARGS", nargs="?", help="JSON array or object")
     p.add_argument("--id", help="workflow id (default: a new uuid)")
     p.add_argument("--queue", help="queue of the run")
+    p.add_argument("--delay", type=float, metavar="SECONDS", help="start this much later")
+    p.add_argument("--start-at", metavar="WHEN", help="start then (ISO 8601 with a zone)")
+    p.add_argument("--partition-key", metavar="KEY", help="partition within its queue")
+    p.add_argument("--dedup-key", metavar="KEY", help="the unfinished run with it, if any")
     p.add_argument("--wait", action="store_true", help="run it here and print its result")
     for name, handler, text in [
         ("cancel", cmd_cancel, "cancel a run and its descendants"),

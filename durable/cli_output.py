@@ -92,6 +92,10 @@ def run_json(info: RunInfo) -> dict[str, Any]:
         "updated_at": iso(info.updated_at),
         "finished_at": iso(info.finished_at),
         "duration": duration,
+        "start_at": iso(info.start_at),
+        "partition_key": info.partition_key,
+        "dedup_key": info.dedup_key,
+        "detached": info.detached,
     }
 
 
@@ -166,6 +170,7 @@ def summary(run: base.RunRecord) -> list[str]:
         ("root", run.root_id),
         ("queue", run.queue or "-"),
         ("created", short_time(info.created_at)),
+        *_start_options(info),
         ("finished", f"{short_time(info.finished_at)}  (took {duration(took)})"),
         ("input", payload_text(run.input)),
         ("output", payload_text(run.output)),
@@ -174,6 +179,21 @@ def summary(run: base.RunRecord) -> list[str]:
     if error is not None:
         pairs.append(("error", error))
     return [clip(f"{key:<9} {value}", WIDTH - 1) for key, value in pairs]
+
+
+def _start_options(info: RunInfo) -> list[tuple[str, str]]:
+    """The summary's lines for the options the run was started with, if any."""
+    pairs = []
+    if info.start_at is not None:
+        due = "" if info.status is not base.Status.PENDING else "  (not started: PENDING)"
+        pairs.append(("due", f"{short_time(info.start_at)}{due}"))
+    if info.partition_key is not None:
+        pairs.append(("partition", info.partition_key))
+    if info.dedup_key is not None:
+        pairs.append(("dedup key", info.dedup_key))
+    if info.detached:
+        pairs.append(("detached", "yes: not cancelled with its parent"))
+    return pairs
 
 
 def steps(load: base.RunLoad) -> list[str]:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from durable import codec as codec_mod
-from durable import errors, operations
+from durable import errors, operations, starting
 from durable import runs as runs_mod
 from durable import telemetry as telemetry_mod
 from durable.api import Queue, Workflow, queue_name
@@ -200,13 +200,13 @@ class Engine:
 
     # -- starting -------------------------------------------------------------------------
 
-    def _definition(self, wf: Workflow[Any, Any] | str) -> registry.WorkflowDef:
+    @staticmethod
+    def _definition(wf: Workflow[Any, Any] | str) -> registry.WorkflowDef | None:
+        """The workflow's definition; None for a name this process never imported (the
+        run is then started by name, for a worker that imported it)."""
         if isinstance(wf, Workflow):
             return wf.definition
-        definition = registry.lookup_workflow(wf)
-        if definition is None:
-            raise errors.NotRegistered(workflow_id=None, name=wf)
-        return definition
+        return registry.lookup_workflow(starting.check_name(wf))
 
     async def start(
         self,
@@ -216,14 +216,27 @@ class Engine:
         queue: Queue | str | None = None,
         metadata: dict[str, Any] | None = None,
         priority: int = 0,
+        start_at: datetime.datetime | float | None = None,
+        delay: float | None = None,
+        partition_key: str | None = None,
+        dedup_key: str | None = None,
         **kwargs: Any,
     ) -> Run:
-        """Start a run of `wf` (a `@workflow` function or its registered name).
+        """Start a run of `wf` (a `@workflow` function or its journal name).
 
         Starting an id that already exists returns that run; nothing runs twice.
         Workers take higher `priority` first; each minute a run waits counts as one
         more point, so low priority work is never starved.  `metadata` is visible as
         ``durable.context().metadata`` in the run and its children.
+
+        A name this process never imported starts a run that a worker which imported
+        it executes (`InvalidStart` if the name cannot be a workflow's); give its
+        `queue` then, as the starter cannot read the workflow's own.  ``start_at``
+        (an aware datetime or epoch seconds) or ``delay`` (seconds): the run stays
+        PENDING until then.  ``partition_key``: counted against its queue's
+        ``partition_concurrency``.  ``dedup_key``: while a run started with it is
+        unfinished, a start with the same key returns that run (see
+        `durable.starting`).
         """
         run, _, _ = await self.submit(
             wf,
@@ -233,6 +246,10 @@ class Engine:
             queue=queue,
             metadata=metadata,
             priority=priority,
+            start_at=start_at,
+            delay=delay,
+            partition_key=partition_key,
+            dedup_key=dedup_key,
         )
         return run
 
@@ -246,26 +263,41 @@ class Engine:
         queue: Queue | str | None = None,
         metadata: dict[str, Any] | None = None,
         priority: int = 0,
+        start_at: datetime.datetime | float | None = None,
+        delay: float | None = None,
+        partition_key: str | None = None,
+        dedup_key: str | None = None,
     ) -> tuple[Run, base.RunRecord, bool]:
         """`start` with the arguments as a sequence and a mapping, returning also the
-        run's stored row and whether this call created it (False: the id existed, and
-        the row is that run's, whatever its input).  The journal's unique run id decides,
-        so of concurrent calls with one id exactly one gets True."""
+        run's stored row and whether this call created it (False: the id existed, or an
+        unfinished run holds `dedup_key`, and the row is that run's, whatever its input).
+        The journal's unique run id (and unique key) decides, so of concurrent calls with
+        one id exactly one gets True."""
         args, kwargs = tuple(args), dict(kwargs or {})
         definition = self._definition(wf)
-        run_id = workflow_id or uuid.uuid4().hex
+        name = definition.name if definition is not None else str(wf)
         now = time.time()
-        queue = queue_name(queue) or definition.queue
+        chosen = starting.options(
+            start_at=start_at,
+            delay=delay,
+            partition_key=partition_key,
+            dedup_key=dedup_key,
+            now=now,
+            workflow_id=workflow_id,
+        )
+        run_id = workflow_id or uuid.uuid4().hex
+        queue = queue_name(queue) or (definition.queue if definition is not None else None)
         runner = self.scheduler
         # a run of a limited queue is claimed like any other, so that its limits hold
         executes = self.execute and runner.open and not runner.limited(queue)
+        executes = executes and definition is not None and not chosen.delayed(now)
         executes = executes and runner.free_slots() > 0
         metadata = dict(metadata or {})
         if self.telemetry is not None:  # the starter's trace goes on in whoever executes it
             metadata = self.telemetry.inject(metadata)
         new = base.NewRun(
             id=run_id,
-            name=definition.name,
+            name=name,
             root_id=run_id,
             input=executor_mod.encode_input(self.codec, args, kwargs, run_id),
             queue=queue,
@@ -275,13 +307,18 @@ class Engine:
             created_at=now,
             status=base.Status.RUNNING if executes else base.Status.PENDING,
             priority=priority,
+            start_at=chosen.start_at,
+            partition_key=chosen.partition_key,
+            dedup_key=chosen.dedup_key,
         )
         record, created = await self.journal.create_run(new)
-        if created and executes:
+        if created and executes and definition is not None:
             runner.launch(base.RunLoad(run=record, entries=[], attempts=[], timers=[]), definition)
+        elif created and chosen.delayed(now):
+            runner.dispatcher.want()  # its claim finds it not due and sets the timer for it
         elif created and self.execute and runner.open and runner.queue_slots(queue) > 0:
             await runner.take_over(record)
-        return Run(self, run_id), record, created
+        return Run(self, record.id), record, created
 
     async def run(self, wf: Workflow[..., R] | str, *args: Any, **kwargs: Any) -> Any:
         """Start a run and wait for its result."""

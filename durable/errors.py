@@ -10,7 +10,8 @@
     │   └── TypeNotFound      a journaled value's type cannot be imported here
     ├── JournalError          storage unreachable, schema too new, corrupt row
     ├── WorkflowNotFound      no run with that id
-    └── NotRegistered         a journal names a workflow this process never imported
+    ├── NotRegistered         a journal names a workflow this process never imported
+    └── InvalidStart          a start's options are malformed (also a ValueError)
 
 Each class docstring is its default message.  Every error carries structured
 attributes (``workflow_id`` and, where it applies, ``seq``, ``expected``,
@@ -27,6 +28,7 @@ from typing import Any
 __all__ = [
     "Cancelled",
     "DurableError",
+    "InvalidStart",
     "JournalError",
     "NonDeterminismError",
     "NotRegistered",
@@ -212,3 +214,7 @@ class NotRegistered(DurableError):
                 "line) or check the `name=` given to @workflow."
             )
         super().__init__(message, workflow_id=workflow_id)
+
+
+class InvalidStart(DurableError, ValueError):
+    """A run could not be started: its workflow name or start options are malformed."""

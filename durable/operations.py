@@ -43,7 +43,8 @@ async def _subtree(engine: Engine, record: base.RunRecord) -> list[base.RunRecor
         by_parent.setdefault(member.parent_id, []).append(member)
     found, frontier = [record], [record.id]
     while frontier:
-        kids = by_parent.get(frontier.pop(), [])
+        # a detached child (and what it started) is not cancelled with its parent
+        kids = [kid for kid in by_parent.get(frontier.pop(), []) if not kid.detached]
         found.extend(kids)
         frontier.extend(kid.id for kid in kids)
     return found
@@ -64,11 +65,26 @@ async def _cancel_unheld(engine: Engine, record: base.RunRecord) -> None:
         engine.scheduler.notify_finished(record.id)
 
 
+async def _check_key_free(engine: Engine, record: base.RunRecord) -> None:
+    """A run reopened while another unfinished run holds its dedup key would break the
+    key's promise (one unfinished run per key): refuse, saying which run holds it."""
+    if record.dedup_key is None:
+        return
+    holder = await engine.journal.dedup_holder(record.dedup_key)
+    if holder is not None and holder != record.id:
+        raise errors.InvalidStart(
+            f"cannot resume run {record.id!r}: its dedup_key {record.dedup_key!r} is held by "
+            f"the unfinished run {holder!r}; let that run finish (or cancel it), then resume",
+            workflow_id=record.id,
+        )
+
+
 async def resume(engine: Engine, workflow_id: str) -> None:
     """`Engine.resume`: reopen a failed or cancelled run, and take it over here when
     nobody else holds it."""
     record = await read_run(engine.journal, workflow_id)
     if record.status in (base.Status.FAILED, base.Status.CANCELLED):
+        await _check_key_free(engine, record)
         await engine.journal.reopen(workflow_id)
         record = await read_run(engine.journal, workflow_id)
     scheduler = engine.scheduler

@@ -53,6 +53,11 @@ class RunInfo:
     updated_at: datetime.datetime
     finished_at: datetime.datetime | None
     owner: str | None
+    # start options: due time of a delayed start (None: at once), partition, dedup key
+    start_at: datetime.datetime | None = None
+    partition_key: str | None = None
+    dedup_key: str | None = None
+    detached: bool = False
 
     @classmethod
     def from_record(cls, record: base.RunRecord) -> RunInfo:
@@ -71,6 +76,10 @@ class RunInfo:
             updated_at=updated,
             finished_at=_when(record.finished_at),
             owner=record.owner,
+            start_at=_when(record.start_at),
+            partition_key=record.partition_key,
+            dedup_key=record.dedup_key,
+            detached=record.detached,
         )
 
 

@@ -15,6 +15,7 @@ what `/openapi.json` shows), size-limited while they are read.
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 from typing import Annotated, Any, TypeVar
 
@@ -59,6 +60,11 @@ class StartBody(msgspec.Struct, forbid_unknown_fields=True):
     queue: Text | None = None
     metadata: dict[str, Any] = {}
     priority: Int64 = 0
+    # start options (`durable.starting`): checked by `Engine.submit`, 400 when malformed
+    start_at: datetime.datetime | float | None = None
+    delay: float | None = None
+    partition_key: Text | None = None
+    dedup_key: Text | None = None
 
 
 class MessageBody(msgspec.Struct, forbid_unknown_fields=True):

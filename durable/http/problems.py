@@ -52,6 +52,8 @@ def _mapped(exc: Exception) -> ApiError:
         return ApiError(404, "unknown_workflow", str(exc))
     if isinstance(exc, errors.SerializationError):
         return ApiError(400, "bad_value", str(exc))
+    if isinstance(exc, errors.InvalidStart):
+        return ApiError(400, "invalid_start", str(exc))
     if isinstance(exc, errors.JournalError):
         return ApiError(503, "journal_unavailable", str(exc))
     if isinstance(exc, errors.DurableError):

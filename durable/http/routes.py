@@ -99,10 +99,16 @@ async def start_run(request: Request) -> Response:
         queue=body.queue,
         metadata=body.metadata,
         priority=body.priority,
+        start_at=body.start_at,
+        delay=body.delay,
+        partition_key=body.partition_key,
+        dedup_key=body.dedup_key,
     )
     location = {"Location": f"{request.scope.get('root_path', '')}/api/runs/{run.id}"}
     if created:
         return JSONResponse(payloads.run_json(record), 201, headers=location)
+    if key is None:  # no Idempotency-Key: an unfinished run holds the dedup_key, whatever
+        return JSONResponse(payloads.run_json(record), 200, headers=location)  # its input
     asked = codec.fingerprint(tuple(body.args), body.kwargs)
     stored = payloads.input_fingerprint(record.input)
     if record.name != name or stored != asked:
@@ -323,7 +329,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "start a run",
         {
             201: "started",
-            200: "the run this Idempotency-Key started, same input",
+            200: "the run this Idempotency-Key started (same input), or the unfinished run "
+            "holding the dedup_key",
             409: "the Idempotency-Key's run has another input",
             404: "unknown workflow",
             **_BAD,

@@ -40,7 +40,7 @@ __all__ = [
     "topic_wakeup",
 ]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 class Status(enum.StrEnum):
@@ -73,6 +73,13 @@ class NewRun(msgspec.Struct, kw_only=True):
     created_at: float
     status: Status = Status.PENDING
     priority: int = 0
+    # start options (`durable.starting`): not claimed before `start_at`; `dedup_key` is
+    # unique among unfinished runs; `partition_key` counts against its queue's
+    # `partition_concurrency`; a `detached` child is left out of its parent's cancel
+    start_at: float | None = None
+    partition_key: str | None = None
+    dedup_key: str | None = None
+    detached: bool = False
 
 
 class RunRecord(msgspec.Struct, kw_only=True):
@@ -99,6 +106,10 @@ class RunRecord(msgspec.Struct, kw_only=True):
     started_at: float | None = None
     finished_at: float | None = None
     cancel_requested: bool = False
+    start_at: float | None = None
+    partition_key: str | None = None
+    dedup_key: str | None = None
+    detached: bool = False
 
 
 class RunUpdate(msgspec.Struct, kw_only=True):
@@ -171,12 +182,17 @@ class QueueLimits(msgspec.Struct, frozen=True, kw_only=True):
     concurrency: int | None = None
     rate_limit: int | None = None
     period: float = 60.0
+    partition_concurrency: int | None = None
 
-    def admits(self, held: int, started: int) -> bool:
-        """Whether one more run may be claimed while `held` runs of the queue are held
-        and `started` were started in the last `period` seconds (the journal counts
-        both, leaving out the run being claimed, atomically with the claim)."""
+    def admits(self, held: int, started: int, partition_held: int = 0) -> bool:
+        """Whether one more run may be claimed while `held` runs of the queue are held,
+        `started` were started in the last `period` seconds and `partition_held` runs of
+        the claimed run's partition are held (the journal counts them, leaving out the
+        run being claimed, atomically with the claim; a run without a partition key
+        has no partition limit)."""
         if self.concurrency is not None and held >= self.concurrency:
+            return False
+        if self.partition_concurrency is not None and partition_held >= self.partition_concurrency:
             return False
         return self.rate_limit is None or started < self.rate_limit
 
@@ -286,10 +302,18 @@ class Journal(TopicStore, generations.GenerationStore, Protocol):
         """Flush pending writes and disconnect."""
 
     async def create_run(self, run: NewRun) -> tuple[RunRecord, bool]:
-        """Insert `run` unless its id exists; return the stored row and whether it was new.
+        """Insert `run` unless its id exists, or (with `dedup_key`) an unfinished run has
+        its key; return the stored row (that other run's, then) and whether it was new.
 
-        Atomic: of concurrent calls with one id, exactly one creates it.
+        Atomic: of concurrent calls with one id, or one key, exactly one creates it.
         """
+
+    async def dedup_holder(self, dedup_key: str) -> str | None:
+        """The id of the unfinished run holding `dedup_key`, or None."""
+
+    async def next_start(self, names: Sequence[str]) -> float | None:
+        """The earliest `start_at` of the PENDING runs of `names` nobody holds that are not
+        due yet (the dispatcher sets a timer for it), or None."""
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         """The run's row, or None."""

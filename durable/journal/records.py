@@ -42,7 +42,7 @@ __all__ = [
 RUN_COLUMNS = (
     "id name status input output error parent_id parent_seq root_id queue metadata attempt "
     "owner lease_expires_at wake_at priority created_at updated_at started_at finished_at "
-    "cancel_requested"
+    "cancel_requested start_at partition_key dedup_key detached"
 ).split()
 ENTRY_COLUMNS = (
     "run_id seq ord kind name status fingerprint output error attempts started_at finished_at "
@@ -53,7 +53,7 @@ TIMER_COLUMNS = "run_id seq wake_at".split()
 # the columns a new run is inserted with (`insert_run` / `create_run`)
 NEW_RUN_COLUMNS = (
     "id name status input parent_id parent_seq root_id queue metadata owner lease_expires_at "
-    "priority created_at"
+    "priority created_at start_at partition_key dedup_key detached"
 ).split()
 
 _entry = operator.attrgetter(*ENTRY_COLUMNS)
@@ -69,6 +69,7 @@ def run_from_values(values: dict[str, Any]) -> base.RunRecord:
     """A run from its columns by name (a column left out takes its default)."""
     values["status"] = base.Status(values["status"])
     values["cancel_requested"] = bool(values.get("cancel_requested", False))
+    values["detached"] = bool(values.get("detached", False))
     return base.RunRecord(**values)
 
 

@@ -30,6 +30,7 @@ from durable.journal import (
     sqlite_generations,
     sqlite_messages,
     sqlite_schema,
+    sqlite_starts,
     sqlite_topics,
     sqlite_writer,
 )
@@ -78,6 +79,7 @@ class SqliteJournal(
     sqlite_generations.SqliteGenerations,
     sqlite_topics.SqliteTopics,
     sqlite_messages.SqliteMessages,
+    sqlite_starts.SqliteStarts,
     base.Features,
 ):
     """A journal in one SQLite file (see the module docstring for the write path)."""
@@ -252,6 +254,9 @@ class SqliteJournal(
     # -- runs -------------------------------------------------------------------
 
     async def create_run(self, run: base.NewRun) -> tuple[base.RunRecord, bool]:
+        if run.dedup_key is not None:
+            return await self.create_keyed_run(run)
+
         def op(conn: sqlite3.Connection) -> bool:
             return conn.execute(_Q["insert_run"], records.new_run_values(run)).rowcount == 1
 
@@ -519,7 +524,7 @@ class SqliteJournal(
 
 
 def _within(conn: sqlite3.Connection, limits: base.QueueLimits, run_id: str) -> bool:
-    held, started = conn.execute(
+    held, started, partition_held = conn.execute(
         _Q["queue_load"], (limits.queue, time.time() - limits.period, run_id)
     ).fetchone()
-    return limits.admits(held, started)
+    return limits.admits(held, started, partition_held)

@@ -6,6 +6,11 @@ crash finds the child it started instead of starting another.  The child's outco
 (result, error or cancellation) becomes the parent's entry when the child finishes;
 on replay that entry answers the call and the child is not started again.  A child a
 race or timeout gives up on is cancelled, and its ``cancelled`` outcome is the entry.
+
+A detached child (``start_child(..., detached=True)``) is marked so in its row: it keeps
+its parent and root as lineage, but a cancellation of the parent does not reach it, and
+the parent's entry for it is written as soon as it exists (its output: the child's id),
+so the parent neither waits for it nor learns its outcome.
 """
 
 from __future__ import annotations
@@ -78,6 +83,7 @@ async def _start(
     definition: registry.WorkflowDef,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
+    detached: bool,
 ) -> ChildHandle:
     if call.recorded is not None:
         handle = ChildHandle(call, child_id)
@@ -91,7 +97,7 @@ async def _start(
     # would let other branches number their calls differently on the two paths.
     created: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     handle = ChildHandle(call, child_id, created)
-    call.spawn(_create_and_watch(call, child_id, definition, data, created))
+    call.spawn(_create_and_watch(call, child_id, definition, data, created, detached))
     return handle
 
 
@@ -101,10 +107,13 @@ async def _create_and_watch(
     definition: registry.WorkflowDef,
     data: bytes,
     created: asyncio.Future[None],
+    detached: bool,
 ) -> None:
     """Create the child run, wait for it to finish, then journal its outcome as the
-    parent's entry."""
-    start = call.runs.start_child(call.executor, call.seq, child_id, definition, data)
+    parent's entry (a detached child's entry, its id, as soon as it exists)."""
+    start = call.runs.start_child(
+        call.executor, call.seq, child_id, definition, data, detached=detached
+    )
     try:
         await call.machinery(call.durably(start))
     except signals.RunAborted:
@@ -115,6 +124,10 @@ async def _create_and_watch(
     finally:
         if not created.done():
             created.set_result(None)
+    if detached:
+        output = call.codec.encode(child_id, what="a detached child's id", workflow_id=call.run_id)
+        await call.commit(call.entry(child_id=child_id, output=output))
+        return
     with call.waiting_outside():
         record = await call.runs.wait_finished(child_id)
     fields: dict[str, Any]
@@ -133,6 +146,7 @@ def start_child(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     workflow_id: str | None = None,
+    detached: bool = False,
 ) -> Coroutine[Any, Any, ChildHandle]:
     """Number the call now; the returned coroutine starts the child and gives its handle."""
     fingerprint = codec_mod.fingerprint(args, kwargs)
@@ -140,7 +154,7 @@ def start_child(
     child_id = workflow_id or f"{generations.child_prefix(executor)}.{call.seq}"
     if call.recorded is not None and call.recorded.child_id:
         child_id = call.recorded.child_id
-    return _start(call, child_id, definition, args, kwargs)
+    return _start(call, child_id, definition, args, kwargs, detached)
 
 
 async def _call(handle_coro: Coroutine[Any, Any, ChildHandle]) -> Any:

@@ -50,8 +50,11 @@ class RunControl(Protocol):
         child_id: str,
         definition: registry.WorkflowDef,
         input: bytes,
+        *,
+        detached: bool = False,
     ) -> base.RunRecord:
-        """Create the child run (idempotent per id) and see that it executes."""
+        """Create the child run (idempotent per id) and see that it executes; a
+        `detached` one is left out of its parent's cancellation."""
 
     async def wait_finished(self, run_id: str) -> base.RunRecord:
         """Wait until a run is SUCCEEDED, FAILED or CANCELLED; return its row."""

@@ -61,11 +61,13 @@ class QueueDef:
     worker_concurrency: int | None = None
     rate_limit: int | None = None
     period: float = 60.0
+    partition_concurrency: int | None = None
 
     @property
     def limited(self) -> bool:
         """Whether claims on this queue must check limits shared by all processes."""
-        return self.concurrency is not None or self.rate_limit is not None
+        limits = (self.concurrency, self.rate_limit, self.partition_concurrency)
+        return any(limit is not None for limit in limits)
 
 
 _workflows: dict[str, WorkflowDef] = {}

@@ -8,12 +8,20 @@ runnable runs of unlimited queues as it has free slots, highest priority first, 
 launches them; then runs of queues with limits, one claim at a time, each checking
 its queue's limits atomically (`recovery.take_limited`).  A run of a queue that ends
 announces work too: it freed room in its queue.
+
+A run started with ``start_at``/``delay`` is announced when it is created, but is not
+claimable before it is due; so once a claim finds nothing more to take, the dispatcher
+asks the journal for the earliest start not yet due (`Journal.next_start`) and sets a
+timer for it on the event loop: the run is claimed as it comes due, not at the next poll.
+(The fallback poll does not ask: a delayed start whose announcement was lost is found
+by the poll's look once it is due, as any unannounced work is.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from durable import errors
@@ -38,6 +46,9 @@ class Dispatcher:
         self._wanted: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self.claims = 0  # statements issued (for the benchmarks' cost figures)
+        # the timer set for the earliest delayed start not yet due, and when that is
+        self._due: asyncio.TimerHandle | None = None
+        self._due_at = float("inf")
 
     def start(self) -> None:
         """Listen for announced work and claim it until the scheduler stops."""
@@ -55,6 +66,13 @@ class Dispatcher:
             self._wanted.set()
 
     async def _loop(self) -> None:
+        try:
+            await self._serve()
+        finally:
+            if self._due is not None:
+                self._due.cancel()
+
+    async def _serve(self) -> None:
         assert self._wanted is not None
         while self._scheduler.open:  # ends at stop even if a cancellation got lost below
             await self._wanted.wait()
@@ -62,7 +80,7 @@ class Dispatcher:
             if not self._scheduler.open:
                 return
             try:
-                await self.claim()
+                await self.claim(look_ahead=True)
             except errors.JournalError as exc:
                 if not self._scheduler.open:
                     return
@@ -72,14 +90,17 @@ class Dispatcher:
                 await asyncio.sleep(0.5)  # the journal is in trouble: do not spin
                 self.want()
 
-    async def claim(self) -> int:
+    async def claim(self, *, look_ahead: bool = False) -> int:
         """Claim and launch runnable runs of unlimited queues while slots are free;
-        returns how many were launched."""
+        returns how many were launched.  With `look_ahead` (pushed work, not the fallback
+        poll, which keeps an idle worker at one query a tick), then set the timer for the
+        earliest delayed start not yet due."""
         scheduler = self._scheduler
         names = registry.workflow_names()
         skip = registry.limited_queue_names()
         queues = None if scheduler.queues is None else sorted(scheduler.queues)
         launched = 0
+        room = 0
         while names and scheduler.open:
             room = min(scheduler.free_slots(), BATCH)
             if room <= 0:
@@ -105,4 +126,22 @@ class Dispatcher:
         limited = [q for q in skip if scheduler.serves(q)]
         if limited and scheduler.open:
             launched += await recovery.take_limited(scheduler, limited)
+        if look_ahead and room > 0 and scheduler.open:  # nothing more runnable: what is due?
+            self._arm(await scheduler.journal.next_start(names))
         return launched
+
+    def _arm(self, due: float | None) -> None:
+        """Claim again when the earliest delayed start `due` (epoch seconds) comes."""
+        if due is None:
+            return
+        if self._due is not None:
+            if self._due_at <= due:
+                return  # an earlier (or the same) wake-up is already set
+            self._due.cancel()
+        self._due_at = due
+        delay = max(0.0, due - time.time())
+        self._due = asyncio.get_running_loop().call_later(delay, self._fire)
+
+    def _fire(self) -> None:
+        self._due, self._due_at = None, float("inf")
+        self.want()  # a claim that finds the run not quite due yet sets the timer again

@@ -80,14 +80,15 @@ async def take_limited(scheduler: Scheduler, queues: list[str]) -> int:
 async def _take_page(scheduler: Scheduler, records: list[base.RunRecord]) -> int:
     now = scheduler.journal.now()
     taken = 0
-    full: set[str | None] = set()  # limited queues found full in this pass
+    # limited queues (or, with a partition limit, partitions of them) found full
+    full: set[tuple[str | None, str | None]] = set()
     batch: list[base.RunRecord] = []
     for record in records:
         if scheduler.free_slots() - len(batch) <= 0:  # also 0 once the engine is closed
             break
         if scheduler.executes(record.id) or not scheduler.serves(record.queue):
             continue
-        if record.queue in full or scheduler.queue_slots(record.queue) <= 0:
+        if _fullness(record) in full or scheduler.queue_slots(record.queue) <= 0:
             continue
         if not await scheduler.holder_gone(record, now):
             continue
@@ -99,10 +100,19 @@ async def _take_page(scheduler: Scheduler, records: list[base.RunRecord]) -> int
         elif await scheduler.take_over(record):  # limits: one claim at a time
             taken += 1
         else:
-            full.add(record.queue)
+            full.add(_fullness(record))
     if batch:
         taken += sum(await asyncio.gather(*(scheduler.take_over(r) for r in batch)))
     return taken
+
+
+def _fullness(record: base.RunRecord) -> tuple[str | None, str | None]:
+    """What a refused limited claim says is full: the run's queue, or, where the queue
+    limits partitions, its partition (others of the queue may still have room)."""
+    limits = registry.lookup_queue(record.queue)
+    if limits is not None and limits.partition_concurrency is not None:
+        return record.queue, record.partition_key
+    return record.queue, None
 
 
 async def _report_unregistered(scheduler: Scheduler, names: set[str]) -> None:

@@ -280,6 +280,7 @@ class Scheduler:
                 concurrency=limits.concurrency,
                 rate_limit=limits.rate_limit,
                 period=limits.period,
+                partition_concurrency=limits.partition_concurrency,
             ),
         )
         if claimed is None:
@@ -334,6 +335,8 @@ class Scheduler:
         sleep only once its wake-up time has come), one known dead, or an expired lease."""
         moment = self.journal.now() if now is None else now
         if record.owner is None:
+            if record.start_at is not None and record.start_at > moment:
+                return False  # a delayed start not due yet
             return record.status is not base.Status.SLEEPING or (record.wake_at or 0) <= moment
         if record.owner == self.owner:
             return False
@@ -399,8 +402,11 @@ class Scheduler:
         child_id: str,
         definition: registry.WorkflowDef,
         input: bytes,
+        *,
+        detached: bool = False,
     ) -> base.RunRecord:
-        """Create a child run (idempotent per id) and execute it here unless held elsewhere."""
+        """Create a child run (idempotent per id) and execute it here unless held elsewhere;
+        a `detached` one is left out of its parent's cancellation."""
         now = self.journal.now()
         queue = definition.queue or parent.run.queue
         here = not self.limited(queue)
@@ -417,6 +423,7 @@ class Scheduler:
             lease_expires_at=now + self.lease if here else None,
             created_at=now,
             status=base.Status.RUNNING if here else base.Status.PENDING,
+            detached=detached,
         )
         record, created = await self.journal.create_run(new)
         if created and here:

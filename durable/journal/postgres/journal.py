@@ -27,6 +27,7 @@ from durable.journal.postgres import (
     messages,
     owners,
     schema,
+    starts,
     topics,
     transactions,
     writer,
@@ -45,6 +46,7 @@ class PostgresJournal(
     generations.PostgresGenerations,
     topics.PostgresTopics,
     messages.PostgresMessages,
+    starts.PostgresStarts,
     base.Features,
 ):
     """A journal in a Postgres database (see the package docstring for the write path).
@@ -204,7 +206,10 @@ class PostgresJournal(
         if run.owner is not None:
             self._holdings.claiming += 1
         try:
-            record, created = await self._create(run, params)
+            if run.dedup_key is not None:
+                record, created = await self.create_keyed_run(run)
+            else:
+                record, created = await self._create(run, params)
         finally:
             if run.owner is not None:
                 self._holdings.claiming -= 1
@@ -410,8 +415,8 @@ class PostgresJournal(
                 await conn.execute(self._q["queue_lock"], load)
                 cur = await conn.execute(self._q["queue_load"], load)
                 row = await cur.fetchone()
-                held, started = row if row is not None else (0, 0)
-                if not limits.admits(held, started):
+                held, started, partition_held = row if row is not None else (0, 0, 0)
+                if not limits.admits(held, started, partition_held):
                     return None
                 cur = await conn.execute(self._q["claim_run"], params)
                 rows = await cur.fetchall()

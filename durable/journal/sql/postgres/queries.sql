@@ -26,19 +26,22 @@ INSERT INTO {schema}.schema_version (version) VALUES (%(version)s);
 WITH ins AS (
     INSERT INTO {schema}.runs (
         id, name, status, input, parent_id, parent_seq, root_id, queue, metadata,
-        owner, lease_expires_at, priority, created_at, updated_at, attempt, started_at
+        owner, lease_expires_at, priority, created_at, updated_at, attempt, started_at,
+        start_at, partition_key, dedup_key, detached
     ) VALUES (
         %(id)s, %(name)s, %(status)s, %(input)s, %(parent_id)s, %(parent_seq)s, %(root_id)s,
         %(queue)s, %(metadata)s, %(owner)s, %(lease_expires_at)s, %(priority)s,
         %(created_at)s, %(created_at)s,
         -- a run created by the engine that executes it is taken up at once: attempt 1
         CASE WHEN %(owner)s::text IS NULL THEN 0 ELSE 1 END,
-        CASE WHEN %(owner)s::text IS NULL THEN NULL ELSE %(created_at)s END
+        CASE WHEN %(owner)s::text IS NULL THEN NULL ELSE %(created_at)s END,
+        %(start_at)s, %(partition_key)s, %(dedup_key)s, %(detached)s
     )
     ON CONFLICT (id) DO NOTHING
     RETURNING id, name, status, input, output, error, parent_id, parent_seq, root_id, queue,
               metadata, attempt, owner, lease_expires_at, wake_at, priority, created_at,
-              updated_at, started_at, finished_at, cancel_requested
+              updated_at, started_at, finished_at, cancel_requested, start_at,
+              partition_key, dedup_key, detached
 )
 -- a run nobody holds is work for the workers: tell them (delivered at commit)
 , announced AS (SELECT pg_notify(%(work_channel)s, '') FROM ins WHERE ins.owner IS NULL)
@@ -46,19 +49,22 @@ SELECT ins.*, true FROM ins LEFT JOIN announced ON true
 UNION ALL
 SELECT id, name, status, input, output, error, parent_id, parent_seq, root_id, queue,
        metadata, attempt, owner, lease_expires_at, wake_at, priority, created_at,
-       updated_at, started_at, finished_at, cancel_requested, false
+       updated_at, started_at, finished_at, cancel_requested, start_at, partition_key,
+       dedup_key, detached, false
 FROM {schema}.runs WHERE id = %(id)s AND NOT EXISTS (SELECT 1 FROM ins);
 
 -- name: select_run
 SELECT id, name, status, input, output, error, parent_id, parent_seq, root_id, queue,
        metadata, attempt, owner, lease_expires_at, wake_at, priority, created_at,
-       updated_at, started_at, finished_at, cancel_requested
+       updated_at, started_at, finished_at, cancel_requested, start_at, partition_key,
+       dedup_key, detached
 FROM {schema}.runs WHERE id = %(id)s;
 
 -- name: list_runs
 SELECT id, name, status, input, output, error, parent_id, parent_seq, root_id, queue,
        metadata, attempt, owner, lease_expires_at, wake_at, priority, created_at,
-       updated_at, started_at, finished_at, cancel_requested
+       updated_at, started_at, finished_at, cancel_requested, start_at, partition_key,
+       dedup_key, detached
 FROM {schema}.runs
 WHERE (%(statuses)s::text[] IS NULL OR status = ANY (%(statuses)s::text[]))
   AND (%(name)s::text IS NULL OR name = %(name)s::text)
@@ -224,14 +230,17 @@ WHERE id = %(id)s
   AND (owner IS NOT DISTINCT FROM %(expected)s::text
        OR (%(retried)s AND owner IS NOT DISTINCT FROM %(owner)s))
   AND status NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED')
+  AND coalesce(start_at, 0) <= %(now)s  -- a delayed start is not taken before it is due
 RETURNING id, name, status, input, output, error, parent_id, parent_seq, root_id, queue,
           metadata, attempt, owner, lease_expires_at, wake_at, priority, created_at,
-          updated_at, started_at, finished_at, cancel_requested;
+          updated_at, started_at, finished_at, cancel_requested, start_at, partition_key,
+          dedup_key, detached;
 
 -- name: claimable
 SELECT id, name, status, input, output, error, parent_id, parent_seq, root_id, queue,
        metadata, attempt, owner, lease_expires_at, wake_at, priority, created_at,
-       updated_at, started_at, finished_at, cancel_requested
+       updated_at, started_at, finished_at, cancel_requested, start_at, partition_key,
+       dedup_key, detached
 FROM {schema}.runs
 WHERE status IN ('PENDING', 'RUNNING', 'SLEEPING')
   AND name = ANY (%(names)s::text[])
@@ -271,6 +280,7 @@ WITH picked AS (
     WHERE (owner IS NULL OR (%(retried)s AND owner = %(owner)s))
       AND status IN ('PENDING', 'RUNNING', 'SLEEPING')
       AND (status <> 'SLEEPING' OR coalesce(wake_at, 0) <= %(now)s)
+      AND coalesce(start_at, 0) <= %(now)s
       AND name = ANY (%(names)s::text[])
       AND (%(queues)s::text[] IS NULL OR coalesce(queue, 'default') = ANY (%(queues)s::text[]))
       AND NOT (coalesce(queue, '') = ANY (%(skip_queues)s::text[]))
@@ -287,7 +297,7 @@ FROM picked WHERE r.id = picked.id
 RETURNING r.id, r.name, r.status, r.input, r.output, r.error, r.parent_id, r.parent_seq,
           r.root_id, r.queue, r.metadata, r.attempt, r.owner, r.lease_expires_at, r.wake_at,
           r.priority, r.created_at, r.updated_at, r.started_at, r.finished_at,
-          r.cancel_requested;
+          r.cancel_requested, r.start_at, r.partition_key, r.dedup_key, r.detached;
 
 -- name: request_cancel
 UPDATE {schema}.runs SET cancel_requested = true
@@ -426,7 +436,8 @@ SELECT value FROM {schema}.events WHERE run_id = %(run_id)s AND key = %(key)s;
 -- name: list_finished
 SELECT id, name, status, input, output, error, parent_id, parent_seq, root_id, queue,
        metadata, attempt, owner, lease_expires_at, wake_at, priority, created_at,
-       updated_at, started_at, finished_at, cancel_requested
+       updated_at, started_at, finished_at, cancel_requested, start_at, partition_key,
+       dedup_key, detached
 FROM {schema}.runs
 WHERE status IN ('SUCCEEDED', 'FAILED', 'CANCELLED') AND finished_at IS NOT NULL
   AND (finished_at > %(after)s OR (finished_at = %(after)s AND id > %(after_id)s))
@@ -466,7 +477,45 @@ SELECT
    WHERE queue = %(queue)s AND owner IS NOT NULL AND id <> %(id)s
      AND status IN ('PENDING', 'RUNNING', 'SLEEPING')),
   (SELECT count(*) FROM {schema}.runs
-   WHERE queue = %(queue)s AND started_at >= %(since)s AND id <> %(id)s);
+   WHERE queue = %(queue)s AND started_at >= %(since)s AND id <> %(id)s),
+  -- the held runs of the claimed run's partition (0 for a run without a partition key)
+  (SELECT count(*) FROM {schema}.runs AS p
+   WHERE p.queue = %(queue)s AND p.owner IS NOT NULL AND p.id <> %(id)s
+     AND p.status IN ('PENDING', 'RUNNING', 'SLEEPING')
+     AND p.partition_key = (SELECT partition_key FROM {schema}.runs WHERE id = %(id)s));
+
+-- Start options (durable/journal/postgres/starts.py) ------------------------------------
+
+-- name: create_keyed_run
+-- A run with a deduplication key: left out (no error) when its id exists or an
+-- unfinished run has its key (the partial unique index `runs_dedup` decides, atomically).
+WITH ins AS (
+    INSERT INTO {schema}.runs (
+        id, name, status, input, parent_id, parent_seq, root_id, queue, metadata,
+        owner, lease_expires_at, priority, created_at, updated_at, attempt, started_at,
+        start_at, partition_key, dedup_key, detached
+    ) VALUES (
+        %(id)s, %(name)s, %(status)s, %(input)s, %(parent_id)s, %(parent_seq)s, %(root_id)s,
+        %(queue)s, %(metadata)s, %(owner)s, %(lease_expires_at)s, %(priority)s,
+        %(created_at)s, %(created_at)s,
+        CASE WHEN %(owner)s::text IS NULL THEN 0 ELSE 1 END,
+        CASE WHEN %(owner)s::text IS NULL THEN NULL ELSE %(created_at)s END,
+        %(start_at)s, %(partition_key)s, %(dedup_key)s, %(detached)s
+    )
+    ON CONFLICT DO NOTHING
+    RETURNING id, owner
+)
+, announced AS (SELECT pg_notify(%(work_channel)s, '') FROM ins WHERE ins.owner IS NULL)
+SELECT ins.id FROM ins LEFT JOIN announced ON true;
+
+-- name: run_by_dedup_key
+SELECT id FROM {schema}.runs
+WHERE dedup_key = %(dedup_key)s AND status IN ('PENDING', 'RUNNING', 'SLEEPING');
+
+-- name: next_start
+SELECT min(start_at) FROM {schema}.runs
+WHERE status = 'PENDING' AND start_at IS NOT NULL AND start_at > %(now)s AND owner IS NULL
+  AND name = ANY (%(names)s::text[]);
 
 -- Topics and source offsets (durable/journal/postgres/topics.py) -----------------------
 

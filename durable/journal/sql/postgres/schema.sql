@@ -153,3 +153,15 @@ CREATE TABLE {schema}.heartbeats (
     beat_at double precision NOT NULL,
     PRIMARY KEY (run_id, seq)
 );
+-- start options and detached children (migration 0004)
+ALTER TABLE {schema}.runs ADD COLUMN start_at double precision;
+ALTER TABLE {schema}.runs ADD COLUMN partition_key text;
+ALTER TABLE {schema}.runs ADD COLUMN dedup_key text;
+ALTER TABLE {schema}.runs ADD COLUMN detached boolean NOT NULL DEFAULT false;
+
+CREATE UNIQUE INDEX runs_dedup ON {schema}.runs (dedup_key)
+WHERE dedup_key IS NOT NULL AND status IN ('PENDING', 'RUNNING', 'SLEEPING');
+CREATE INDEX runs_start_at ON {schema}.runs (start_at)
+WHERE start_at IS NOT NULL AND status = 'PENDING';
+CREATE INDEX runs_partition ON {schema}.runs (queue, partition_key)
+WHERE partition_key IS NOT NULL;

@@ -15,23 +15,27 @@ INSERT INTO durable_schema (version) VALUES (?);
 -- name: insert_run
 INSERT INTO durable_runs (
     id, name, status, input, parent_id, parent_seq, root_id, queue, metadata,
-    owner, lease_expires_at, priority, created_at, updated_at, attempt, started_at
+    owner, lease_expires_at, priority, created_at, updated_at, attempt, started_at,
+    start_at, partition_key, dedup_key, detached
 ) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13,
           -- a run created by the engine that executes it is taken up at once: attempt 1
           CASE WHEN ?10 IS NULL THEN 0 ELSE 1 END,
-          CASE WHEN ?10 IS NULL THEN NULL ELSE ?13 END)
+          CASE WHEN ?10 IS NULL THEN NULL ELSE ?13 END,
+          ?14, ?15, ?16, ?17)
 ON CONFLICT (id) DO NOTHING;
 
 -- name: select_run
 SELECT id, name, status, input, output, error, parent_id, parent_seq, root_id, queue,
        metadata, attempt, owner, lease_expires_at, wake_at, priority, created_at,
-       updated_at, started_at, finished_at, cancel_requested
+       updated_at, started_at, finished_at, cancel_requested, start_at, partition_key,
+       dedup_key, detached
 FROM durable_runs WHERE id = ?;
 
 -- name: list_runs
 SELECT id, name, status, input, output, error, parent_id, parent_seq, root_id, queue,
        metadata, attempt, owner, lease_expires_at, wake_at, priority, created_at,
-       updated_at, started_at, finished_at, cancel_requested
+       updated_at, started_at, finished_at, cancel_requested, start_at, partition_key,
+       dedup_key, detached
 FROM durable_runs
 WHERE (?1 IS NULL OR status IN (SELECT value FROM json_each(?1)))
   AND (?2 IS NULL OR name = ?2)
@@ -84,6 +88,7 @@ UPDATE durable_runs
 SET owner = ?1, lease_expires_at = ?2, attempt = attempt + 1, updated_at = ?3,
     started_at = coalesce(started_at, ?3)
 WHERE id = ?4 AND owner IS ?5 AND status NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED')
+  AND coalesce(start_at, 0) <= ?3  -- a delayed start is not taken before it is due
 RETURNING id;
 
 -- name: queue_load
@@ -91,12 +96,18 @@ SELECT
   (SELECT count(*) FROM durable_runs
    WHERE queue = ?1 AND owner IS NOT NULL AND id <> ?3
      AND status IN ('PENDING', 'RUNNING', 'SLEEPING')),
-  (SELECT count(*) FROM durable_runs WHERE queue = ?1 AND started_at >= ?2 AND id <> ?3);
+  (SELECT count(*) FROM durable_runs WHERE queue = ?1 AND started_at >= ?2 AND id <> ?3),
+  -- the held runs of the claimed run's partition (0 for a run without a partition key)
+  (SELECT count(*) FROM durable_runs AS p
+   WHERE p.queue = ?1 AND p.owner IS NOT NULL AND p.id <> ?3
+     AND p.status IN ('PENDING', 'RUNNING', 'SLEEPING')
+     AND p.partition_key = (SELECT partition_key FROM durable_runs WHERE id = ?3));
 
 -- name: claimable
 SELECT id, name, status, input, output, error, parent_id, parent_seq, root_id, queue,
        metadata, attempt, owner, lease_expires_at, wake_at, priority, created_at,
-       updated_at, started_at, finished_at, cancel_requested
+       updated_at, started_at, finished_at, cancel_requested, start_at, partition_key,
+       dedup_key, detached
 FROM durable_runs
 WHERE status IN ('PENDING', 'RUNNING', 'SLEEPING')
   AND name IN (SELECT value FROM json_each(?1))
@@ -120,6 +131,7 @@ WHERE id IN (
     SELECT id FROM durable_runs
     WHERE owner IS NULL AND status IN ('PENDING', 'RUNNING', 'SLEEPING')
       AND (status <> 'SLEEPING' OR coalesce(wake_at, 0) <= ?3)
+      AND coalesce(start_at, 0) <= ?3
       AND name IN (SELECT value FROM json_each(?4))
       AND (?5 IS NULL OR coalesce(queue, 'default') IN (SELECT value FROM json_each(?5)))
       AND coalesce(queue, '') NOT IN (SELECT value FROM json_each(?6))
@@ -200,7 +212,8 @@ WHERE owner = ? AND cancel_requested = 1 AND status IN ('PENDING', 'RUNNING', 'S
 -- name: list_finished
 SELECT id, name, status, input, output, error, parent_id, parent_seq, root_id, queue,
        metadata, attempt, owner, lease_expires_at, wake_at, priority, created_at,
-       updated_at, started_at, finished_at, cancel_requested
+       updated_at, started_at, finished_at, cancel_requested, start_at, partition_key,
+       dedup_key, detached
 FROM durable_runs
 WHERE status IN ('SUCCEEDED', 'FAILED', 'CANCELLED') AND finished_at IS NOT NULL
   AND (finished_at > ?1 OR (finished_at = ?1 AND id > ?2))
@@ -226,6 +239,17 @@ DELETE FROM durable_messages WHERE run_id = ?;
 
 -- name: delete_run_events
 DELETE FROM durable_events WHERE run_id = ?;
+
+-- Start options (durable/journal/sqlite_starts.py) -------------------------------------
+
+-- name: run_by_dedup_key
+SELECT id FROM durable_runs
+WHERE dedup_key = ?1 AND status IN ('PENDING', 'RUNNING', 'SLEEPING');
+
+-- name: next_start
+SELECT min(start_at) FROM durable_runs
+WHERE status = 'PENDING' AND start_at IS NOT NULL AND start_at > ?1 AND owner IS NULL
+  AND name IN (SELECT value FROM json_each(?2));
 
 -- Topics and source offsets (durable/journal/sqlite_topics.py) -------------------------
 

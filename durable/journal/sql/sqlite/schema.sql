@@ -150,3 +150,15 @@ CREATE TABLE durable_heartbeats (
     beat_at REAL NOT NULL,
     PRIMARY KEY (run_id, seq)
 ) WITHOUT ROWID;
+-- start options and detached children (migration 0004)
+ALTER TABLE durable_runs ADD COLUMN start_at REAL;
+ALTER TABLE durable_runs ADD COLUMN partition_key TEXT;
+ALTER TABLE durable_runs ADD COLUMN dedup_key TEXT;
+ALTER TABLE durable_runs ADD COLUMN detached INTEGER NOT NULL DEFAULT 0;
+
+CREATE UNIQUE INDEX durable_runs_dedup ON durable_runs (dedup_key)
+WHERE dedup_key IS NOT NULL AND status IN ('PENDING', 'RUNNING', 'SLEEPING');
+CREATE INDEX durable_runs_start_at ON durable_runs (start_at)
+WHERE start_at IS NOT NULL AND status = 'PENDING';
+CREATE INDEX durable_runs_partition ON durable_runs (queue, partition_key)
+WHERE partition_key IS NOT NULL;
