@@ -23,6 +23,8 @@ from durable.journal import base, open_journal
 from durable.runs import HistoryEntry, LineageNode, Run, RunInfo, read_run
 from durable.runtime import executor as executor_mod
 from durable.runtime import registry, replayer, sequencer
+from durable.schedules import firing as schedules_firing
+from durable.schedules import manage as schedules_manage
 from durable.sources import consumer as sources_consumer
 from durable.sources.topic import Topic
 from durable.worker import leases, recovery, scheduler
@@ -129,6 +131,8 @@ class Engine:
         # the engine's OpenTelemetry reporting, from `open` on (None: off)
         self.telemetry: Telemetry | None = None
         self.sources = sources_consumer.Consumers(self.scheduler)
+        self.schedules = schedules_manage.Schedules(self)
+        self.firer = schedules_firing.Firer(self.scheduler)
 
     @property
     def owner(self) -> str:
@@ -169,11 +173,15 @@ class Engine:
             await self.recover()
             self.scheduler.serve()
             self.sources.start()
+            if not self.journal.read_only:
+                await self.schedules.declare_all()
+                self.firer.start()
 
     async def close(self) -> None:
         """Stop executing (runs stay unfinished and are released to others), close the journal."""
         if not self.scheduler.open:
             return
+        await self.firer.stop()
         await self.sources.stop()
         await self.scheduler.stop()
         if self.telemetry is not None:
@@ -192,6 +200,7 @@ class Engine:
         """
         if self.telemetry is not None:
             self.telemetry.abandon()
+        self.firer.abandon()
         self.sources.abandon()
         self.scheduler.abandon()
         self.journal.abandon()

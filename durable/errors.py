@@ -10,6 +10,7 @@
     │   └── TypeNotFound      a journaled value's type cannot be imported here
     ├── JournalError          storage unreachable, schema too new, corrupt row
     ├── WorkflowNotFound      no run with that id
+    ├── ScheduleNotFound      no schedule with that id
     └── NotRegistered         a journal names a workflow this process never imported
 
 Each class docstring is its default message.  Every error carries structured
@@ -30,6 +31,7 @@ __all__ = [
     "JournalError",
     "NonDeterminismError",
     "NotRegistered",
+    "ScheduleNotFound",
     "SerializationError",
     "TypeNotFound",
     "WorkflowFailed",
@@ -192,6 +194,19 @@ class WorkflowNotFound(DurableError):
                 "`durable list` shows the ids it holds."
             )
         super().__init__(message, workflow_id=workflow_id)
+
+
+class ScheduleNotFound(DurableError):
+    """No schedule with that id exists in the journal."""
+
+    def __init__(self, message: str | None = None, *, schedule_id: str | None = None) -> None:
+        self.schedule_id = schedule_id
+        if message is None:
+            message = (
+                f"no schedule with id {schedule_id!r} in the journal; "
+                "`durable schedule list` shows the ids it holds."
+            )
+        super().__init__(message)
 
 
 class NotRegistered(DurableError):

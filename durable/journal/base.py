@@ -38,7 +38,7 @@ __all__ = [
     "topic_wakeup",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class Status(enum.StrEnum):

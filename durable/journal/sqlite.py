@@ -28,6 +28,7 @@ from durable.journal import (
     records,
     sqlite_access,
     sqlite_messages,
+    sqlite_schedules,
     sqlite_schema,
     sqlite_topics,
     sqlite_writer,
@@ -64,7 +65,12 @@ def _mapped(action: str, url: str, workflow_id: str | None = None) -> Iterator[N
         ) from exc
 
 
-class SqliteJournal(sqlite_topics.SqliteTopics, sqlite_messages.SqliteMessages, base.Features):
+class SqliteJournal(
+    sqlite_schedules.SqliteSchedules,
+    sqlite_topics.SqliteTopics,
+    sqlite_messages.SqliteMessages,
+    base.Features,
+):
     """A journal in one SQLite file (see the module docstring for the write path)."""
 
     dialect = "sqlite"
