@@ -69,12 +69,24 @@ def new_run(
     scheduler: Scheduler, record: store.ScheduleRecord, tick: float, *, reason: str
 ) -> base.NewRun:
     """The run of `record`'s `tick` (its arguments: the tick first if the workflow takes
-    it, then the schedule's args); a run of an unknown workflow gets the args only."""
+    it, then the schedule's args).  Raises `NotRegistered` when whether it takes the tick
+    is known neither here (the workflow is not imported) nor from the schedule's creator."""
     codec = scheduler.codec
     rid = policy.run_id(record.id, tick)
     args = list(codec.decode(record.args, what="schedule args", workflow_id=rid))
     definition = registry.lookup_workflow(record.workflow)
-    if definition is not None and wants_tick(definition.fn, len(args)):
+    takes = policy.Settings.decode(record.spec).tick
+    if definition is not None:
+        takes = wants_tick(definition.fn, len(args))
+    if takes is None:
+        raise errors.NotRegistered(
+            f"schedule {record.id!r} starts workflow {record.workflow!r}, which this process "
+            "has not imported, so it cannot tell whether the workflow takes the tick; "
+            "import its module (-m MODULE) here",
+            workflow_id=rid,
+            name=record.workflow,
+        )
+    if takes:
         args.insert(0, spec.tick_datetime(tick))
     metadata = {"schedule": record.id, "tick": spec.format_tick(tick), "fired": reason}
     return base.NewRun(
@@ -169,7 +181,7 @@ class Firer:
                 buffered_only = False
             try:
                 found = await self._plan(record, now)
-            except (ValueError, errors.SerializationError) as exc:
+            except (ValueError, errors.SerializationError, errors.NotRegistered) as exc:
                 logger.error(
                     "schedule %s cannot fire: %s",
                     record.id,

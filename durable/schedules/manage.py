@@ -17,6 +17,7 @@ from durable import errors
 from durable.journal import base
 from durable.journal import schedule_store as store
 from durable.runs import Run
+from durable.runtime import registry
 from durable.schedules import declared, firing, policy, spec
 
 if TYPE_CHECKING:
@@ -158,6 +159,7 @@ class Schedules:
         already handled are not run again).
         """
         name = wf if isinstance(wf, str) else wf.name
+        definition = registry.lookup_workflow(name)
         settings = policy.Settings(
             cron=cron,
             every=every,
@@ -166,6 +168,7 @@ class Schedules:
             catchup=catchup,
             catchup_window=catchup_window or policy.DEFAULT_WINDOW,
             jitter=jitter,
+            tick=None if definition is None else firing.wants_tick(definition.fn, len(args)),
         )
         settings.spec()  # a bad expression or zone fails here, nothing written
         data = self._engine.codec.encode(list(args), what=f"args of schedule {schedule_id!r}")
@@ -323,14 +326,16 @@ class Schedules:
     async def declare_all(self) -> None:
         """Write the schedules declared by ``@workflow(schedule=...)`` of the workflows
         this process registered (a changed declaration replaces the stored one)."""
-        from durable.runtime import registry
-
         for name, timing in sorted(declared.declared().items()):
-            if registry.lookup_workflow(name) is None:
+            definition = registry.lookup_workflow(name)
+            if definition is None:
                 continue
             described = timing.describe()
             settings = policy.Settings(
-                cron=described["cron"], every=described["every"], tz=described["tz"]
+                cron=described["cron"],
+                every=described["every"],
+                tz=described["tz"],
+                tick=firing.wants_tick(definition.fn, 0),
             )
             args = self._engine.codec.encode([], what=f"args of schedule {name!r}")
             await self.put(name, name, settings, args, origin="decorator")

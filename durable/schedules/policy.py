@@ -51,6 +51,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     catchup: str = "latest"
     catchup_window: float = DEFAULT_WINDOW
     jitter: float = 0.0
+    # whether the workflow takes the tick first (None: not known where it was created)
+    tick: bool | None = None
 
     def __post_init__(self) -> None:
         if self.overlap not in OVERLAPS:
