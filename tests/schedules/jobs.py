@@ -19,15 +19,16 @@ HOLD = float(os.environ.get("DURABLE_TEST_HOLD", "0"))
 
 
 @durable.transaction(name="sched.record")
-async def record(conn, tick: str, pid: int) -> int:
+async def record(conn, tick: str) -> int:
     mark = "?" if DIALECT == "sqlite" else "%s"
-    cur = await conn.execute(f"insert into fired (tick, pid) values ({mark}, {mark})", (tick, pid))
+    params = (tick, os.getpid())  # the pid inside the body: replay passes the same arguments
+    cur = await conn.execute(f"insert into fired (tick, pid) values ({mark}, {mark})", params)
     return cur.rowcount
 
 
 @durable.workflow(name="sched.record_tick")
 async def record_tick(tick: datetime.datetime) -> str:
-    await record(tick.isoformat(), os.getpid())
+    await record(tick.isoformat())
     if HOLD:
         await asyncio.sleep(HOLD)
     return tick.isoformat()
