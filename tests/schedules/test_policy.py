@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import itertools
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -193,3 +194,14 @@ def test_bad_policies_are_refused() -> None:
         policy.Settings(every=1, overlap="sometimes")
     with pytest.raises(ValueError, match="catchup='most'"):
         policy.Settings(every=1, catchup="most")
+
+
+def test_an_hourly_cron_fires_23_times_on_spring_forward_and_24_on_fall_back() -> None:
+    zone = ZoneInfo("Europe/Paris")
+    cron = durable.Cron("0 * * * *", tz="Europe/Paris")
+    for day, expected in [((2026, 3, 29), 23), ((2026, 10, 25), 24)]:
+        start = datetime.datetime(*day, tzinfo=zone)
+        end = (start + datetime.timedelta(days=1)).replace(hour=0)
+        last = end.timestamp()
+        ticks = itertools.islice(cron.ticks_after(start.timestamp() - 1), 30)
+        assert len([t for t in ticks if t < last]) == expected, day
