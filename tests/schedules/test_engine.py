@@ -213,3 +213,61 @@ async def test_catch_up_all_runs_the_missed_ticks(make_engine) -> None:
     assert [
         s for s in (await inspector.schedules.get("all")).skipped if s.reason != "overlap"
     ] == []
+
+
+async def test_a_schedule_edited_while_two_engines_fire_it(make_engine) -> None:
+    first, second = await make_engine(), await make_engine()
+    await first.schedules.create("edit", jobs.plain, every=0.5, args=["a"], overlap="allow_all")
+
+    async def ran(engine: durable.Engine, n: int) -> bool:
+        return len(await runs_of(engine, "sched.plain")) >= n
+
+    await wait_until(lambda: ran(first, 3), what="three ticks every 0.5 s")
+    edited = await second.schedules.create(
+        "edit", jobs.plain, every=0.7, args=["b"], overlap="allow_all"
+    )
+    assert edited.every == 0.7
+    before = {r.id for r in await runs_of(first, "sched.plain")}
+    await wait_until(lambda: ran(first, len(before) + 3), what="three ticks every 0.7 s")
+    after = {r.id for r in await runs_of(first, "sched.plain")} - before
+    for run_id in after:
+        stamp = datetime.datetime.fromisoformat(run_id.partition("@")[2]).timestamp()
+        assert round(stamp / 0.7, 6).is_integer(), run_id  # on the new timing
+        assert await first.get(run_id).result(timeout=10) == "b"
+    assert first.firer.fired + second.firer.fired == len(before | after)
+
+
+@pytest.mark.postgres_only
+async def test_a_postgres_restart_between_ticks(make_engine, backend, postgres_server) -> None:
+    if backend != "postgres":
+        pytest.skip("about the Postgres server")
+    if postgres_server is None:
+        pytest.skip("the server is not ours to restart (DURABLE_TEST_POSTGRES_URL)")
+    engine = await make_engine()
+    await engine.schedules.create("pg", jobs.plain, every=0.3, args=["r"], overlap="allow_all")
+
+    async def ran(n: int) -> bool:
+        return len(await runs_of(engine, "sched.plain")) >= n
+
+    await wait_until(lambda: ran(3), what="three ticks before the restart")
+    await postgres_server.restart_async()
+    restarted = datetime.datetime.now(UTC).timestamp()
+
+    async def fired_after() -> bool:
+        ids = [r.id for r in await runs_of(engine, "sched.plain")]
+        late = [
+            i
+            for i in ids
+            if datetime.datetime.fromisoformat(i.partition("@")[2]).timestamp() > restarted
+        ]
+        return len(late) >= 3
+
+    await wait_until(fired_after, what="three ticks after the restart", timeout=30)
+    info = await engine.schedules.get("pg")
+    assert info.cursor is not None and info.created_at is not None
+    runs = {r.id for r in await runs_of(engine, "sched.plain")}
+    skips = {s.tick.timestamp() for s in info.skipped}
+    for tick in durable.Every(0.3).ticks_after(info.created_at.timestamp()):
+        if tick > info.cursor.timestamp():
+            break
+        assert (policy.run_id("pg", tick) in runs) != (tick in skips), tick
