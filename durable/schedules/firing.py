@@ -38,6 +38,7 @@ __all__ = ["Firer", "wants_tick"]
 logger = logging.getLogger(__name__)
 
 BATCH = 200  # schedules planned and committed per transaction
+SPREAD = 8  # due rows read per batch planned, to pick the batch from
 SLICE = 2.0  # seconds of sleep between looks at the wall clock
 IDLE = 30.0  # seconds between looks when nothing is due (changes are announced anyway)
 BUFFERED_LOOK = 0.25  # seconds between looks while a tick waits on buffer_one
@@ -171,11 +172,12 @@ class Firer:
     async def round(self) -> bool:
         """Fire what is due now; whether more may be due at once (a full batch)."""
         now = self.scheduler.journal.now()
-        due = await self._store.due_schedules(now, BATCH)
+        found_due = await self._store.due_schedules(now, BATCH * SPREAD)
+        # engines reading the same due rows each take a random batch of them: fewer lost
+        # races (a batch commits in one transaction: the first to commit takes it all)
+        due = random.sample(found_due, min(BATCH, len(found_due)))
         plans = []
         buffered_only = True
-        # engines reading the same due list start at different places: fewer lost races
-        random.shuffle(due)
         for record in due:
             if record.buffered is None or record.next_at <= now:
                 buffered_only = False
@@ -195,7 +197,7 @@ class Firer:
             await self._commit(plans, now)
         if due and buffered_only and not plans:
             await asyncio.sleep(BUFFERED_LOOK)  # held ticks wait on their previous runs
-        return len(due) == BATCH and bool(plans)
+        return bool(plans) and (len(found_due) > len(due) or len(due) == BATCH)
 
     async def _plan(self, record: store.ScheduleRecord, now: float) -> policy.Plan | None:
         running = False
