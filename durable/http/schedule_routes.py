@@ -106,7 +106,10 @@ async def get_schedule(request: Request) -> Response:
 
 async def pause_schedule(request: Request) -> Response:
     body = await payloads.read_json(request, PauseBody, _limit(request), empty_ok=True)
-    info = await _engine(request).schedules.pause(_id(request), note=body.note)
+    try:
+        info = await _engine(request).schedules.pause(_id(request), note=body.note)
+    except ValueError as exc:
+        raise ApiError(400, "invalid_body", str(exc)) from None
     return JSONResponse(info.to_json())
 
 

@@ -42,6 +42,7 @@ SPREAD = 8  # due rows read per batch planned, to pick the batch from
 SLICE = 2.0  # seconds of sleep between looks at the wall clock
 IDLE = 30.0  # seconds between looks when nothing is due (changes are announced anyway)
 BUFFERED_LOOK = 0.25  # seconds between looks while a tick waits on buffer_one
+FAILING_LOOK = 60.0  # seconds before a schedule that failed to plan here is tried again
 
 
 def wants_tick(fn: Any, nargs: int) -> bool:
@@ -110,6 +111,7 @@ class Firer:
         self.lost = 0  # advances another engine committed first
         self.delays: list[float] = []  # seconds from each fired tick to its commit
         self._task: asyncio.Task[None] | None = None
+        self._failing: dict[str, float] = {}  # schedule id -> monotonic time to retry
 
     @property
     def _store(self) -> store.ScheduleStore:
@@ -177,17 +179,19 @@ class Firer:
         # races (a batch commits in one transaction: the first to commit takes it all)
         due = random.sample(found_due, min(BATCH, len(found_due)))
         plans = []
-        buffered_only = True
         for record in due:
-            if record.buffered is None or record.next_at <= now:
-                buffered_only = False
+            if self._failing.get(record.id, 0.0) > time.monotonic():
+                continue
             try:
                 found = await self._plan(record, now)
             except (ValueError, errors.SerializationError, errors.NotRegistered) as exc:
+                # another engine (one that imports the workflow) may fire it: look again later
+                self._failing[record.id] = time.monotonic() + FAILING_LOOK
                 logger.error(
-                    "schedule %s cannot fire: %s",
+                    "schedule %s cannot fire here: %s; looking again in %gs",
                     record.id,
                     exc,
+                    FAILING_LOOK,
                     extra={"action": "schedule", "workflow_id": None},
                 )
                 continue
@@ -195,8 +199,10 @@ class Firer:
                 plans.append(found)
         if plans:
             await self._commit(plans, now)
-        if due and buffered_only and not plans:
-            await asyncio.sleep(BUFFERED_LOOK)  # held ticks wait on their previous runs
+        elif due:
+            # due rows none of which can go on now (held ticks waiting on their previous
+            # runs, schedules failing here): look again shortly, not at once
+            await asyncio.sleep(BUFFERED_LOOK)
         return bool(plans) and (len(found_due) > len(due) or len(due) == BATCH)
 
     async def _plan(self, record: store.ScheduleRecord, now: float) -> policy.Plan | None:
@@ -209,6 +215,7 @@ class Firer:
         )
 
     async def _commit(self, plans: list[policy.Plan], now: float) -> None:
+        plans.sort(key=lambda p: p.advance.id)  # rows locked in one order: no deadlock
         done = await self._store.advance_schedules([p.advance for p in plans])
         committed = time.time()
         for found, won in zip(plans, done, strict=True):

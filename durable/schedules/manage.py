@@ -187,8 +187,10 @@ class Schedules:
         origin: str,
     ) -> store.ScheduleRecord:
         """Insert or replace a schedule's definition (see `create`); returns its row."""
-        if not schedule_id or "@" in schedule_id:
+        if not schedule_id or "@" in schedule_id or "\x00" in schedule_id:
             raise ValueError(f"schedule id {schedule_id!r}: give a non-empty id without '@'")
+        if not workflow or "\x00" in workflow:
+            raise ValueError(f"workflow name {workflow!r}: give a workflow's name")
         text, timing = settings.encode(), settings.spec()
         while True:
             old = await self._store.get_schedule(schedule_id)
@@ -245,6 +247,8 @@ class Schedules:
 
     async def pause(self, schedule_id: str, note: str | None = None) -> ScheduleInfo:
         """Stop firing: ticks due while paused are skipped with reason ``paused``."""
+        if note is not None and "\x00" in note:
+            raise ValueError("the note holds a NUL character")
 
         async def change(record: store.ScheduleRecord) -> store.Advance:
             return self._same(record, paused=True, note=note)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import itertools
+import math
 from collections.abc import Callable
 
 import msgspec
@@ -39,6 +40,7 @@ CATCHUPS = ("latest", "all", "none")
 LATE_AFTER = 60.0  # seconds after which a tick counts as missed for catchup="none"
 MAX_TICKS = 1000  # ticks looked at in one advance (more: the next advance goes on)
 DEFAULT_WINDOW = 365 * 86400.0  # Temporal's default catch-up window: a year
+MAX_EVERY = 100 * 365 * 86400.0  # a century: beyond, the tick arithmetic loses meaning
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -59,8 +61,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise ValueError(f"overlap={self.overlap!r}: give one of {', '.join(OVERLAPS)}")
         if self.catchup not in CATCHUPS:
             raise ValueError(f"catchup={self.catchup!r}: give one of {', '.join(CATCHUPS)}")
-        if self.catchup_window <= 0 or self.jitter < 0:
-            raise ValueError("catchup_window must be positive and jitter not negative")
+        if not 0 < self.catchup_window < math.inf or not 0 <= self.jitter < math.inf:
+            raise ValueError("catchup_window must be positive and jitter not negative (finite)")
+        if self.every is not None and not self.every <= MAX_EVERY:
+            raise ValueError(f"every={self.every!r}: give at most {MAX_EVERY:g} seconds")
+        for name in ("cron", "tz"):
+            if "\x00" in (getattr(self, name) or ""):
+                raise ValueError(f"{name} holds a NUL character")
 
     def spec(self) -> spec_mod.Spec:
         return spec_mod.parse_spec(self.cron, self.every, self.tz)

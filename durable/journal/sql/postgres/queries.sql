@@ -557,10 +557,13 @@ ORDER BY next_at LIMIT %(limit)s;
 SELECT min(next_at) FROM {schema}.schedules;
 
 -- name: schedule_advance
+-- A row another transaction holds is being advanced by it: skipped (the compare-and-set
+-- would fail once it commits), not waited for, so engines firing together never queue.
 UPDATE {schema}.schedules SET cursor = %(cursor)s, next_at = %(next_at)s,
        buffered = %(buffered)s, last_run = %(last_run)s, paused = %(paused)s,
        note = %(note)s, version = version + 1, updated_at = %(at)s
-WHERE id = %(id)s AND version = %(expected)s;
+WHERE id = (SELECT id FROM {schema}.schedules WHERE id = %(id)s AND version = %(expected)s
+            FOR UPDATE SKIP LOCKED);
 
 -- name: schedule_skip
 INSERT INTO {schema}.schedule_skips (schedule_id, tick, reason, detail, recorded_at)
