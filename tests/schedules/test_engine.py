@@ -238,12 +238,14 @@ async def test_a_schedule_edited_while_two_engines_fire_it(make_engine) -> None:
 
 
 @pytest.mark.postgres_only
-async def test_a_postgres_restart_between_ticks(make_engine, backend, postgres_server) -> None:
-    if backend != "postgres":
-        pytest.skip("about the Postgres server")
+async def test_a_postgres_restart_between_ticks(postgres_url, postgres_server) -> None:
     if postgres_server is None:
         pytest.skip("the server is not ours to restart (DURABLE_TEST_POSTGRES_URL)")
-    engine = await make_engine()
+    async with durable.Engine(postgres_url, poll_interval=0) as engine:
+        await _restart_between_ticks(engine, postgres_server)
+
+
+async def _restart_between_ticks(engine: durable.Engine, postgres_server) -> None:
     await engine.schedules.create("pg", jobs.plain, every=0.3, args=["r"], overlap="allow_all")
 
     async def ran(n: int) -> bool:
