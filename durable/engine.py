@@ -45,7 +45,9 @@ class Engine:
     Entering the engine creates or migrates the schema and resumes every unfinished
     run in the database whose workflow this process has registered, except runs a
     live process holds.  A holder on this machine that died is known dead at once
-    (its pid is gone); anything else is taken over when its lease expires.
+    (its pid is gone); anything else is taken over when its lease expires.  An
+    executing engine also fires the journal's schedules (``engine.schedules``:
+    `durable.schedules.Schedules`).
 
     Parameters
     ----------

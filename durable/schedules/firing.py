@@ -17,6 +17,7 @@ fires as soon as it wakes (once: catch-up decides what the missed ticks do).
 from __future__ import annotations
 
 import asyncio
+import collections
 import inspect
 import logging
 import random
@@ -109,7 +110,8 @@ class Firer:
         self.scheduler = scheduler
         self.fired = 0  # runs this engine created for ticks (tests, benchmarks)
         self.lost = 0  # advances another engine committed first
-        self.delays: list[float] = []  # seconds from each fired tick to its commit
+        # seconds from each recently fired tick to its commit (the latest 10,000)
+        self.delays: collections.deque[float] = collections.deque(maxlen=10_000)
         self._task: asyncio.Task[None] | None = None
         self._failing: dict[str, float] = {}  # schedule id -> monotonic time to retry
 
@@ -223,7 +225,7 @@ class Firer:
                 self.lost += 1
                 continue
             self.fired += len(found.fired)
-            self.delays += [committed - tick for tick in found.fired if now - tick < 60]
+            self.delays.extend(committed - tick for tick in found.fired if now - tick < 60)
             for tick in found.fired:
                 logger.info(
                     "schedule %s fired tick %s",
