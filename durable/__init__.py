@@ -45,13 +45,16 @@ from durable.errors import (
 from durable.journal.base import Status
 from durable.runtime.context import ExecutionContext
 from durable.runtime.retry import Retry
+from durable.schedules.spec import Cron, Every
 from durable.sources.topic import Topic
 
 __all__ = [
     "Cancelled",
     "ChildHandle",
+    "Cron",
     "DurableError",
     "Engine",
+    "Every",
     "ExecutionContext",
     "HistoryEntry",
     "JournalError",

@@ -28,6 +28,7 @@ from durable.runtime import context as context_mod
 from durable.runtime import executor as executor_mod
 from durable.runtime.kinds import Kind
 from durable.runtime.retry import NO_RETRY, Retry
+from durable.schedules import declared as schedules_declared
 from durable.sources import registry as sources_registry
 
 __all__ = [
@@ -343,6 +344,7 @@ def workflow(
     queue: Queue | str | None = None,
     timeout: float | None = None,
     on: Any = None,
+    schedule: Any = None,
 ) -> _WorkflowDecorator: ...
 
 
@@ -354,6 +356,7 @@ def workflow(
     queue: Queue | str | None = None,
     timeout: float | None = None,
     on: Any = None,
+    schedule: Any = None,
 ) -> Any:
     """Mark an async function as a workflow: its runs are journaled and resumed.
 
@@ -372,6 +375,10 @@ def workflow(
         An event source (`durable.Topic`, `durable.sources.RedisStream`, `JetStream`,
         `Objects`): every executing engine that imported the workflow starts one run
         per record (or batch) of it, exactly once (see `durable.sources`).
+    schedule:
+        A `durable.Cron` or `durable.Every`: executing engines that imported the
+        workflow keep a schedule named like the workflow and start one run per tick
+        (see `durable.schedules`).
 
     Examples
     --------
@@ -394,6 +401,8 @@ def workflow(
         registry.register_workflow(definition)
         if on is not None:
             sources_registry.register(definition.name, on)
+        if schedule is not None:
+            schedules_declared.declare(definition.name, schedule)
         return Workflow(definition)
 
     return decorate(fn) if fn is not None else decorate

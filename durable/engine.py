@@ -24,6 +24,8 @@ from durable.journal import generations as gens
 from durable.runs import HistoryEntry, LineageNode, Run, RunInfo, read_run
 from durable.runtime import executor as executor_mod
 from durable.runtime import registry, replayer, sequencer
+from durable.schedules import firing as schedules_firing
+from durable.schedules import manage as schedules_manage
 from durable.sources import consumer as sources_consumer
 from durable.sources.topic import Topic
 from durable.worker import leases, recovery, scheduler
@@ -44,7 +46,9 @@ class Engine:
     Entering the engine creates or migrates the schema and resumes every unfinished
     run in the database whose workflow this process has registered, except runs a
     live process holds.  A holder on this machine that died is known dead at once
-    (its pid is gone); anything else is taken over when its lease expires.
+    (its pid is gone); anything else is taken over when its lease expires.  An
+    executing engine also fires the journal's schedules (``engine.schedules``:
+    `durable.schedules.Schedules`).
 
     Parameters
     ----------
@@ -130,6 +134,8 @@ class Engine:
         # the engine's OpenTelemetry reporting, from `open` on (None: off)
         self.telemetry: Telemetry | None = None
         self.sources = sources_consumer.Consumers(self.scheduler)
+        self.schedules = schedules_manage.Schedules(self)
+        self.firer = schedules_firing.Firer(self.scheduler)
 
     @property
     def owner(self) -> str:
@@ -170,11 +176,15 @@ class Engine:
             await self.recover()
             self.scheduler.serve()
             self.sources.start()
+            if not self.journal.read_only:
+                await self.schedules.declare_all()
+                self.firer.start()
 
     async def close(self) -> None:
         """Stop executing (runs stay unfinished and are released to others), close the journal."""
         if not self.scheduler.open:
             return
+        await self.firer.stop()
         await self.sources.stop()
         await self.scheduler.stop()
         if self.telemetry is not None:
@@ -193,6 +203,7 @@ class Engine:
         """
         if self.telemetry is not None:
             self.telemetry.abandon()
+        self.firer.abandon()
         self.sources.abandon()
         self.scheduler.abandon()
         self.journal.abandon()

@@ -11,6 +11,7 @@
     ├── JournalError          storage unreachable, schema too new, corrupt row
     ├── WorkflowNotFound      no run with that id
     ├── NotRegistered         a journal names a workflow this process never imported
+    ├── ScheduleNotFound      no schedule with that id
     └── InvalidStart          a start's options are malformed (also a ValueError)
 
 Each class docstring is its default message.  Every error carries structured
@@ -32,6 +33,7 @@ __all__ = [
     "JournalError",
     "NonDeterminismError",
     "NotRegistered",
+    "ScheduleNotFound",
     "SerializationError",
     "TypeNotFound",
     "WorkflowFailed",
@@ -194,6 +196,19 @@ class WorkflowNotFound(DurableError):
                 "`durable list` shows the ids it holds."
             )
         super().__init__(message, workflow_id=workflow_id)
+
+
+class ScheduleNotFound(DurableError):
+    """No schedule with that id exists in the journal."""
+
+    def __init__(self, message: str | None = None, *, schedule_id: str | None = None) -> None:
+        self.schedule_id = schedule_id
+        if message is None:
+            message = (
+                f"no schedule with id {schedule_id!r} in the journal; "
+                "`durable schedule list` shows the ids it holds."
+            )
+        super().__init__(message)
 
 
 class NotRegistered(DurableError):

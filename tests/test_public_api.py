@@ -11,8 +11,10 @@ def test_all_is_pinned() -> None:
         [
             "Cancelled",
             "ChildHandle",
+            "Cron",
             "DurableError",
             "Engine",
+            "Every",
             "ExecutionContext",
             "HistoryEntry",
             "JournalError",

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 
 from durable import codec, errors
 from durable.engine import Engine
-from durable.http import payloads, streaming
+from durable.http import payloads, schedule_routes, streaming
 from durable.http.openapi import Endpoint, Param
 from durable.http.problems import ApiError
 from durable.http.webhooks import Webhook
@@ -457,3 +457,6 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         tags=("meta",),
     ),
 )
+
+# the schedules' endpoints, before the document's own
+ENDPOINTS = ENDPOINTS[:-1] + schedule_routes.ENDPOINTS + ENDPOINTS[-1:]

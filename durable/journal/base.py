@@ -40,7 +40,7 @@ __all__ = [
     "topic_wakeup",
 ]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 class Status(enum.StrEnum):

@@ -29,6 +29,7 @@ from durable.journal import (
     sqlite_access,
     sqlite_generations,
     sqlite_messages,
+    sqlite_schedules,
     sqlite_schema,
     sqlite_starts,
     sqlite_topics,
@@ -80,6 +81,7 @@ class SqliteJournal(
     sqlite_topics.SqliteTopics,
     sqlite_messages.SqliteMessages,
     sqlite_starts.SqliteStarts,
+    sqlite_schedules.SqliteSchedules,
     base.Features,
 ):
     """A journal in one SQLite file (see the module docstring for the write path)."""

@@ -26,6 +26,7 @@ from durable.journal.postgres import (
     listener,
     messages,
     owners,
+    schedules,
     schema,
     starts,
     topics,
@@ -47,6 +48,7 @@ class PostgresJournal(
     topics.PostgresTopics,
     messages.PostgresMessages,
     starts.PostgresStarts,
+    schedules.PostgresSchedules,
     base.Features,
 ):
     """A journal in a Postgres database (see the package docstring for the write path).

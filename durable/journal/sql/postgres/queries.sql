@@ -672,3 +672,63 @@ SELECT count(*) FROM held;
 
 -- name: select_step_heartbeats
 SELECT seq, attempt, details FROM {schema}.heartbeats WHERE run_id = %(id)s;
+-- name: schedule_insert
+INSERT INTO {schema}.schedules (
+    id, workflow, spec, args, paused, note, cursor, next_at, buffered, last_run, version,
+    origin, created_at, updated_at
+) VALUES (
+    %(id)s, %(workflow)s, %(spec)s, %(args)s, %(paused)s, %(note)s, %(cursor)s, %(next_at)s,
+    %(buffered)s, %(last_run)s, %(version)s, %(origin)s, %(created_at)s, %(updated_at)s
+)
+ON CONFLICT (id) DO NOTHING;
+
+-- name: schedule_replace
+UPDATE {schema}.schedules SET workflow = %(workflow)s, spec = %(spec)s, args = %(args)s,
+       paused = %(paused)s, note = %(note)s, cursor = %(cursor)s, next_at = %(next_at)s,
+       buffered = %(buffered)s, last_run = %(last_run)s, version = version + 1,
+       origin = %(origin)s, updated_at = %(updated_at)s
+WHERE id = %(id)s AND version = %(expected)s;
+
+-- name: schedule_get
+SELECT id, workflow, spec, args, paused, note, cursor, next_at, buffered, last_run, version,
+       origin, created_at, updated_at
+FROM {schema}.schedules WHERE id = %(id)s;
+
+-- name: schedule_list
+SELECT id, workflow, spec, args, paused, note, cursor, next_at, buffered, last_run, version,
+       origin, created_at, updated_at
+FROM {schema}.schedules ORDER BY id;
+
+-- name: schedule_due
+SELECT id, workflow, spec, args, paused, note, cursor, next_at, buffered, last_run, version,
+       origin, created_at, updated_at
+FROM {schema}.schedules WHERE next_at <= %(now)s OR buffered IS NOT NULL
+ORDER BY next_at LIMIT %(limit)s;
+
+-- name: schedule_next
+SELECT min(next_at) FROM {schema}.schedules;
+
+-- name: schedule_advance
+-- A row another transaction holds is being advanced by it: skipped (the compare-and-set
+-- would fail once it commits), not waited for, so engines firing together never queue.
+UPDATE {schema}.schedules SET cursor = %(cursor)s, next_at = %(next_at)s,
+       buffered = %(buffered)s, last_run = %(last_run)s, paused = %(paused)s,
+       note = %(note)s, version = version + 1, updated_at = %(at)s
+WHERE id = (SELECT id FROM {schema}.schedules WHERE id = %(id)s AND version = %(expected)s
+            FOR UPDATE SKIP LOCKED);
+
+-- name: schedule_skip
+INSERT INTO {schema}.schedule_skips (schedule_id, tick, reason, detail, recorded_at)
+VALUES (%(id)s, %(tick)s, %(reason)s, %(detail)s, %(at)s)
+ON CONFLICT (schedule_id, tick) DO NOTHING;
+
+-- name: schedule_delete
+WITH skips AS (DELETE FROM {schema}.schedule_skips WHERE schedule_id = %(id)s)
+DELETE FROM {schema}.schedules WHERE id = %(id)s;
+
+-- name: schedule_skips
+SELECT tick, reason, detail, recorded_at FROM {schema}.schedule_skips
+WHERE schedule_id = %(id)s ORDER BY tick DESC LIMIT %(limit)s;
+
+-- name: schedule_notify
+SELECT pg_notify(%(channel)s, %(wake)s), pg_notify(%(work_channel)s, '');

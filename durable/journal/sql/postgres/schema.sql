@@ -165,3 +165,32 @@ CREATE INDEX runs_start_at ON {schema}.runs (start_at)
 WHERE start_at IS NOT NULL AND status = 'PENDING';
 CREATE INDEX runs_partition ON {schema}.runs (queue, partition_key)
 WHERE partition_key IS NOT NULL;
+-- A schedule's cursor moves, compare-and-set on version, in the transaction that
+-- creates the tick's run: a tick never fires twice.
+CREATE TABLE {schema}.schedules (
+    id text PRIMARY KEY,
+    workflow text NOT NULL,
+    spec text NOT NULL,
+    args bytea NOT NULL,
+    paused bigint NOT NULL DEFAULT 0,
+    note text,
+    cursor double precision NOT NULL,
+    next_at double precision NOT NULL,
+    buffered double precision,
+    last_run text,
+    version bigint NOT NULL,
+    origin text NOT NULL,
+    created_at double precision NOT NULL,
+    updated_at double precision NOT NULL
+);
+
+CREATE INDEX schedules_next_at ON {schema}.schedules (next_at);
+
+CREATE TABLE {schema}.schedule_skips (
+    schedule_id text NOT NULL,
+    tick double precision NOT NULL,
+    reason text NOT NULL,
+    detail text,
+    recorded_at double precision NOT NULL,
+    PRIMARY KEY (schedule_id, tick)
+);

@@ -366,3 +366,54 @@ DELETE FROM durable_generation_entries WHERE run_id = ?;
 
 -- name: delete_run_heartbeats
 DELETE FROM durable_heartbeats WHERE run_id = ?;
+-- name: schedule_insert
+INSERT INTO durable_schedules (
+    id, workflow, spec, args, paused, note, cursor, next_at, buffered, last_run, version,
+    origin, created_at, updated_at
+) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+ON CONFLICT (id) DO NOTHING;
+
+-- name: schedule_replace
+UPDATE durable_schedules SET workflow = ?2, spec = ?3, args = ?4, paused = ?5, note = ?6,
+       cursor = ?7, next_at = ?8, buffered = ?9, last_run = ?10, version = version + 1,
+       origin = ?12, updated_at = ?14
+WHERE id = ?1 AND version = ?15;
+
+-- name: schedule_get
+SELECT id, workflow, spec, args, paused, note, cursor, next_at, buffered, last_run, version,
+       origin, created_at, updated_at
+FROM durable_schedules WHERE id = ?;
+
+-- name: schedule_list
+SELECT id, workflow, spec, args, paused, note, cursor, next_at, buffered, last_run, version,
+       origin, created_at, updated_at
+FROM durable_schedules ORDER BY id;
+
+-- name: schedule_due
+SELECT id, workflow, spec, args, paused, note, cursor, next_at, buffered, last_run, version,
+       origin, created_at, updated_at
+FROM durable_schedules WHERE next_at <= ?1 OR buffered IS NOT NULL
+ORDER BY next_at LIMIT ?2;
+
+-- name: schedule_next
+SELECT min(next_at) FROM durable_schedules;
+
+-- name: schedule_advance
+UPDATE durable_schedules SET cursor = ?2, next_at = ?3, buffered = ?4, last_run = ?5,
+       paused = ?6, note = ?7, version = version + 1, updated_at = ?8
+WHERE id = ?1 AND version = ?9;
+
+-- name: schedule_skip
+INSERT INTO durable_schedule_skips (schedule_id, tick, reason, detail, recorded_at)
+VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (schedule_id, tick) DO NOTHING;
+
+-- name: schedule_delete
+DELETE FROM durable_schedules WHERE id = ?;
+
+-- name: schedule_delete_skips
+DELETE FROM durable_schedule_skips WHERE schedule_id = ?;
+
+-- name: schedule_skips
+SELECT tick, reason, detail, recorded_at FROM durable_schedule_skips
+WHERE schedule_id = ?1 ORDER BY tick DESC LIMIT ?2;

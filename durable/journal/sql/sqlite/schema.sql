@@ -162,3 +162,32 @@ CREATE INDEX durable_runs_start_at ON durable_runs (start_at)
 WHERE start_at IS NOT NULL AND status = 'PENDING';
 CREATE INDEX durable_runs_partition ON durable_runs (queue, partition_key)
 WHERE partition_key IS NOT NULL;
+-- A schedule's cursor moves, compare-and-set on version, in the transaction that
+-- creates the tick's run: a tick never fires twice.
+CREATE TABLE durable_schedules (
+    id TEXT PRIMARY KEY,
+    workflow TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    args BLOB NOT NULL,
+    paused INTEGER NOT NULL DEFAULT 0,
+    note TEXT,
+    cursor REAL NOT NULL,
+    next_at REAL NOT NULL,
+    buffered REAL,
+    last_run TEXT,
+    version INTEGER NOT NULL,
+    origin TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+) WITHOUT ROWID;
+
+CREATE INDEX durable_schedules_next_at ON durable_schedules (next_at);
+
+CREATE TABLE durable_schedule_skips (
+    schedule_id TEXT NOT NULL,
+    tick REAL NOT NULL,
+    reason TEXT NOT NULL,
+    detail TEXT,
+    recorded_at REAL NOT NULL,
+    PRIMARY KEY (schedule_id, tick)
+) WITHOUT ROWID;
