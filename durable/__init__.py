@@ -19,6 +19,8 @@ from durable.api import (
     race,
     random,
     recv,
+    recv_any,
+    recv_request,
     send,
     set_event,
     sleep,
@@ -36,12 +38,15 @@ from durable.errors import (
     JournalError,
     NonDeterminismError,
     NotRegistered,
+    Rejected,
+    RunFinished,
     SerializationError,
     WorkflowFailed,
     WorkflowNotFound,
 )
 from durable.journal.base import Status
 from durable.runtime.context import ExecutionContext
+from durable.runtime.inbox import Request
 from durable.runtime.retry import Retry
 from durable.sources.topic import Topic
 
@@ -57,8 +62,11 @@ __all__ = [
     "NonDeterminismError",
     "NotRegistered",
     "Queue",
+    "Rejected",
+    "Request",
     "Retry",
     "Run",
+    "RunFinished",
     "RunInfo",
     "SerializationError",
     "Status",
@@ -74,6 +82,8 @@ __all__ = [
     "race",
     "random",
     "recv",
+    "recv_any",
+    "recv_request",
     "send",
     "set_event",
     "sleep",

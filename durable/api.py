@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
 from durable import errors
-from durable.runtime import children, messages, racing, registry, steps, timers
+from durable.runtime import children, inbox, messages, racing, registry, steps, timers
 from durable.runtime import context as context_mod
 from durable.runtime import executor as executor_mod
 from durable.runtime.kinds import Kind
@@ -33,6 +33,8 @@ __all__ = [
     "race",
     "random",
     "recv",
+    "recv_any",
+    "recv_request",
     "send",
     "set_event",
     "sleep",
@@ -497,6 +499,26 @@ async def recv(topic: str, timeout: float | None = None) -> Any:
     """
     executor = _require_workflow("recv")
     return await messages.receive(executor, topic, timeout)
+
+
+async def recv_any(*topics: str, timeout: float | None = None) -> tuple[str | None, Any]:
+    """The next message sent to this run on any of `topics`: ``(topic, value)``.
+
+    The oldest of them in send order is taken, exactly once; the others stay queued.
+    Returns ``(None, None)`` once `timeout` seconds have passed without one.
+    """
+    executor = _require_workflow("recv_any")
+    return await inbox.receive_any(executor, topics, timeout)
+
+
+async def recv_request(name: str, timeout: float | None = None) -> inbox.Request | None:
+    """The next request `name` sent to this run with `Engine.request`, in send order.
+
+    Answer it with ``await request.reply(value)`` or ``await request.reject(message)``.
+    Returns None once `timeout` seconds have passed without one.
+    """
+    executor = _require_workflow("recv_request")
+    return await inbox.receive_request(executor, name, timeout)
 
 
 async def set_event(key: str, value: Any) -> None:

@@ -28,6 +28,7 @@ from durable.journal import (
     records,
     sqlite_access,
     sqlite_messages,
+    sqlite_requests,
     sqlite_schema,
     sqlite_topics,
     sqlite_writer,
@@ -38,6 +39,8 @@ __all__ = ["SqliteJournal", "path_from_url"]
 logger = logging.getLogger(__name__)
 
 _Q = queries.load_queries("sqlite")
+# the tables holding rows of a run besides its own
+_RUN_TABLES = ("entries", "attempts", "timers", "messages", "events", "requests")
 _T = TypeVar("_T")
 
 
@@ -64,7 +67,12 @@ def _mapped(action: str, url: str, workflow_id: str | None = None) -> Iterator[N
         ) from exc
 
 
-class SqliteJournal(sqlite_topics.SqliteTopics, sqlite_messages.SqliteMessages, base.Features):
+class SqliteJournal(
+    sqlite_topics.SqliteTopics,
+    sqlite_messages.SqliteMessages,
+    sqlite_requests.SqliteRequests,
+    base.Features,
+):
     """A journal in one SQLite file (see the module docstring for the write path)."""
 
     dialect = "sqlite"
@@ -494,7 +502,7 @@ class SqliteJournal(sqlite_topics.SqliteTopics, sqlite_messages.SqliteMessages, 
             for run_id, finished_at in runs:
                 if conn.execute(_Q["delete_finished_run"], (run_id, finished_at)).rowcount:
                     deleted += 1
-                    for table in ("entries", "attempts", "timers", "messages", "events"):
+                    for table in _RUN_TABLES:
                         conn.execute(_Q[f"delete_run_{table}"], (run_id,))
             return deleted
 

@@ -25,6 +25,7 @@ from durable.journal.postgres import (
     listener,
     messages,
     owners,
+    requests,
     schema,
     topics,
     transactions,
@@ -40,7 +41,12 @@ def _entry_params(entry: base.EntryRecord) -> dict[str, Any]:
     return records.named(records.ENTRY_COLUMNS, records.entry_values(entry))
 
 
-class PostgresJournal(topics.PostgresTopics, messages.PostgresMessages, base.Features):
+class PostgresJournal(
+    topics.PostgresTopics,
+    messages.PostgresMessages,
+    requests.PostgresRequests,
+    base.Features,
+):
     """A journal in a Postgres database (see the package docstring for the write path).
 
     Parameters

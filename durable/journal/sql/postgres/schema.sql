@@ -113,3 +113,20 @@ CREATE TABLE {schema}.source_offsets (
     updated_at double precision NOT NULL,
     PRIMARY KEY (consumer, source)
 );
+
+CREATE TABLE {schema}.requests (
+    id bigserial PRIMARY KEY,
+    run_id text NOT NULL,
+    name text NOT NULL,
+    request_key text NOT NULL,
+    value bytea NOT NULL,
+    sent_at double precision NOT NULL,
+    state text NOT NULL,
+    taken_seq bigint,
+    taken_at double precision,
+    answer bytea,
+    answered_at double precision,
+    UNIQUE (run_id, request_key)
+);
+
+CREATE INDEX requests_queue ON {schema}.requests (run_id, name, state, id);

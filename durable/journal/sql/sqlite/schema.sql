@@ -110,3 +110,20 @@ CREATE TABLE durable_source_offsets (
     updated_at REAL NOT NULL,
     PRIMARY KEY (consumer, source)
 ) WITHOUT ROWID;
+
+CREATE TABLE durable_requests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    request_key TEXT NOT NULL,
+    value BLOB NOT NULL,
+    sent_at REAL NOT NULL,
+    state TEXT NOT NULL,
+    taken_seq INTEGER,
+    taken_at REAL,
+    answer BLOB,
+    answered_at REAL,
+    UNIQUE (run_id, request_key)
+);
+
+CREATE INDEX durable_requests_queue ON durable_requests (run_id, name, state, id);
