@@ -48,6 +48,8 @@ def _mapped(exc: Exception) -> ApiError:
         return exc
     if isinstance(exc, errors.WorkflowNotFound):
         return ApiError(404, "run_not_found", str(exc), id=exc.workflow_id)
+    if isinstance(exc, errors.RunFinished):
+        return ApiError(409, "run_finished", str(exc), id=exc.workflow_id, run_status=exc.status)
     if isinstance(exc, errors.NotRegistered):
         return ApiError(404, "unknown_workflow", str(exc))
     if isinstance(exc, errors.SerializationError):
