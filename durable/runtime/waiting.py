@@ -2,8 +2,9 @@
 
 `wait_taking` looks (a `take` that journals the call's entry when something is there),
 waits for news of the run, and looks again until it took something or the journaled
-deadline passed.  A wait that is the run's only call in flight, with no deadline or one
-at least the engine's `suspend_sleeps` away, parks the run once it has waited
+deadline passed.  A wait that is the run's only call in flight, outside any undecided
+race or `durable.timeout`, with no deadline or one at least the engine's `suspend_sleeps`
+away, parks the run once it has waited
 `PARK_AFTER` seconds in memory: the run becomes SLEEPING until its deadline (or
 `NEVER`) and gives up its slot and lease, like a long `durable.sleep`.  What is sent
 to a parked run makes it due at once (the journal's send clears its ``wake_at``); any
@@ -21,7 +22,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from durable.journal import base
-from durable.runtime import contests
+from durable.runtime import contests, context
 from durable.runtime.calls import Call
 
 __all__ = ["NEVER", "PARK_AFTER", "TIMED_OUT", "take_entry", "wait_taking"]
@@ -66,6 +67,10 @@ async def wait_taking(call: Call, take: Take, timeout: float | None, what: str) 
 def _parks(call: Call, remaining: float | None, waited: float) -> bool:
     threshold = call.runs.suspend_sleeps
     if threshold is None or waited < PARK_AFTER or not call.alone:
+        return False
+    if any(contest.winner is None for contest, _ in context.contests.get()):
+        # inside a race or `durable.timeout` still undecided: their deadlines are not
+        # this call's, and a parked run would wake too late for them
         return False
     return remaining is None or remaining >= threshold
 

@@ -46,6 +46,16 @@ async def choose(count: int, timeout: float | None) -> list[Any]:
     return seen
 
 
+@durable.workflow(name="tests.requests.bounded")
+async def bounded(seconds: float) -> str:
+    try:
+        async with durable.timeout(seconds):
+            await durable.recv("never")
+    except TimeoutError:
+        return "timed out"
+    return "received"
+
+
 @durable.workflow(name="tests.requests.quick")
 async def quick() -> str:
     return "done"
@@ -221,3 +231,14 @@ async def test_short_wait_keeps_its_slot(make_engine: EngineFactory) -> None:
     assert await run.result(timeout=10) == "timed out"
     record = await runner.journal.get_run(run.id)
     assert record is not None and record.attempt == 1  # never released and claimed again
+
+
+async def test_wait_inside_a_timeout_keeps_its_slot_and_times_out(
+    make_engine: EngineFactory,
+) -> None:
+    """A parked run would wake at its recv's deadline (none here), past the timeout's."""
+    runner = await make_engine(suspend_sleeps=1.0)
+    run = await runner.start(bounded, 1.5, workflow_id="bounded")
+    assert await run.result(timeout=20) == "timed out"
+    record = await runner.journal.get_run(run.id)
+    assert record is not None and record.attempt == 1  # never parked and claimed again
