@@ -27,6 +27,8 @@ async def test_request_from_the_command_line(cli: Cli, make_engine) -> None:
     )
     assert_one_error_line(rejected, "rejected request 'approve'", "700 is over the limit")
     assert await run.result(timeout=10) == 2
+    shown = (await asyncio.to_thread(cli, "show", run.id)).stdout
+    assert "request taken" in shown and "replied" in shown and "rejected" in shown
     finished = await asyncio.to_thread(cli, "request", run.id, "approve", "{}", ok=False)
     assert_one_error_line(finished, "has finished")
     missing = await asyncio.to_thread(cli, "request", "nobody", "approve", ok=False)

@@ -91,6 +91,8 @@ async def test_requests_are_answered_in_send_order(engine: durable.Engine) -> No
     assert await run.result() == 13
     kinds = [(h.kind, h.name) for h in await engine.history(run.id)]
     assert kinds == [("request", "add"), ("reply", "add")] * 3
+    report = await engine.replay(run.id)  # the journal replays: nothing diverges
+    assert report.ok, report
 
 
 async def test_rejection_raises_rejected_and_journals_only_the_rejection(
@@ -185,6 +187,7 @@ async def test_recv_any_replays_without_consuming(make_engine: EngineFactory) ->
     second = await make_engine()
     await second.send(run.id, "exit", "b")
     assert await second.get(run.id).result(timeout=10) == [["submit", "a"], ["exit", "b"]]
+    assert (await second.replay(run.id)).ok
 
 
 async def test_send_from_a_workflow_to_a_finished_run(engine: durable.Engine) -> None:
