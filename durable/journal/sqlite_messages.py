@@ -41,7 +41,9 @@ class SqliteMessages:
     ) -> base.EntryRecord | None:
         def op(conn: sqlite3.Connection) -> base.EntryRecord | None:
             self._check_owner(conn, owner, run_id)
-            row = conn.execute(_Q["take_message"], (run_id, topic, entry.seq)).fetchone()
+            row = conn.execute(
+                _Q["take_message"], (run_id, topic, entry.seq, entry.started_at)
+            ).fetchone()
             if row is None:
                 return None
             entry.output = row[0]

@@ -118,7 +118,7 @@ class SqliteRequests:
         def op(conn: sqlite3.Connection) -> base.EntryRecord | None:
             self._check_owner(conn, owner, run_id)
             row = conn.execute(
-                _Q["take_any_message"], (run_id, json.dumps(wanted), entry.seq)
+                _Q["take_any_message"], (run_id, json.dumps(wanted), entry.seq, entry.started_at)
             ).fetchone()
             if row is None:
                 return None

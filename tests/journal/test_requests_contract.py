@@ -106,3 +106,35 @@ async def test_a_message_or_request_wakes_a_parked_run(journal: base.Journal) ->
     assert record is not None and record.wake_at is None and record.status is base.Status.SLEEPING
     claimed = await journal.claim_batch(OWNER, ["wf"], lease_expires_at=2e12, limit=10)
     assert [r.id for r in claimed] == ["r"]
+
+
+async def test_retried_takes_are_known_by_seq_and_start_time(postgres_url: str) -> None:
+    """Postgres returns what an entry took before when its write is retried; an entry of
+    the same seq that started at another time (a later journal generation) takes anew."""
+    from durable.journal import open_journal
+
+    journal = open_journal(postgres_url)
+    await journal.open()
+    try:
+        await journal.create_run(new_run("r"))
+        for value in (b"one", b"two", b"three"):
+            await journal.send_message("r", "t", value, None)
+        await journal.send_request("r", "n", b"first", "k1")
+        await journal.send_request("r", "n", b"second", "k2")
+        takes = []
+        for started in (1.0, 1.0, 2.0):  # a retry of the first, then a later generation
+            taken = await journal.receive_message(
+                OWNER, "r", "t", entry("r", 5, kind="recv", started_at=started)
+            )
+            request = await journal.take_request(
+                OWNER, "r", "n", entry("r", 6, kind="request", name="n", started_at=started)
+            )
+            assert taken is not None and request is not None
+            takes.append((taken.output, request.output))
+        assert takes == [(b"one", b"first"), (b"one", b"first"), (b"two", b"second")]
+        anew = await journal.receive_any(
+            OWNER, "r", ["t"], entry("r", 5, kind="recv_any", started_at=3.0)
+        )
+        assert anew is not None and anew.output == b"three"
+    finally:
+        await journal.close()

@@ -375,8 +375,9 @@ SELECT (SELECT status FROM target), (SELECT count(*) FROM ins), (SELECT count(*)
 -- name: receive_message
 -- Takes the oldest unconsumed message and journals the entry with it, while the owner
 -- holds the run (and the entry `expect` it knows committed is there: NULL owner
--- returned otherwise).  A message this very entry consumed before (a retried write) is
--- returned again instead of taking the next one.
+-- returned otherwise).  A message this very entry consumed before (a retried write; the
+-- entry's seq and start time, which no later generation's entry shares) is returned
+-- again instead of taking the next one.
 WITH held AS (
     SELECT CASE WHEN %(expect)s::bigint IS NULL OR EXISTS (
                SELECT 1 FROM {schema}.entries WHERE run_id = %(run_id)s AND seq = %(expect)s::bigint
@@ -386,9 +387,10 @@ WITH held AS (
 prior AS (
     SELECT value FROM {schema}.messages
     WHERE run_id = %(run_id)s AND topic = %(topic)s AND consumed_seq = %(seq)s
+      AND consumed_at = %(started_at)s
 ),
 taken AS (
-    UPDATE {schema}.messages SET consumed_seq = %(seq)s
+    UPDATE {schema}.messages SET consumed_seq = %(seq)s, consumed_at = %(started_at)s
     WHERE id = (SELECT id FROM {schema}.messages
                 WHERE run_id = %(run_id)s AND topic = %(topic)s AND consumed_seq IS NULL
                 ORDER BY id LIMIT 1)
@@ -643,9 +645,10 @@ WITH held AS (
 prior AS (
     SELECT topic, value FROM {schema}.messages
     WHERE run_id = %(run_id)s AND topic = ANY(%(topics)s::text[]) AND consumed_seq = %(seq)s
+      AND consumed_at = %(started_at)s
 ),
 taken AS (
-    UPDATE {schema}.messages SET consumed_seq = %(seq)s
+    UPDATE {schema}.messages SET consumed_seq = %(seq)s, consumed_at = %(started_at)s
     WHERE id = (SELECT id FROM {schema}.messages
                 WHERE run_id = %(run_id)s AND topic = ANY(%(topics)s::text[])
                   AND consumed_seq IS NULL

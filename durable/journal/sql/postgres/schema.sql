@@ -75,7 +75,8 @@ CREATE TABLE {schema}.messages (
     value bytea NOT NULL,
     sent_at double precision NOT NULL,
     send_key text UNIQUE,
-    consumed_seq bigint
+    consumed_seq bigint,
+    consumed_at double precision
 );
 
 CREATE INDEX messages_inbox ON {schema}.messages (run_id, topic, id);

@@ -180,7 +180,7 @@ VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (send_key) DO NOTHING;
 
 -- name: take_message
-UPDATE durable_messages SET consumed_seq = ?3
+UPDATE durable_messages SET consumed_seq = ?3, consumed_at = ?4
 WHERE id = (SELECT id FROM durable_messages
             WHERE run_id = ?1 AND topic = ?2 AND consumed_seq IS NULL
             ORDER BY id LIMIT 1)
@@ -302,7 +302,7 @@ UPDATE durable_requests SET state = 'withdrawn'
 WHERE run_id = ? AND request_key = ? AND state = 'queued';
 
 -- name: take_any_message
-UPDATE durable_messages SET consumed_seq = ?3
+UPDATE durable_messages SET consumed_seq = ?3, consumed_at = ?4
 WHERE id = (SELECT id FROM durable_messages
             WHERE run_id = ?1 AND topic IN (SELECT value FROM json_each(?2))
               AND consumed_seq IS NULL

@@ -74,7 +74,8 @@ CREATE TABLE durable_messages (
     value BLOB NOT NULL,
     sent_at REAL NOT NULL,
     send_key TEXT UNIQUE,
-    consumed_seq INTEGER
+    consumed_seq INTEGER,
+    consumed_at REAL
 );
 
 CREATE INDEX durable_messages_inbox ON durable_messages (run_id, topic, id);

@@ -19,3 +19,8 @@ CREATE TABLE durable_requests (
 );
 
 CREATE INDEX durable_requests_queue ON durable_requests (run_id, name, state, id);
+
+-- A consumed message also keeps its receiving entry's start time: with its seq, the key
+-- of the entry that took it, which a later journal generation's entry at the same seq
+-- cannot share.
+ALTER TABLE durable_messages ADD COLUMN consumed_at REAL;
