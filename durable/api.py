@@ -506,6 +506,21 @@ async def recv_any(*topics: str, timeout: float | None = None) -> tuple[str | No
 
     The oldest of them in send order is taken, exactly once; the others stay queued.
     Returns ``(None, None)`` once `timeout` seconds have passed without one.
+
+    Examples
+    --------
+    >>> import asyncio, durable
+    >>> @durable.workflow(name="doc.first_of")
+    ... async def first_of() -> list:
+    ...     return list(await durable.recv_any("submit", "exit"))
+    >>> async def main():
+    ...     async with durable.Engine("sqlite://:memory:") as engine:
+    ...         run = await engine.start(first_of)
+    ...         await engine.send(run.id, "other", 1)   # not waited for: stays queued
+    ...         await engine.send(run.id, "exit", 2)
+    ...         return await run.result()
+    >>> asyncio.run(main())
+    ['exit', 2]
     """
     executor = _require_workflow("recv_any")
     return await inbox.receive_any(executor, topics, timeout)

@@ -460,6 +460,21 @@ class Engine:
         Raises `Rejected` when the run rejects it (`Request.reject`), `WorkflowNotFound`
         for an unknown id, `RunFinished` when the run has finished (or finishes without
         answering).
+
+        Examples
+        --------
+        >>> import asyncio, durable
+        >>> @durable.workflow(name="doc.greeter")
+        ... async def greeter() -> str:
+        ...     request = await durable.recv_request("greet")
+        ...     await request.reply(f"hello {request.value}")
+        ...     return "greeted"
+        >>> async def main():
+        ...     async with durable.Engine("sqlite://:memory:") as engine:
+        ...         run = await engine.start(greeter)
+        ...         return await engine.request(run.id, "greet", "ann", timeout=10)
+        >>> asyncio.run(main())
+        'hello ann'
         """
         return await requests.call(
             self, workflow_id, name, value, timeout=timeout, request_id=request_id
