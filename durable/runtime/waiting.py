@@ -25,7 +25,7 @@ from durable.journal import base
 from durable.runtime import contests, context
 from durable.runtime.calls import Call
 
-__all__ = ["NEVER", "PARK_AFTER", "TIMED_OUT", "take_entry", "wait_taking"]
+__all__ = ["NEVER", "PARK_AFTER", "TIMED_OUT", "contested", "take_entry", "wait_taking"]
 
 # the `attempts` of an entry of a wait that took nothing (its timeout passed)
 TIMED_OUT = 0
@@ -68,11 +68,16 @@ def _parks(call: Call, remaining: float | None, waited: float) -> bool:
     threshold = call.runs.suspend_sleeps
     if threshold is None or waited < PARK_AFTER or not call.alone:
         return False
-    if any(contest.winner is None for contest, _ in context.contests.get()):
-        # inside a race or `durable.timeout` still undecided: their deadlines are not
-        # this call's, and a parked run would wake too late for them
+    if contested():
         return False
     return remaining is None or remaining >= threshold
+
+
+def contested() -> bool:
+    """Whether the running code is inside a race or `durable.timeout` still undecided:
+    their deadlines are not its call's, and a run parked at that call's deadline would
+    wake too late for them (a long `durable.sleep` asks this too)."""
+    return any(contest.winner is None for contest, _ in context.contests.get())
 
 
 async def _park(call: Call, take: Take, wake_at: float | None, what: str) -> base.EntryRecord:

@@ -56,6 +56,16 @@ async def bounded(seconds: float) -> str:
     return "received"
 
 
+@durable.workflow(name="tests.requests.napping")
+async def napping(seconds: float) -> str:
+    try:
+        async with durable.timeout(seconds):
+            await durable.sleep(3600)
+    except TimeoutError:
+        return "timed out"
+    return "slept"
+
+
 @durable.workflow(name="tests.requests.quick")
 async def quick() -> str:
     return "done"
@@ -245,3 +255,10 @@ async def test_wait_inside_a_timeout_keeps_its_slot_and_times_out(
     assert await run.result(timeout=20) == "timed out"
     record = await runner.journal.get_run(run.id)
     assert record is not None and record.attempt == 1  # never parked and claimed again
+
+
+async def test_long_sleep_inside_a_timeout_keeps_its_slot(make_engine: EngineFactory) -> None:
+    """Parked until its own deadline, the sleep would outlive the timeout by an hour."""
+    runner = await make_engine(suspend_sleeps=1.0)
+    run = await runner.start(napping, 1.5, workflow_id="napping")
+    assert await run.result(timeout=20) == "timed out"
