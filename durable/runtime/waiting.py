@@ -59,8 +59,9 @@ async def wait_taking(call: Call, take: Take, timeout: float | None, what: str) 
                 return await _park(call, take, wake_at, what)
             poll = runs.poll_interval if runs.poll_interval > 0 else 0.5
             wait = poll if remaining is None else min(poll, remaining)
-            if runs.suspend_sleeps is not None:
-                wait = min(wait, max(PARK_AFTER - (time.monotonic() - began), 0.01))
+            waited = time.monotonic() - began
+            if runs.suspend_sleeps is not None and waited < PARK_AFTER:
+                wait = min(wait, PARK_AFTER - waited)  # then look whether it parks
             await runs.wait_changed(call.run_id, max(wait, 0.01), since=since)
 
 
