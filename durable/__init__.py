@@ -21,6 +21,8 @@ from durable.api import (
     race,
     random,
     recv,
+    recv_any,
+    recv_request,
     send,
     set_event,
     sleep,
@@ -38,12 +40,15 @@ from durable.errors import (
     JournalError,
     NonDeterminismError,
     NotRegistered,
+    Rejected,
+    RunFinished,
     SerializationError,
     WorkflowFailed,
     WorkflowNotFound,
 )
 from durable.journal.base import Status
 from durable.runtime.context import ExecutionContext
+from durable.runtime.inbox import Request
 from durable.runtime.retry import Retry
 from durable.schedules.spec import Cron, Every
 from durable.sources.topic import Topic
@@ -62,8 +67,11 @@ __all__ = [
     "NonDeterminismError",
     "NotRegistered",
     "Queue",
+    "Rejected",
+    "Request",
     "Retry",
     "Run",
+    "RunFinished",
     "RunInfo",
     "SerializationError",
     "Status",
@@ -81,6 +89,8 @@ __all__ = [
     "race",
     "random",
     "recv",
+    "recv_any",
+    "recv_request",
     "send",
     "set_event",
     "sleep",

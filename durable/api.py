@@ -18,6 +18,7 @@ from durable.runtime import (
     children,
     generations,
     heartbeats,
+    inbox,
     messages,
     racing,
     registry,
@@ -43,6 +44,8 @@ __all__ = [
     "race",
     "random",
     "recv",
+    "recv_any",
+    "recv_request",
     "send",
     "set_event",
     "sleep",
@@ -546,6 +549,41 @@ async def recv(topic: str, timeout: float | None = None) -> Any:
     """
     executor = _require_workflow("recv")
     return await messages.receive(executor, topic, timeout)
+
+
+async def recv_any(*topics: str, timeout: float | None = None) -> tuple[str | None, Any]:
+    """The next message sent to this run on any of `topics`: ``(topic, value)``.
+
+    The oldest of them in send order is taken, exactly once; the others stay queued.
+    Returns ``(None, None)`` once `timeout` seconds have passed without one.
+
+    Examples
+    --------
+    >>> import asyncio, durable
+    >>> @durable.workflow(name="doc.first_of")
+    ... async def first_of() -> list:
+    ...     return list(await durable.recv_any("submit", "exit"))
+    >>> async def main():
+    ...     async with durable.Engine("sqlite://:memory:") as engine:
+    ...         run = await engine.start(first_of)
+    ...         await engine.send(run.id, "other", 1)   # not waited for: stays queued
+    ...         await engine.send(run.id, "exit", 2)
+    ...         return await run.result()
+    >>> asyncio.run(main())
+    ['exit', 2]
+    """
+    executor = _require_workflow("recv_any")
+    return await inbox.receive_any(executor, topics, timeout)
+
+
+async def recv_request(name: str, timeout: float | None = None) -> inbox.Request | None:
+    """The next request `name` sent to this run with `Engine.request`, in send order.
+
+    Answer it with ``await request.reply(value)`` or ``await request.reject(message)``.
+    Returns None once `timeout` seconds have passed without one.
+    """
+    executor = _require_workflow("recv_request")
+    return await inbox.receive_request(executor, name, timeout)
 
 
 async def set_event(key: str, value: Any) -> None:

@@ -229,7 +229,15 @@ def tree(node: LineageNode, mark: str) -> list[str]:
 
 
 def messages(load: base.RunLoad, events: dict[str, bytes | None]) -> list[str]:
-    wanted = {"recv": "received", "send": "sent", "event": "event set"}
+    wanted = {
+        "recv": "received",
+        "recv_any": "received",
+        "send": "sent",
+        "event": "event set",
+        "request": "request taken",
+        "reply": "replied",
+        "reject": "rejected",
+    }
     rows = [
         (
             str(e.seq),

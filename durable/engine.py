@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from durable import codec as codec_mod
-from durable import errors, operations, starting
+from durable import errors, operations, requests, starting
 from durable import runs as runs_mod
 from durable import telemetry as telemetry_mod
 from durable.api import Queue, Workflow, queue_name
@@ -496,11 +496,61 @@ class Engine:
     async def send(self, workflow_id: str, topic: str, value: Any) -> None:
         """Send `value` to run `workflow_id` on `topic` (received with `durable.recv`).
 
-        Raises `WorkflowNotFound` when no run has that id.
+        Raises `WorkflowNotFound` when no run has that id, `RunFinished` when it has
+        finished (the message would never be received).
         """
         data = self.codec.encode(value, what=f"message {topic!r}", workflow_id=workflow_id)
         await self.journal.send_message(workflow_id, topic, data, key=None)
         self.scheduler.changed(workflow_id).set()
+
+    async def request(
+        self,
+        workflow_id: str,
+        name: str,
+        value: Any = None,
+        *,
+        timeout: float | None = None,
+        request_id: str | None = None,
+    ) -> Any:
+        """Send request `name` to a running run and wait for its answer: the value the
+        run gives `Request.reply` (it takes the request with `durable.recv_request`).
+
+        Requests are queued in send order until the run takes them.  This engine need
+        not know the workflow's code.
+
+        Parameters
+        ----------
+        timeout:
+            Seconds to wait for the answer; then `TimeoutError`, and the request *stays
+            queued*: the run answers it all the same, and a call with the same
+            `request_id` returns that answer.  Cancelling the call instead withdraws
+            the request if the run has not taken it yet.
+        request_id:
+            Makes the call idempotent: a request with this id is sent once per run, and
+            a second call waits for (or returns) the first one's answer.
+
+        Raises `Rejected` when the run rejects it (`Request.reject`), `WorkflowNotFound`
+        for an unknown id, `RunFinished` when the run has finished (or finishes without
+        answering).
+
+        Examples
+        --------
+        >>> import asyncio, durable
+        >>> @durable.workflow(name="doc.greeter")
+        ... async def greeter() -> str:
+        ...     request = await durable.recv_request("greet")
+        ...     await request.reply(f"hello {request.value}")
+        ...     return "greeted"
+        >>> async def main():
+        ...     async with durable.Engine("sqlite://:memory:") as engine:
+        ...         run = await engine.start(greeter)
+        ...         return await engine.request(run.id, "greet", "ann", timeout=10)
+        >>> asyncio.run(main())
+        'hello ann'
+        """
+        return await requests.call(
+            self, workflow_id, name, value, timeout=timeout, request_id=request_id
+        )
 
     async def publish(
         self,

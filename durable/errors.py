@@ -12,7 +12,10 @@
     ├── WorkflowNotFound      no run with that id
     ├── NotRegistered         a journal names a workflow this process never imported
     ├── ScheduleNotFound      no schedule with that id
-    └── InvalidStart          a start's options are malformed (also a ValueError)
+    ├── InvalidStart          a start's options are malformed (also a ValueError)
+    ├── RunFinished           a message or request for a run that has finished
+    ├── Rejected              the run rejected a request (`Request.reject`)
+    └── RequestAnswered       a request was replied to (or rejected) already
 
 Each class docstring is its default message.  Every error carries structured
 attributes (``workflow_id`` and, where it applies, ``seq``, ``expected``,
@@ -33,6 +36,9 @@ __all__ = [
     "JournalError",
     "NonDeterminismError",
     "NotRegistered",
+    "Rejected",
+    "RequestAnswered",
+    "RunFinished",
     "ScheduleNotFound",
     "SerializationError",
     "TypeNotFound",
@@ -233,3 +239,61 @@ class NotRegistered(DurableError):
 
 class InvalidStart(DurableError, ValueError):
     """A run could not be started: its workflow name or start options are malformed."""
+
+
+class RunFinished(DurableError):
+    """The run has finished: it takes no more messages or requests."""
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        workflow_id: str | None = None,
+        status: str | None = None,
+        what: str = "a message",
+    ) -> None:
+        self.status = status
+        if message is None:
+            message = (
+                f"run {workflow_id!r} has finished ({status}): it receives no more messages "
+                f"or requests, so {what} was not delivered; start a new run (or "
+                f"`engine.resume({workflow_id!r})` a failed or cancelled one) to deliver it"
+            )
+        super().__init__(message, workflow_id=workflow_id)
+
+
+class Rejected(DurableError):
+    """The run rejected the request; `reason` is the message it gave `Request.reject`."""
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        workflow_id: str | None = None,
+        name: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        self.name = name
+        self.reason = reason
+        if message is None:
+            message = f"run {workflow_id!r} rejected request {name!r}: {reason}"
+        super().__init__(message, workflow_id=workflow_id)
+
+
+class RequestAnswered(DurableError):
+    """The request was answered already: a request takes one reply or one rejection."""
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        workflow_id: str | None = None,
+        name: str | None = None,
+    ) -> None:
+        self.name = name
+        if message is None:
+            message = (
+                f"run {workflow_id!r} answered request {name!r} twice: call `reply` or "
+                "`reject` once per request (the first answer is the one its caller got)"
+            )
+        super().__init__(message, workflow_id=workflow_id)

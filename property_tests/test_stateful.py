@@ -174,10 +174,20 @@ class RunMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.up)
     @rule(run_id=runs, value=st.integers(0, 9))
     def send(self, run_id: str, value: int) -> None:
-        """Send `value` on ``go``: an unfinished listener finishes with its first message."""
+        """Send `value` on ``go``: an unfinished listener finishes with its first message;
+        a finished run refuses it (`RunFinished`)."""
         assert self.engine is not None
-        self.run(self.engine.send(run_id, "go", value))
         model = self.model[run_id]
+        if model.status != ACTIVE:
+            try:
+                self.run(self.engine.send(run_id, "go", value))
+            except durable.RunFinished as refused:
+                assert refused.workflow_id == run_id and refused.status == model.status
+            else:
+                raise AssertionError(f"{run_id} is {model.status}: a send must be refused")
+            STATS["machine_steps"] += 1
+            return
+        self.run(self.engine.send(run_id, "go", value))
         model.mail.append(value)
         if model.kind == "listener" and model.status == ACTIVE:
             model.status = model.settled()

@@ -49,6 +49,7 @@ class Endpoint:
     responses: dict[int, str]
     query: tuple[Param, ...] = ()
     body: type | None = None
+    any_body: str | None = None  # a body of any JSON value: what it is
     headers: tuple[Param, ...] = ()
     content: str = "application/json"
     public: bool = False  # not behind the bearer token (a webhook signs its calls)
@@ -87,6 +88,12 @@ def _operation(endpoint: Endpoint, refs: dict[type, Any]) -> dict[str, Any]:
         op["requestBody"] = {
             "required": True,
             "content": {"application/json": {"schema": refs[endpoint.body]}},
+        }
+    elif endpoint.any_body is not None:
+        op["requestBody"] = {
+            "required": False,
+            "description": endpoint.any_body,
+            "content": {"application/json": {"schema": {}}},
         }
     if endpoint.public:
         op["security"] = []

@@ -50,6 +50,8 @@ def _mapped(exc: Exception) -> ApiError:
         return ApiError(404, "run_not_found", str(exc), id=exc.workflow_id)
     if isinstance(exc, errors.ScheduleNotFound):
         return ApiError(404, "schedule_not_found", str(exc), id=exc.schedule_id)
+    if isinstance(exc, errors.RunFinished):
+        return ApiError(409, "run_finished", str(exc), id=exc.workflow_id, run_status=exc.status)
     if isinstance(exc, errors.NotRegistered):
         return ApiError(404, "unknown_workflow", str(exc))
     if isinstance(exc, errors.SerializationError):

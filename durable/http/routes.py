@@ -15,7 +15,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from durable import codec, errors
+from durable import codec, errors, requests
 from durable.engine import Engine
 from durable.http import payloads, schedule_routes, streaming
 from durable.http.openapi import Endpoint, Param
@@ -231,13 +231,40 @@ async def send_message(request: Request) -> Response:
     api = _api(request)
     run_id = _param(request, "id")
     body = await payloads.read_json(request, payloads.MessageBody, api.max_body)
-    record = await _record(api, run_id)
-    if record.status in base.TERMINAL:
-        raise ApiError(
-            409, "run_finished", f"run {run_id!r} is {record.status}: it receives no message"
-        )
-    await api.engine.send(run_id, body.topic, body.value)
+    await api.engine.send(run_id, body.topic, body.value)  # RunFinished: a 409
     return JSONResponse({"id": run_id, "topic": body.topic, "sent": True}, 202)
+
+
+async def send_request(request: Request) -> Response:
+    api = _api(request)
+    run_id, name = _param(request, "id"), _param(request, "name")
+    wait = _wait(request, api)
+    key = request.headers.get("idempotency-key")
+    if key is not None and not 0 < len(key) <= 255:
+        raise ApiError(400, "bad_idempotency_key", "Idempotency-Key: give 1 to 255 characters")
+    body = await payloads.read_body(request, api.max_body)
+    try:
+        value = msgspec.json.decode(body) if body.strip() else None
+    except msgspec.DecodeError as exc:
+        raise ApiError(400, "bad_json", f"the body is not JSON: {exc}") from None
+    try:
+        work = requests.outcome(api.engine, run_id, name, value, timeout=wait, request_id=key)
+        done = await streaming.until_disconnect(request, api.watchers, work)
+    except streaming.ClientGone:
+        return _gone()  # and the request withdrawn, if the run had not taken it
+    summary = {"id": run_id, "name": name, "request_id": done.key}
+    if done.state == "replied":
+        return JSONResponse(
+            {**summary, "state": done.state, "reply": payloads.value_json(done.answer)}
+        )
+    if done.state == "rejected":
+        reason = payloads.value_json(done.answer)
+        detail = f"run {run_id!r} rejected request {name!r}: {reason}"
+        return JSONResponse(
+            {"error": "rejected", "detail": detail, **summary, "reason": reason}, 409
+        )
+    # no answer in time: the request stays queued; the same Idempotency-Key waits again
+    return JSONResponse({**summary, "state": done.state}, 202)
 
 
 async def cancel(request: Request) -> Response:
@@ -387,6 +414,24 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "send a message to a run",
         {202: "sent", 409: "the run has finished", **_NOT_FOUND, **_BAD},
         body=payloads.MessageBody,
+    ),
+    Endpoint(
+        "POST",
+        "/api/runs/{id}/requests/{name}",
+        send_request,
+        "send a request to a run and wait for its reply",
+        {
+            200: "replied: its reply",
+            202: "no answer within wait: the request stays queued (the same "
+            "Idempotency-Key waits for it again)",
+            409: "rejected (error 'rejected', the run's reason) or the run has finished "
+            "(error 'run_finished')",
+            **_NOT_FOUND,
+            **_BAD,
+        },
+        query=(_WAIT,),
+        any_body="the request's value, any JSON (empty: null)",
+        headers=(Param("Idempotency-Key", {"type": "string"}, "the request id"),),
     ),
     Endpoint(
         "GET",

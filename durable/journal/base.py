@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import msgspec
 
 from durable.journal import generations
+from durable.journal.requests import RequestStore
 
 __all__ = [
     "TERMINAL",
@@ -40,7 +41,7 @@ __all__ = [
     "topic_wakeup",
 ]
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 class Status(enum.StrEnum):
@@ -286,7 +287,7 @@ def topic_wakeup(topic: str) -> str:
     return f"durable-topic:{topic}"
 
 
-class Journal(TopicStore, generations.GenerationStore, Protocol):
+class Journal(TopicStore, generations.GenerationStore, RequestStore, Protocol):
     """Operations the runtime needs from a journal database.
 
     Implementations translate their driver's errors into `durable.JournalError`.

@@ -29,6 +29,7 @@ from durable.journal import (
     sqlite_access,
     sqlite_generations,
     sqlite_messages,
+    sqlite_requests,
     sqlite_schedules,
     sqlite_schema,
     sqlite_starts,
@@ -49,6 +50,7 @@ _RUN_TABLES = (
     "timers",
     "messages",
     "events",
+    "requests",
     *sqlite_generations.RUN_TABLES,
 )
 
@@ -82,6 +84,7 @@ class SqliteJournal(
     sqlite_messages.SqliteMessages,
     sqlite_starts.SqliteStarts,
     sqlite_schedules.SqliteSchedules,
+    sqlite_requests.SqliteRequests,
     base.Features,
 ):
     """A journal in one SQLite file (see the module docstring for the write path)."""

@@ -8,8 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from durable import errors
-from durable.journal import base, queries, records, sqlite_writer
+from durable.journal import base, queries, records, sqlite_requests, sqlite_writer
 
 __all__ = ["SqliteMessages"]
 
@@ -23,24 +22,28 @@ class SqliteMessages:
     _read: Callable[..., list[Any]]
     _announce: Callable[..., None]
     _check_owner: Callable[[sqlite3.Connection, str, str], None]
+    _announce_sent: Callable[[str, bool], None]
 
     async def send_message(self, run_id: str, topic: str, value: bytes, key: str | None) -> bool:
-        def op(conn: sqlite3.Connection) -> bool:
-            if conn.execute(_Q["run_exists"], (run_id,)).fetchone() is None:
-                raise errors.WorkflowNotFound(workflow_id=run_id)
+        def op(conn: sqlite3.Connection) -> tuple[bool, bool]:
+            if key is not None and conn.execute(_Q["message_key_exists"], (key,)).fetchone():
+                return False, False  # sent before (a retried send): even if finished since
+            sqlite_requests.check_receiver(conn, run_id, f"a message on {topic!r}")
             cur = conn.execute(_Q["insert_message"], (run_id, topic, value, time.time(), key))
-            return cur.rowcount == 1
+            return cur.rowcount == 1, sqlite_requests.wake(conn, run_id)
 
-        sent = bool(await self._writer.write(op, run=run_id))
-        self._announce(run_id)
-        return sent
+        sent, woken = await self._writer.write(op, run=run_id)
+        self._announce_sent(run_id, woken)
+        return bool(sent)
 
     async def receive_message(
         self, owner: str, run_id: str, topic: str, entry: base.EntryRecord
     ) -> base.EntryRecord | None:
         def op(conn: sqlite3.Connection) -> base.EntryRecord | None:
             self._check_owner(conn, owner, run_id)
-            row = conn.execute(_Q["take_message"], (run_id, topic, entry.seq)).fetchone()
+            row = conn.execute(
+                _Q["take_message"], (run_id, topic, entry.seq, entry.started_at)
+            ).fetchone()
             if row is None:
                 return None
             entry.output = row[0]

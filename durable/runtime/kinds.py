@@ -24,6 +24,10 @@ class Kind(enum.StrEnum):
     RECV = "recv"
     EVENT = "event"
     CONTINUE = "continue"
+    RECV_ANY = "recv_any"
+    REQUEST = "request"  # durable.recv_request: the request taken
+    REPLY = "reply"
+    REJECT = "reject"
 
     @property
     def instant(self) -> bool:
@@ -42,5 +46,5 @@ class Kind(enum.StrEnum):
 
 
 _INSTANT = frozenset({Kind.NOW, Kind.UUID, Kind.RANDOM, Kind.PATCH})
-_DEADLINE = frozenset({Kind.SLEEP, Kind.TIMEOUT, Kind.RECV})
+_DEADLINE = frozenset({Kind.SLEEP, Kind.TIMEOUT, Kind.RECV, Kind.RECV_ANY, Kind.REQUEST})
 _INSTANT_VALUES = frozenset(kind.value for kind in _INSTANT)

@@ -6,19 +6,21 @@ so each message is delivered exactly once, in send order.  It takes one only whi
 it holds every race and timeout around it (`contests`): a `recv` given up on never
 consumed anything, and its message stays queued for the next `recv`.  A `send` from a
 workflow carries a key made of the sender's id and call number, so a replayed send is
-not queued twice.  Waiting is woken by the engine when a message arrives in this
-process, and by a look at the journal every `poll_interval` otherwise.
+not queued twice; a send to a finished run raises `RunFinished` (journaled, so a replay
+raises it again).  Waiting (`waiting.wait_taking`) is woken by the engine when a message
+arrives in this process, and by a look at the journal every `poll_interval` otherwise;
+a long wait parks the run.
 """
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 from durable import codec as codec_mod
 from durable import errors
 from durable.journal import base
-from durable.runtime import contests
+from durable.runtime import contests, waiting
 from durable.runtime.calls import Call
 from durable.runtime.kinds import Kind
 
@@ -40,8 +42,8 @@ async def _send(call: Call, workflow_id: str, topic: str, value: Any) -> base.En
     write = call.journal.send_message(workflow_id, topic, data, key=f"{call.run_id}#{call.seq}")
     try:
         await call.durably(write)
-    except errors.WorkflowNotFound as missing:
-        return call.entry("error", error=call.codec.encode_error(missing))
+    except (errors.WorkflowNotFound, errors.RunFinished) as undeliverable:
+        return call.entry("error", error=call.codec.encode_error(undeliverable))
     call.runs.changed(workflow_id).set()
     return call.entry("ok")
 
@@ -51,52 +53,21 @@ async def receive(executor: Executor, topic: str, timeout: float | None) -> Any:
     fingerprint = codec_mod.fingerprint((timeout,), {})
     call = executor.issue(Kind.RECV, topic, fingerprint, (topic, timeout))
     recorded = call.recorded
-    if recorded is not None and recorded.status == "ok" and recorded.attempts != _TIMED_OUT:
+    if recorded is not None and recorded.status == "ok" and recorded.attempts != waiting.TIMED_OUT:
         # it took a message before a restart, holding every race around it: it won them
         contests.won()
-    return await call.run(lambda call: _wait_for_message(call, topic, timeout))
-
-
-# the `attempts` of a recv entry that took no message (its timeout passed)
-_TIMED_OUT = 0
-
-
-async def _wait_for_message(call: Call, topic: str, timeout: float | None) -> base.EntryRecord:
-    """Look and wait until a message is taken (and journaled) or the deadline passes."""
-    with call.in_flight():  # a sleep racing this recv must not park the run
-        wake_at = None if timeout is None else await call.set_deadline(timeout)
-        runs = call.runs
-        while True:
-            since = runs.changed(call.run_id).count  # news after this is not missed
-            taken = await _take(call, topic)
-            if taken is not None:
-                return taken
-            remaining = None
-            if wake_at is not None and timeout is not None:
-                remaining = call.remaining(wake_at, timeout)
-            if remaining is not None and remaining <= 0:
-                return call.entry("ok", output=call.codec.encode(None), attempts=_TIMED_OUT)
-            poll = runs.poll_interval if runs.poll_interval > 0 else 0.5
-            wait = poll if remaining is None else min(poll, remaining)
-            await runs.wait_changed(call.run_id, max(wait, 0.01), since=since)
-
-
-async def _take(call: Call, topic: str) -> base.EntryRecord | None:
-    """Take the oldest message of `topic` as this call's entry, if one is queued."""
-    async with contests.holding() as hold:
-        if not hold.granted:
-            # a race or timeout around this recv was decided against it: consume
-            # nothing and wait for its cancellation
-            await asyncio.get_running_loop().create_future()
-        entry = call.entry("ok")
-        taken = await call.write_entry(
-            entry, lambda e: call.journal.receive_message(call.owner, call.run_id, topic, e)
+    return await call.run(
+        lambda call: waiting.wait_taking(
+            call, lambda c: _take(c, topic), timeout, f"a message on {topic!r}"
         )
-        if taken is None:
-            call.forget()
-            return None
-        hold.consumed = True
-        return taken
+    )
+
+
+def _take(call: Call, topic: str) -> Awaitable[base.EntryRecord | None]:
+    """Take the oldest message of `topic` as this call's entry, if one is queued."""
+    return waiting.take_entry(
+        call, lambda e: call.journal.receive_message(call.owner, call.run_id, topic, e)
+    )
 
 
 async def set_event(executor: Executor, key: str, value: Any) -> None:

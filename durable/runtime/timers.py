@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from durable import codec as codec_mod
 from durable.journal import base
-from durable.runtime import signals
+from durable.runtime import signals, waiting
 from durable.runtime.calls import Call
 from durable.runtime.kinds import Kind
 
@@ -35,7 +35,9 @@ async def _sleep(call: Call, seconds: float) -> base.EntryRecord:
         if long_sleep:
             await call.set_status(base.Status.SLEEPING, wake_at)
             threshold = call.runs.suspend_sleeps
-            if threshold is not None and wake_at - time.time() >= threshold:
+            # never inside an undecided race or timeout: it would wake after their deadline
+            far = threshold is not None and wake_at - time.time() >= threshold
+            if far and not waiting.contested():
                 raise call.suspend(f"sleeping until {wake_at:.3f}")
         try:
             await asyncio.sleep(call.remaining(wake_at, seconds))

@@ -46,7 +46,12 @@ _OUTSIDE = contextvars.Context()
 # how many earlier segments a segment links to at most
 _LINKS = 16
 _STEP_KINDS = frozenset({Kind.STEP, Kind.TRANSACTION})
-_SPAN_KIND = {Kind.SEND: trace.SpanKind.PRODUCER, Kind.RECV: trace.SpanKind.CONSUMER}
+_SPAN_KIND = {
+    Kind.SEND: trace.SpanKind.PRODUCER,
+    Kind.RECV: trace.SpanKind.CONSUMER,
+    Kind.RECV_ANY: trace.SpanKind.CONSUMER,
+    Kind.REQUEST: trace.SpanKind.CONSUMER,
+}
 
 
 class _ChosenIds(id_generator.IdGenerator):

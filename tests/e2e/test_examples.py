@@ -236,3 +236,24 @@ def test_poll_until_stopped_loses_no_stop_message(tmp_path: pathlib.Path) -> Non
     again = run_example(POLLER, tmp_path)
     assert again.returncode == 0, again.stderr
     assert again.stdout.splitlines() == lines[-2:]  # read back: no check runs again
+
+
+APPROVAL = ROOT / "examples" / "approval.py"
+
+
+def test_approval_answers_each_decision_once(tmp_path: pathlib.Path) -> None:
+    first = run_example(APPROVAL, tmp_path)
+    assert first.returncode == 0, first.stderr
+    lines = first.stdout.splitlines()
+    assert lines[0] == "  notify manager: please decide on claim-17 (240 EUR)"
+    assert lines[1] == "bob's decision rejected: the submitter cannot decide on their own claim"
+    assert "ann's decision accepted: {'claim': 'claim-17', 'approved': True}" in lines
+    reminders = [line for line in lines if line.startswith("  notify manager: reminder")]
+    assert lines[-2] == "claim-17: approved, then paid (transfer 2291)"
+    journal = lines[-1].removeprefix("journal: ").split()
+    # bob's request, its rejection; one timed-out wait per reminder; ann's, its reply
+    waits = ["request"] * len(reminders)
+    assert journal == ["request", "reject", *waits, "request", "reply", "recv_any"]
+    again = run_example(APPROVAL, tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines() == lines[-2:]  # read back: nothing runs again

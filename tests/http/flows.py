@@ -76,3 +76,17 @@ async def on_push(event: dict[str, object]) -> str:
 
 
 durable.http.webhook("push", on_push, secret=[HOOK_SECRET, "older-secret"])
+
+
+@durable.workflow(name="http.approvals")
+async def approvals(count: int) -> int:
+    """Answers `count` ``approve`` requests: a reply for an amount up to 100, else a
+    rejection."""
+    for _ in range(count):
+        request = await durable.recv_request("approve")
+        assert request is not None
+        if request.value["amount"] > 100:
+            await request.reject(f"{request.value['amount']} is over the limit")
+        else:
+            await request.reply({"approved": request.value["amount"]})
+    return count

@@ -227,7 +227,7 @@ async def test_wait_changed_wakes_on_update(postgres_url: str) -> None:
         waiting = asyncio.ensure_future(watcher.wait_changed("watched", timeout=10))
         await asyncio.sleep(0.2)
         started = time.monotonic()
-        update = base.RunUpdate(run_id="watched", status=base.Status.SUCCEEDED, at=1.0)
+        update = base.RunUpdate(run_id="watched", status=base.Status.SLEEPING, at=1.0)
         await writer.update_run("o", update)
         assert await waiting
         assert time.monotonic() - started < 2

@@ -26,6 +26,7 @@ from durable.journal.postgres import (
     listener,
     messages,
     owners,
+    requests,
     schedules,
     schema,
     starts,
@@ -49,6 +50,7 @@ class PostgresJournal(
     messages.PostgresMessages,
     starts.PostgresStarts,
     schedules.PostgresSchedules,
+    requests.PostgresRequests,
     base.Features,
 ):
     """A journal in a Postgres database (see the package docstring for the write path).

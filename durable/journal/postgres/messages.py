@@ -27,6 +27,7 @@ class PostgresMessages:
     _writer: writer.GroupWriter
     _holdings: holdings.Holdings
     channel: str
+    work_channel: str
     _owner_write: Callable[[str, dict[str, Any], str, str], Awaitable[None]]
 
     async def send_message(self, run_id: str, topic: str, value: bytes, key: str | None) -> bool:
@@ -37,13 +38,19 @@ class PostgresMessages:
             "at": time.time(),
             "key": key if key is not None else f"auto:{uuid.uuid4().hex}",
             "channel": self.channel,
+            "work_channel": self.work_channel,
         }
 
         def finish(rows: list[Any], rowcount: int, retried: bool) -> bool:
-            exists, inserted = rows[0][0], rows[0][1]
-            if not exists:
+            status, inserted, prior = rows[0][0], rows[0][1], rows[0][2]
+            if status is None:
                 raise errors.WorkflowNotFound(workflow_id=run_id)
-            # a retried send whose first attempt committed finds its own key
+            if prior:  # sent before (a retried send): even if the run finished since
+                return retried
+            if base.Status(status) in base.TERMINAL:
+                raise errors.RunFinished(
+                    workflow_id=run_id, status=status, what=f"a message on {topic!r}"
+                )
             return bool(inserted) or retried
 
         return bool(await self._writer.write("send_message", params, finish))

@@ -330,6 +330,11 @@ _SUBJECTS = {
     "receive_message": "a message taken by",
     "set_event": "an event set by",
     "send_message": "a message to",
+    "send_request": "a request to",
+    "withdraw_request": "the withdrawal of a request to",
+    "take_request": "a request taken by",
+    "answer_request": "the answer of a request by",
+    "receive_any": "a message taken by",
     "claim_run": "the claim of",
     "reopen": "the reopening of",
     "copy_entries": "the fork of",
@@ -338,7 +343,16 @@ _SUBJECTS = {
     "delete_runs": "the deletion of",
 }
 _OWNER_WRITES = frozenset(
-    {"update_run", "insert_attempt", "insert_timer", "receive_message", "set_event"}
+    {
+        "update_run",
+        "insert_attempt",
+        "insert_timer",
+        "receive_message",
+        "set_event",
+        "take_request",
+        "answer_request",
+        "receive_any",
+    }
 )
 
 

@@ -357,24 +357,37 @@ SELECT id FROM {schema}.runs
 WHERE owner = %(owner)s AND cancel_requested AND status IN ('PENDING', 'RUNNING', 'SLEEPING');
 
 -- name: send_message
--- Returns (whether the run exists, whether the message is new).  A send without a key
--- gets a random one, so that a retried send lands once.
+-- Returns (the run's status, NULL when there is none; whether the message is new;
+-- whether its key was sent before).  A send without a key gets a random one, so that a
+-- retried send lands once.  A finished run takes none; a run parked in a wait
+-- (SLEEPING) is made due at once: the message may be what it waits for.
 WITH target AS (
-    SELECT id FROM {schema}.runs WHERE id = %(run_id)s
+    SELECT id, status FROM {schema}.runs WHERE id = %(run_id)s
+),
+prior AS (
+    SELECT 1 FROM {schema}.messages WHERE send_key = %(key)s
 ),
 ins AS (
     INSERT INTO {schema}.messages (run_id, topic, value, sent_at, send_key)
     SELECT id, %(topic)s, %(value)s, %(at)s, %(key)s FROM target
+    WHERE status NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED') AND NOT EXISTS (SELECT 1 FROM prior)
     ON CONFLICT (send_key) DO NOTHING
     RETURNING id
+),
+woken AS (
+    UPDATE {schema}.runs SET wake_at = NULL
+    WHERE id = %(run_id)s AND status = 'SLEEPING' AND EXISTS (SELECT 1 FROM ins)
+    RETURNING id
 )
-SELECT (SELECT count(*) FROM target), (SELECT count(*) FROM ins), pg_notify(%(channel)s, %(run_id)s);
+SELECT (SELECT status FROM target), (SELECT count(*) FROM ins), (SELECT count(*) FROM prior),
+       pg_notify(%(channel)s, %(run_id)s), (SELECT pg_notify(%(work_channel)s, '') FROM woken);
 
 -- name: receive_message
 -- Takes the oldest unconsumed message and journals the entry with it, while the owner
 -- holds the run (and the entry `expect` it knows committed is there: NULL owner
--- returned otherwise).  A message this very entry consumed before (a retried write) is
--- returned again instead of taking the next one.
+-- returned otherwise).  A message this very entry consumed before (a retried write; the
+-- entry's seq and start time, which no later generation's entry shares) is returned
+-- again instead of taking the next one.
 WITH held AS (
     SELECT CASE WHEN %(expect)s::bigint IS NULL OR EXISTS (
                SELECT 1 FROM {schema}.entries WHERE run_id = %(run_id)s AND seq = %(expect)s::bigint
@@ -384,9 +397,10 @@ WITH held AS (
 prior AS (
     SELECT value FROM {schema}.messages
     WHERE run_id = %(run_id)s AND topic = %(topic)s AND consumed_seq = %(seq)s
+      AND consumed_at = %(started_at)s
 ),
 taken AS (
-    UPDATE {schema}.messages SET consumed_seq = %(seq)s
+    UPDATE {schema}.messages SET consumed_seq = %(seq)s, consumed_at = %(started_at)s
     WHERE id = (SELECT id FROM {schema}.messages
                 WHERE run_id = %(run_id)s AND topic = %(topic)s AND consumed_seq IS NULL
                 ORDER BY id LIMIT 1)
@@ -464,7 +478,8 @@ generations AS (DELETE FROM {schema}.generations WHERE run_id IN (SELECT id FROM
 generation_entries AS (
     DELETE FROM {schema}.generation_entries WHERE run_id IN (SELECT id FROM gone)
 ),
-heartbeats AS (DELETE FROM {schema}.heartbeats WHERE run_id IN (SELECT id FROM gone))
+heartbeats AS (DELETE FROM {schema}.heartbeats WHERE run_id IN (SELECT id FROM gone)),
+requests AS (DELETE FROM {schema}.requests WHERE run_id IN (SELECT id FROM gone))
 SELECT count(*) FROM gone;
 
 -- name: queue_lock
@@ -732,3 +747,138 @@ WHERE schedule_id = %(id)s ORDER BY tick DESC LIMIT %(limit)s;
 
 -- name: schedule_notify
 SELECT pg_notify(%(channel)s, %(wake)s), pg_notify(%(work_channel)s, '');
+-- Requests and waits on several topics (durable/journal/postgres/requests.py) ----------
+
+-- name: send_request
+-- Returns (the run's status, NULL when there is none; the key's earlier request's state
+-- and answer, if any; whether it was queued now).  Wakes a run parked in a wait.
+WITH target AS (
+    SELECT id, status FROM {schema}.runs WHERE id = %(run_id)s
+),
+prior AS (
+    SELECT state, answer FROM {schema}.requests
+    WHERE run_id = %(run_id)s AND request_key = %(key)s
+),
+ins AS (
+    INSERT INTO {schema}.requests (run_id, name, request_key, value, sent_at, state)
+    SELECT id, %(name)s, %(key)s, %(value)s, %(at)s, 'queued' FROM target
+    WHERE status NOT IN ('SUCCEEDED', 'FAILED', 'CANCELLED') AND NOT EXISTS (SELECT 1 FROM prior)
+    ON CONFLICT (run_id, request_key) DO NOTHING
+    RETURNING id
+),
+woken AS (
+    UPDATE {schema}.runs SET wake_at = NULL
+    WHERE id = %(run_id)s AND status = 'SLEEPING' AND EXISTS (SELECT 1 FROM ins)
+    RETURNING id
+)
+SELECT (SELECT status FROM target), (SELECT state FROM prior), (SELECT answer FROM prior),
+       (SELECT count(*) FROM ins), pg_notify(%(channel)s, %(run_id)s),
+       (SELECT pg_notify(%(work_channel)s, '') FROM woken);
+
+-- name: request_state
+SELECT r.status, q.state, q.answer
+FROM {schema}.runs r
+LEFT JOIN {schema}.requests q ON q.run_id = r.id AND q.request_key = %(key)s
+WHERE r.id = %(run_id)s;
+
+-- name: withdraw_request
+UPDATE {schema}.requests SET state = 'withdrawn'
+WHERE run_id = %(run_id)s AND request_key = %(key)s AND state = 'queued';
+
+-- name: take_request
+-- Takes the oldest queued request of the entry's name and journals the entry with its
+-- value, while the owner holds the run (NULL owner returned otherwise).  The request
+-- this very entry took before (a retried write) is returned again.
+WITH held AS (
+    SELECT CASE WHEN %(expect)s::bigint IS NULL OR EXISTS (
+               SELECT 1 FROM {schema}.entries WHERE run_id = %(run_id)s AND seq = %(expect)s::bigint
+           ) THEN owner END AS owner
+    FROM {schema}.runs WHERE id = %(run_id)s FOR SHARE
+),
+prior AS (
+    SELECT value FROM {schema}.requests
+    WHERE run_id = %(run_id)s AND taken_seq = %(seq)s AND taken_at = %(started_at)s
+),
+taken AS (
+    UPDATE {schema}.requests SET state = 'taken', taken_seq = %(seq)s, taken_at = %(started_at)s
+    WHERE id = (SELECT id FROM {schema}.requests
+                WHERE run_id = %(run_id)s AND name = %(name)s AND state = 'queued'
+                ORDER BY id LIMIT 1)
+      AND state = 'queued'
+      AND EXISTS (SELECT 1 FROM held WHERE owner = %(owner)s)
+      AND NOT EXISTS (SELECT 1 FROM prior)
+    RETURNING value
+),
+ins AS (
+    INSERT INTO {schema}.entries (
+        run_id, seq, ord, kind, name, status, fingerprint, output, error, attempts,
+        started_at, finished_at, child_id
+    )
+    SELECT %(run_id)s, %(seq)s, %(ord)s, %(kind)s, %(name)s, %(status)s, %(fingerprint)s,
+           value, %(error)s, %(attempts)s, %(started_at)s, %(finished_at)s, %(child_id)s
+    FROM taken
+    ON CONFLICT (run_id, seq) DO NOTHING
+)
+SELECT (SELECT owner FROM held), coalesce((SELECT value FROM prior), (SELECT value FROM taken));
+
+-- name: answer_request
+WITH held AS (
+    SELECT id FROM {schema}.runs WHERE id = %(run_id)s AND owner = %(owner)s
+      AND (%(expect)s::bigint IS NULL OR EXISTS (
+          SELECT 1 FROM {schema}.entries WHERE run_id = %(run_id)s AND seq = %(expect)s::bigint))
+    FOR SHARE
+),
+answered AS (
+    UPDATE {schema}.requests SET state = %(state)s, answer = %(answer)s, answered_at = %(at)s
+    WHERE run_id = %(run_id)s AND taken_seq = %(taken_seq)s AND taken_at = %(taken_at)s
+      AND state = 'taken' AND EXISTS (SELECT 1 FROM held)
+),
+ins AS (
+    INSERT INTO {schema}.entries (
+        run_id, seq, ord, kind, name, status, fingerprint, output, error, attempts,
+        started_at, finished_at, child_id
+    )
+    SELECT id, %(seq)s, %(ord)s, %(kind)s, %(name)s, %(status)s, %(fingerprint)s,
+           %(output)s, %(error)s, %(attempts)s, %(started_at)s, %(finished_at)s, %(child_id)s
+    FROM held
+    ON CONFLICT (run_id, seq) DO NOTHING
+)
+SELECT (SELECT count(*) FROM held), pg_notify(%(channel)s, %(run_id)s);
+
+-- name: receive_any
+-- `receive_message` over several topics: the entry's attempts is the taken message's
+-- topic's position in %(topics)s, from 1.
+WITH held AS (
+    SELECT CASE WHEN %(expect)s::bigint IS NULL OR EXISTS (
+               SELECT 1 FROM {schema}.entries WHERE run_id = %(run_id)s AND seq = %(expect)s::bigint
+           ) THEN owner END AS owner
+    FROM {schema}.runs WHERE id = %(run_id)s FOR SHARE
+),
+prior AS (
+    SELECT topic, value FROM {schema}.messages
+    WHERE run_id = %(run_id)s AND topic = ANY(%(topics)s::text[]) AND consumed_seq = %(seq)s
+      AND consumed_at = %(started_at)s
+),
+taken AS (
+    UPDATE {schema}.messages SET consumed_seq = %(seq)s, consumed_at = %(started_at)s
+    WHERE id = (SELECT id FROM {schema}.messages
+                WHERE run_id = %(run_id)s AND topic = ANY(%(topics)s::text[])
+                  AND consumed_seq IS NULL
+                ORDER BY id LIMIT 1)
+      AND consumed_seq IS NULL
+      AND EXISTS (SELECT 1 FROM held WHERE owner = %(owner)s)
+      AND NOT EXISTS (SELECT 1 FROM prior)
+    RETURNING topic, value
+),
+ins AS (
+    INSERT INTO {schema}.entries (
+        run_id, seq, ord, kind, name, status, fingerprint, output, error, attempts,
+        started_at, finished_at, child_id
+    )
+    SELECT %(run_id)s, %(seq)s, %(ord)s, %(kind)s, %(name)s, %(status)s, %(fingerprint)s,
+           value, %(error)s, array_position(%(topics)s::text[], topic), %(started_at)s, %(finished_at)s, %(child_id)s
+    FROM taken
+    ON CONFLICT (run_id, seq) DO NOTHING
+)
+SELECT (SELECT owner FROM held), coalesce((SELECT topic FROM prior), (SELECT topic FROM taken)),
+       coalesce((SELECT value FROM prior), (SELECT value FROM taken));

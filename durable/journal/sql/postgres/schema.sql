@@ -75,7 +75,8 @@ CREATE TABLE {schema}.messages (
     value bytea NOT NULL,
     sent_at double precision NOT NULL,
     send_key text UNIQUE,
-    consumed_seq bigint
+    consumed_seq bigint,
+    consumed_at double precision
 );
 
 CREATE INDEX messages_inbox ON {schema}.messages (run_id, topic, id);
@@ -194,3 +195,19 @@ CREATE TABLE {schema}.schedule_skips (
     recorded_at double precision NOT NULL,
     PRIMARY KEY (schedule_id, tick)
 );
+CREATE TABLE {schema}.requests (
+    id bigserial PRIMARY KEY,
+    run_id text NOT NULL,
+    name text NOT NULL,
+    request_key text NOT NULL,
+    value bytea NOT NULL,
+    sent_at double precision NOT NULL,
+    state text NOT NULL,
+    taken_seq bigint,
+    taken_at double precision,
+    answer bytea,
+    answered_at double precision,
+    UNIQUE (run_id, request_key)
+);
+
+CREATE INDEX requests_queue ON {schema}.requests (run_id, name, state, id);

@@ -192,7 +192,7 @@ VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (send_key) DO NOTHING;
 
 -- name: take_message
-UPDATE durable_messages SET consumed_seq = ?3
+UPDATE durable_messages SET consumed_seq = ?3, consumed_at = ?4
 WHERE id = (SELECT id FROM durable_messages
             WHERE run_id = ?1 AND topic = ?2 AND consumed_seq IS NULL
             ORDER BY id LIMIT 1)
@@ -417,3 +417,50 @@ DELETE FROM durable_schedule_skips WHERE schedule_id = ?;
 -- name: schedule_skips
 SELECT tick, reason, detail, recorded_at FROM durable_schedule_skips
 WHERE schedule_id = ?1 ORDER BY tick DESC LIMIT ?2;
+-- Requests and waits on several topics (durable/journal/sqlite_requests.py) -------------
+
+-- name: run_status
+SELECT status FROM durable_runs WHERE id = ?;
+
+-- name: message_key_exists
+SELECT 1 FROM durable_messages WHERE send_key = ?;
+
+-- name: wake_waiting
+-- A run parked in a wait (SLEEPING) is due at once: the news may be what it waits for.
+UPDATE durable_runs SET wake_at = NULL WHERE id = ? AND status = 'SLEEPING';
+
+-- name: request_state
+SELECT r.status, q.state, q.answer
+FROM durable_runs r LEFT JOIN durable_requests q ON q.run_id = r.id AND q.request_key = ?2
+WHERE r.id = ?1;
+
+-- name: insert_request
+INSERT INTO durable_requests (run_id, name, request_key, value, sent_at, state)
+VALUES (?, ?, ?, ?, ?, 'queued')
+ON CONFLICT (run_id, request_key) DO NOTHING;
+
+-- name: take_request
+UPDATE durable_requests SET state = 'taken', taken_seq = ?3, taken_at = ?4
+WHERE id = (SELECT id FROM durable_requests
+            WHERE run_id = ?1 AND name = ?2 AND state = 'queued'
+            ORDER BY id LIMIT 1)
+RETURNING value;
+
+-- name: answer_request
+UPDATE durable_requests SET state = ?4, answer = ?5, answered_at = ?6
+WHERE run_id = ?1 AND taken_seq = ?2 AND taken_at = ?3 AND state = 'taken';
+
+-- name: withdraw_request
+UPDATE durable_requests SET state = 'withdrawn'
+WHERE run_id = ? AND request_key = ? AND state = 'queued';
+
+-- name: take_any_message
+UPDATE durable_messages SET consumed_seq = ?3, consumed_at = ?4
+WHERE id = (SELECT id FROM durable_messages
+            WHERE run_id = ?1 AND topic IN (SELECT value FROM json_each(?2))
+              AND consumed_seq IS NULL
+            ORDER BY id LIMIT 1)
+RETURNING topic, value;
+
+-- name: delete_run_requests
+DELETE FROM durable_requests WHERE run_id = ?;

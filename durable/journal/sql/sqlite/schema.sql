@@ -74,7 +74,8 @@ CREATE TABLE durable_messages (
     value BLOB NOT NULL,
     sent_at REAL NOT NULL,
     send_key TEXT UNIQUE,
-    consumed_seq INTEGER
+    consumed_seq INTEGER,
+    consumed_at REAL
 );
 
 CREATE INDEX durable_messages_inbox ON durable_messages (run_id, topic, id);
@@ -191,3 +192,19 @@ CREATE TABLE durable_schedule_skips (
     recorded_at REAL NOT NULL,
     PRIMARY KEY (schedule_id, tick)
 ) WITHOUT ROWID;
+CREATE TABLE durable_requests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    request_key TEXT NOT NULL,
+    value BLOB NOT NULL,
+    sent_at REAL NOT NULL,
+    state TEXT NOT NULL,
+    taken_seq INTEGER,
+    taken_at REAL,
+    answer BLOB,
+    answered_at REAL,
+    UNIQUE (run_id, request_key)
+);
+
+CREATE INDEX durable_requests_queue ON durable_requests (run_id, name, state, id);
