@@ -135,12 +135,12 @@ async def export_file(request: Request) -> Response:
 def routes() -> list[Route]:
     """The web view's routes, to add to the app's."""
     return [
-        Route("/", list_page, methods=["GET"]),
-        Route("/runs/{id}", run_page, methods=["GET"]),
-        Route("/static/{name}", static, methods=["GET"]),
-        Route("/ui/runs", runs_fragment, methods=["GET"]),
-        Route("/ui/runs/{id}", run_fragment, methods=["GET"]),
-        Route("/ui/runs/{id}/graph", graph_fragment, methods=["GET"]),
-        Route("/ui/runs/{id}/calls", calls_fragment, methods=["GET"]),
-        Route("/ui/runs/{id}/export", export_file, methods=["GET"]),
+        Route("/", list_page, methods=["GET"], include_in_schema=False),
+        Route("/runs/{id}", run_page, methods=["GET"], include_in_schema=False),
+        Route("/static/{name}", static, methods=["GET"], include_in_schema=False),
+        Route("/ui/runs", runs_fragment, methods=["GET"], include_in_schema=False),
+        Route("/ui/runs/{id}", run_fragment, methods=["GET"], include_in_schema=False),
+        Route("/ui/runs/{id}/graph", graph_fragment, methods=["GET"], include_in_schema=False),
+        Route("/ui/runs/{id}/calls", calls_fragment, methods=["GET"], include_in_schema=False),
+        Route("/ui/runs/{id}/export", export_file, methods=["GET"], include_in_schema=False),
     ]

@@ -296,6 +296,10 @@
   async function follow(id) {
     const live = $("#live");
     const article = $("#run article");
+    if (article && ["SUCCEEDED", "FAILED", "CANCELLED"].includes(article.dataset.status)) {
+      live.textContent = "finished";
+      return; // nothing more will happen to it (a resume or an action reloads the page)
+    }
     let last = article && article.dataset.ord !== "-1" ? article.dataset.ord : "";
     for (let tries = 0; tries < 50; tries++) {
       try {
