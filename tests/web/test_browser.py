@@ -133,7 +133,7 @@ def test_fan_out_is_folded_and_expands(processes: Processes, journal: Journal, p
     url = _serve(processes, journal)
     page.goto(f"{url}/runs/{journal.fan_out}")
     page.wait_for_selector(".node.bucket summary")
-    assert re.search(r"web\.fetch × 40: 40 ok", page.inner_text(".node.bucket summary"))
+    assert re.search(r"web\.fetch \u00d7 40: 40 ok", page.inner_text(".node.bucket summary"))
     page.click('.tab[data-tab="table"]')
     assert page.locator("tbody.bucket tr.s-ok").count() == 0  # folded: nothing failed
     with page.expect_response(re.compile(r"/calls\?")):

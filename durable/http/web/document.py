@@ -47,7 +47,8 @@ def shell(root: str, page: str, run_id: str = "") -> str:
             '<label>from <input name="from" type="datetime-local" step="1"></label>'
             '<label>to <input name="to" type="datetime-local" step="1"></label>'
             '<label>id <input name="q" placeholder="search by id"></label>'
-            '<input type="hidden" name="limit"><button>apply</button></form><div id="list" aria-live="polite"></div>'
+            '<input type="hidden" name="limit"><button>apply</button></form>'
+            '<div id="list" aria-live="polite"></div>'
         )
         title = "runs"
     else:
