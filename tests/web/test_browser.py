@@ -221,3 +221,32 @@ def test_audit_file_opens_offline(journal: Journal, page: Any, tmp_path: Any) ->
     assert page.locator("table.calls #call-1").count() == 1
     assert page.locator("button.fork, .actions").count() == 0
     assert asked == [path.as_uri()]
+
+
+def test_fork_from_a_chosen_call_and_download(
+    processes: Processes, journal: Journal, page: Any, tmp_path: Any
+) -> None:
+    url = _serve(processes, journal)
+    page.goto(f"{url}/runs/{journal.failing}")
+    page.wait_for_selector("article.run")
+    page.click('.tab[data-tab="table"]')
+    asked: list[str] = []
+
+    def confirm(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", confirm)
+    page.click("#call-1 button.fork")
+    link = page.wait_for_selector(".action-result a.new-run")
+    assert asked == ["Fork a new run that reuses the calls before #1 and runs again from call #1?"]
+    forked = (link.inner_text()).removeprefix(" open ").strip()
+    assert forked and forked != journal.failing
+    copied = httpx.get(f"{url}/api/runs/{forked}/history").json()["entries"]
+    assert [e["seq"] for e in copied][:1] == [0]  # the call before #1, reused
+    with page.expect_download() as download:
+        page.click("button.download")
+    saved = tmp_path / "audit.html"
+    download.value.save_as(saved)
+    text = saved.read_text(encoding="utf-8")
+    assert "default-src 'none'" in text and "upstream billing refused the connection" in text

@@ -97,6 +97,9 @@ def _summary(view: model.RunView, export: bool) -> str:
         ("calls", f"{len(view.calls):,}"),
         ("input", value(payloads.value_json(run.input))),
     ]
+    metadata = payloads.value_json(run.metadata)
+    if metadata:  # what started it: a source, a schedule, a webhook, the caller's tags
+        rows.append(("metadata", value(metadata)))
     if run.output is not None:
         rows.append(("output", value(payloads.value_json(run.output))))
     if run.error is not None:
