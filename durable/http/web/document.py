@@ -14,6 +14,7 @@ import functools
 import html
 import importlib.resources
 import time
+import urllib.parse
 
 from durable.engine import Engine
 from durable.http.web import model, render
@@ -44,8 +45,8 @@ def shell(root: str, page: str, run_id: str = "") -> str:
             f"{statuses}</select></label>"
             '<label>workflow <input name="name"></label>'
             '<label>queue <input name="queue"></label>'
-            '<label>from <input name="from" type="datetime-local" step="1"></label>'
-            '<label>to <input name="to" type="datetime-local" step="1"></label>'
+            '<label>from (UTC) <input name="from" type="datetime-local" step="1"></label>'
+            '<label>to (UTC) <input name="to" type="datetime-local" step="1"></label>'
             '<label>id <input name="q" placeholder="search by id"></label>'
             '<input type="hidden" name="limit"><button>apply</button></form>'
             '<div id="list" aria-live="polite"></div>'
@@ -71,6 +72,15 @@ def shell(root: str, page: str, run_id: str = "") -> str:
     )
 
 
+def _where(url: str) -> str:
+    """The journal's URL without its password or query (which may hold one)."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    user = parts.username
+    netloc = f"{user}@{host}" if user else host
+    return f"{parts.scheme}://{netloc}{parts.path}"
+
+
 async def export_html(engine: Engine, run_id: str) -> str:
     """The audit file of `run_id`: one HTML document with everything inline."""
     from durable import errors
@@ -93,6 +103,6 @@ async def export_html(engine: Engine, run_id: str) -> str:
         f'<meta http-equiv="Content-Security-Policy" content="{policy}">'
         f"<title>durable audit: run {e(run_id)}</title><style>{asset('web.css')}</style>"
         f'</head><body class="export"><header><span class="home">durable</span> audit file, '
-        f"written {render.when(now)} UTC from {e(engine.url.split('?')[0].split('@')[-1])}</header>"
+        f"written {render.when(now)} UTC from {e(_where(engine.url))}</header>"
         f"<main>{body}</main><script>{asset('export.js')}</script></body></html>"
     )

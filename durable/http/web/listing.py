@@ -151,7 +151,7 @@ def fragment(
         for s, n in tally.items()
     )
     body = "".join(
-        f'<tr data-run="{e(r.id)}"><td><a class="run-link" href="runs/{e(r.id)}" '
+        f'<tr data-run="{e(r.id)}"><td><a class="run-link" href="runs/{render.path(r.id)}" '
         f'data-run="{e(r.id)}">{e(r.id)}</a></td><td>{e(r.name)}</td>'
         f"<td>{render.status_badge(str(r.status))}</td><td>{e(r.queue or '-')}</td>"
         f"<td>{render.when(r.created_at)}</td>"

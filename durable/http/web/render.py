@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import html
 import json
+import urllib.parse
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,7 +21,7 @@ from durable.http.web import model
 from durable.journal import base
 from durable.runs import LineageNode
 
-__all__ = ["bucket_rows", "run_page", "status_badge", "when"]
+__all__ = ["bucket_rows", "path", "run_page", "status_badge", "when"]
 
 CLIP = 120  # characters of a value shown before it is folded behind "more"
 FULL = 65536  # characters of a value shown at most, even unfolded
@@ -76,10 +77,15 @@ def _output(call: model.Call) -> str:
     return value(payloads.entry_json(call.entry)["output"])
 
 
+def path(run_id: str) -> str:
+    """A run id as one segment of a URL (an id may hold ``?``, ``#`` or ``%``)."""
+    return e(urllib.parse.quote(run_id, safe=""))
+
+
 def _run_link(run_id: str, export: bool) -> str:
     if export:
         return f"<code>{e(run_id)}</code>"
-    return f'<a class="run-link" href="runs/{e(run_id)}" data-run="{e(run_id)}">{e(run_id)}</a>'
+    return f'<a class="run-link" href="runs/{path(run_id)}" data-run="{e(run_id)}">{e(run_id)}</a>'
 
 
 # -- summary and banner ----------------------------------------------------------------
@@ -144,7 +150,7 @@ def _node(view: model.RunView, call: model.Call, export: bool) -> str:
         head += f' <span class="mark">{winner}; {len(race.losers)} cancelled</span>'
     child_id = call.entry.child_id if call.entry is not None else None
     if child_id:
-        lazy = "" if export else f' data-lazy="ui/runs/{e(child_id)}/graph"'
+        lazy = "" if export else f' data-lazy="ui/runs/{path(child_id)}/graph"'
         return (
             f'<details class="{classes} child" id="node-{call.seq}"><summary>{head} '
             f"child run {_run_link(child_id, export)}</summary>"

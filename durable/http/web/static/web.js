@@ -131,12 +131,15 @@
       const target = $("#run");
       const open = $$("details[id][open]", target).map((d) => d.id);
       const expanded = $$("tbody.bucket.open", target).map((t) => t.dataset.lo);
+      const said = $(".action-result", target);
+      const result = said ? said.innerHTML : "";
       const response = await call("ui/runs/" + encodeURIComponent(target.dataset.run));
       if (!response.ok) {
         target.textContent = await problem(response);
         return;
       }
       target.innerHTML = await response.text();
+      if (result) $(".action-result", target).innerHTML = result; // kept across redraws
       for (const id of open) {
         const d = document.getElementById(id);
         if (d) d.open = true;
@@ -214,7 +217,8 @@
     if (!response.ok) return say(what + " refused: " + (await problem(response)));
     const out = await response.json();
     say(what + ": done", out.id && out.id !== id ? out.id : null);
-    loadRun();
+    await loadRun();
+    if (!following) follow(id); // a resumed run runs again: follow it
   }
 
   async function download() {
@@ -293,13 +297,24 @@
 
   // the run's server-sent events, read from a fetch body: each one reloads the page's
   // fragment (at most one reload in flight, the next queued)
+  let following = false;
+
   async function follow(id) {
+    try {
+      await stream(id);
+    } finally {
+      following = false;
+    }
+  }
+
+  async function stream(id) {
     const live = $("#live");
     const article = $("#run article");
     if (article && ["SUCCEEDED", "FAILED", "CANCELLED"].includes(article.dataset.status)) {
       live.textContent = "finished";
-      return; // nothing more will happen to it (a resume or an action reloads the page)
+      return; // nothing more happens to it unless an action reopens it
     }
+    following = true;
     let last = article && article.dataset.ord !== "-1" ? article.dataset.ord : "";
     for (let tries = 0; tries < 50; tries++) {
       try {
