@@ -68,3 +68,17 @@ async def stepper(count: int) -> int:
         await durable.recv("next")
         total += (await fetch(i))["page"]
     return total
+
+
+@durable.step(name="web.page", retry=durable.Retry(max_attempts=1))
+async def page(i: int) -> dict[str, int]:
+    if i % 1000 == 999:
+        raise TimeoutError(f"page {i} timed out")
+    return {"page": i}
+
+
+@durable.workflow(name="web.crawl")
+async def crawl(n: int) -> int:
+    """A large fan-out whose every thousandth call fails (the run still succeeds)."""
+    pages = await asyncio.gather(*(page(i) for i in range(n)), return_exceptions=True)
+    return sum(1 for p in pages if isinstance(p, dict))

@@ -6,6 +6,8 @@ and the audit file opened from disk with the network cut."""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import re
 import subprocess
 import sys
@@ -14,7 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
+import durable
 from tests.http.conftest import ROOT, Processes, _env
+from tests.web import flows
 from tests.web.conftest import Journal
 
 pytestmark = pytest.mark.timeout(120)
@@ -250,3 +254,37 @@ def test_fork_from_a_chosen_call_and_download(
     download.value.save_as(saved)
     text = saved.read_text(encoding="utf-8")
     assert "default-src 'none'" in text and "upstream billing refused the connection" in text
+
+
+def test_ten_thousand_calls_fold_into_one_line(
+    processes: Processes, db_url: str, page: Any
+) -> None:
+    run_id = _crawl(db_url, 10_000)
+    url = processes.serve(db_url, "-m", "tests.web.flows").url
+    page.goto(f"{url}/runs/{run_id}")
+    page.wait_for_selector(".node.bucket summary")
+    said = page.inner_text(".node.bucket summary")
+    assert "web.page \u00d7 10,000: 9,990 ok, 10 failed" in said
+    page.click('.tab[data-tab="table"]')
+    failed = page.locator("tbody.bucket tr.s-error")
+    assert failed.count() == 10  # listed while folded
+    assert "page 9999 timed out" in failed.last.inner_text()
+    assert page.locator("tbody.bucket tr.s-ok").count() == 0
+    page.click("tbody.bucket .expand")
+    page.wait_for_selector("tbody.bucket.open .more-row button.more")
+    assert page.locator("tbody.bucket tr.s-ok, tbody.bucket tr.s-error").count() == 500
+    page.click("tbody.bucket .more")
+    page.wait_for_function(
+        "() => document.querySelectorAll('tbody.bucket tr[id^=call-]').length === 1000"
+    )
+
+
+def _crawl(db_url: str, n: int) -> str:
+    async def run() -> str:
+        async with durable.Engine(db_url, poll_interval=0) as engine:
+            started = await engine.start(flows.crawl, n)
+            assert await started.result() == n - n // 1000
+            return started.id
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, run()).result()
