@@ -235,9 +235,9 @@ def _timeline_row(call: model.Call, scale: _Scale, now: float) -> str:
     failed = [a for a in call.attempts if a.retry_at is not None]
     errors = ""
     if failed or call.status == "error":
-        said = [error(a.error) for a in failed]
+        said = [f"attempt {a.number}: {error(a.error)}" for a in failed]
         if call.status == "error" and call.entry is not None:
-            said.append(error(call.entry.error))
+            said.append(f"attempt {len(call.attempts)}: {error(call.entry.error)}")
         errors = '<div class="tl-errors">' + "<br>".join(s for s in said if s) + "</div>"
     return (
         f'<div class="tl-row s-{e(call.status)}" id="tl-{call.seq}">'
