@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import durable
-from tests.http.conftest import Processes, processes  # noqa: F401  (fixture)
+from tests.http.conftest import Processes, api_factory, processes  # noqa: F401  (fixtures)
 from tests.web import flows
 
 CHROMIUM = "/usr/bin/chromium"

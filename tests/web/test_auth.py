@@ -3,6 +3,8 @@ journal data and are open; every fragment and the audit file need the token."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
@@ -57,3 +59,15 @@ def test_bad_filters_are_json_errors(url: str) -> None:
         assert response.json()["error"] == code
     missing = httpx.get(f"{url}/ui/runs/no-such-run", headers=headers)
     assert missing.status_code == 404
+
+
+async def test_pages_work_under_a_mount_prefix(api_factory: Any) -> None:
+    served = await api_factory(mount="/durable", tokens=[TOKEN])
+    async with served.client() as client:
+        page = await client.get(served.url + "/")
+        assert page.status_code == 200
+        assert '<base href="/durable/">' in page.text  # the page's URLs are relative to it
+        assert (await client.get(served.url + "/static/web.js")).status_code == 200
+        assert (await client.get(served.url + "/ui/runs")).status_code == 401
+    async with served.client(TOKEN) as client:
+        assert (await client.get(served.url + "/ui/runs")).status_code == 200

@@ -196,26 +196,8 @@ def test_action_needs_the_token(processes: Processes, journal: Journal, page: An
 
 
 def test_audit_file_opens_offline(journal: Journal, page: Any, tmp_path: Any) -> None:
-    written = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "durable.cli",
-            "--db",
-            journal.url,
-            "show",
-            journal.failing,
-            "--html",
-        ],
-        cwd=ROOT,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert written.returncode == 0, written.stderr
     path = tmp_path / "run.html"
-    path.write_text(written.stdout, encoding="utf-8")
+    path.write_text(_show_html(journal, journal.failing), encoding="utf-8")
     asked: list[str] = []
     page.on("request", lambda r: asked.append(r.url))
     page.context.set_offline(True)
@@ -224,7 +206,27 @@ def test_audit_file_opens_offline(journal: Journal, page: Any, tmp_path: Any) ->
     assert page.locator("#tl-1 .bar.fail").count() == 3
     assert page.locator("table.calls #call-1").count() == 1
     assert page.locator("button.fork, .actions").count() == 0
-    assert asked == [path.as_uri()]
+    # a folded fan-out opens with the file's own inline script, offline too
+    fan_out = tmp_path / "fan-out.html"
+    fan_out.write_text(_show_html(journal, journal.fan_out), encoding="utf-8")
+    page.goto(fan_out.as_uri())
+    assert page.locator("tbody.bucket tr.s-ok:visible").count() == 0
+    page.click("tbody.bucket .expand")
+    assert page.locator("tbody.bucket tr.s-ok:visible").count() == 40
+    assert asked == [path.as_uri(), fan_out.as_uri()]
+
+
+def _show_html(journal: Journal, run_id: str) -> str:
+    written = subprocess.run(
+        [sys.executable, "-m", "durable.cli", "--db", journal.url, "show", run_id, "--html"],
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert written.returncode == 0, written.stderr
+    return written.stdout
 
 
 def test_fork_from_a_chosen_call_and_download(
