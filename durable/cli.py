@@ -176,6 +176,8 @@ def _due(info: RunInfo) -> str:
 
 
 async def cmd_show(args: argparse.Namespace) -> int:
+    if args.html:
+        return await _show_html(args)
     async with _inspector(args) as engine:
         load = await _load(engine, args.id)
         lineage = await engine.lineage(args.id)
@@ -193,6 +195,17 @@ async def cmd_show(args: argparse.Namespace) -> int:
     for section in sections:
         for line in section:
             print(line)
+    return 0
+
+
+async def _show_html(args: argparse.Namespace) -> int:
+    try:
+        from durable.http import web
+    except ImportError as exc:
+        raise UsageError(f"show --html needs the server extra ({exc})") from None
+    async with _inspector(args) as engine:
+        await _load(engine, args.id)  # the CLI's own message for an unknown id
+        sys.stdout.write(await web.export_html(engine, args.id))
     return 0
 
 
@@ -485,6 +498,7 @@ def _add_inspection(commands: Any) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p = _add(commands, "show", cmd_show, "summary, step table, lineage, messages of a run")
     p.add_argument("id", metavar="ID")
+    p.add_argument("--html", action="store_true", help="one self-contained HTML audit file")
     p = _add(commands, "history", cmd_history, "the journal of one run")
     p.add_argument("id", metavar="ID")
     p.add_argument("--json", action="store_true", help="one JSON object per line")

@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from durable import errors
 from durable.engine import Engine
-from durable.http import auth, openapi, problems, routes, webhooks
+from durable.http import auth, openapi, problems, routes, web, webhooks
 
 __all__ = ["create_app"]
 
@@ -60,8 +60,8 @@ def create_app(
     --------
     >>> import durable, durable.http
     >>> app = durable.http.create_app(durable.Engine("sqlite://:memory:"), tokens=["t0k3n"])
-    >>> sorted({route.path for route in app.routes})[:2]
-    ['/api/hooks/{name}', '/api/runs']
+    >>> sorted({route.path for route in app.routes})[:3]
+    ['/', '/api/hooks/{name}', '/api/runs']
     """
     if not isinstance(tokens, auth.Tokens):
         tokens = auth.load_tokens() if tokens is None else auth.Tokens(tokens)
@@ -86,9 +86,15 @@ def create_app(
             )
         )
     open_paths = [e.path.split("{")[0] for e in routes.ENDPOINTS if e.public]
-    middleware.append(Middleware(auth.BearerAuth, tokens=tokens, open_prefixes=open_paths))
+    open_paths += web.OPEN_PREFIXES  # the web view's pages and assets hold no data
+    middleware.append(
+        Middleware(
+            auth.BearerAuth, tokens=tokens, open_prefixes=open_paths, open_exact=web.OPEN_EXACT
+        )
+    )
     app = Starlette(
-        routes=[Route(e.path, e.handler, methods=[e.method]) for e in routes.ENDPOINTS],
+        routes=[Route(e.path, e.handler, methods=[e.method]) for e in routes.ENDPOINTS]
+        + web.routes(),
         middleware=middleware,
         exception_handlers={
             HTTPException: _http_error,

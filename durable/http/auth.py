@@ -76,10 +76,17 @@ def is_loopback(host: str) -> bool:
 class BearerAuth:
     """ASGI middleware: 401 for a request without a valid ``Authorization: Bearer``."""
 
-    def __init__(self, app: ASGIApp, tokens: Tokens, open_prefixes: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        tokens: Tokens,
+        open_prefixes: Sequence[str] = (),
+        open_exact: Sequence[str] = (),
+    ) -> None:
         self.app = app
         self.tokens = tokens
         self.open_prefixes = tuple(open_prefixes)
+        self.open_exact = frozenset(open_exact)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self.tokens:
@@ -89,7 +96,11 @@ class BearerAuth:
         root = scope.get("root_path", "")
         if root and path.startswith(root):
             path = path[len(root) :]
-        if scope.get("method") == "OPTIONS" or path.startswith(self.open_prefixes):
+        if (
+            scope.get("method") == "OPTIONS"
+            or path.startswith(self.open_prefixes)
+            or path in self.open_exact
+        ):
             await self.app(scope, receive, send)  # CORS preflight; signed webhooks
             return
         header = None
