@@ -12,6 +12,7 @@ from durable.api import (
     Queue,
     Step,
     Workflow,
+    close_stream,
     context,
     deprecate_patch,
     now,
@@ -28,6 +29,7 @@ from durable.api import (
     transaction,
     uuid4,
     workflow,
+    write_stream,
 )
 from durable.engine import Engine, HistoryEntry, LineageNode, Run, RunInfo
 from durable.errors import (
@@ -44,6 +46,7 @@ from durable.journal.base import Status
 from durable.runtime.context import ExecutionContext
 from durable.runtime.retry import Retry
 from durable.sources.topic import Topic
+from durable.streams import StreamChunk
 
 __all__ = [
     "Cancelled",
@@ -63,10 +66,12 @@ __all__ = [
     "SerializationError",
     "Status",
     "Step",
+    "StreamChunk",
     "Topic",
     "Workflow",
     "WorkflowFailed",
     "WorkflowNotFound",
+    "close_stream",
     "context",
     "deprecate_patch",
     "now",
@@ -83,6 +88,7 @@ __all__ = [
     "transaction",
     "uuid4",
     "workflow",
+    "write_stream",
 ]
 
 __version__ = "0.1.0"

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
 
 from durable import errors
-from durable.runtime import children, messages, racing, registry, steps, timers
+from durable.runtime import children, messages, racing, registry, steps, streams, timers
 from durable.runtime import context as context_mod
 from durable.runtime import executor as executor_mod
 from durable.runtime.kinds import Kind
@@ -503,6 +503,22 @@ async def set_event(key: str, value: Any) -> None:
     """Publish `value` under `key`, for `Engine.get_event` callers (the last value wins)."""
     executor = _require_workflow("set_event")
     await messages.set_event(executor, key, value)
+
+
+async def write_stream(key: str, value: Any) -> None:
+    """Append `value` to this run's durable stream `key` (workflow code or a step body).
+
+    Readers (`Engine.read_stream`, the HTTP API) see it at once.  Written from workflow
+    code it is written once, replay or not; from a step body, each attempt writes its
+    own chunks, marked with its attempt numbers (see `durable.StreamChunk`).
+    """
+    await streams.write_stream(key, value)
+
+
+async def close_stream(key: str) -> None:
+    """Close this run's stream `key`: readers end after its last chunk (they also end
+    once the run has finished)."""
+    await streams.close_stream(key)
 
 
 def patched(patch_id: str) -> bool:

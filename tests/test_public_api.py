@@ -26,10 +26,12 @@ def test_all_is_pinned() -> None:
             "SerializationError",
             "Status",
             "Step",
+            "StreamChunk",
             "Topic",
             "Workflow",
             "WorkflowFailed",
             "WorkflowNotFound",
+            "close_stream",
             "context",
             "deprecate_patch",
             "now",
@@ -46,6 +48,7 @@ def test_all_is_pinned() -> None:
             "transaction",
             "uuid4",
             "workflow",
+            "write_stream",
         ]
     )
     for name in durable.__all__:

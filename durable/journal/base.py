@@ -15,6 +15,8 @@ from typing import Any, Protocol
 
 import msgspec
 
+from durable.journal import stream_records
+
 __all__ = [
     "TERMINAL",
     "AttemptRecord",
@@ -38,7 +40,7 @@ __all__ = [
     "topic_wakeup",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class Status(enum.StrEnum):
@@ -266,7 +268,7 @@ def topic_wakeup(topic: str) -> str:
     return f"durable-topic:{topic}"
 
 
-class Journal(TopicStore, Protocol):
+class Journal(TopicStore, stream_records.StreamStore, Protocol):
     """Operations the runtime needs from a journal database.
 
     Implementations translate their driver's errors into `durable.JournalError`.

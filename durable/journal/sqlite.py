@@ -29,6 +29,7 @@ from durable.journal import (
     sqlite_access,
     sqlite_messages,
     sqlite_schema,
+    sqlite_streams,
     sqlite_topics,
     sqlite_writer,
 )
@@ -38,6 +39,7 @@ __all__ = ["SqliteJournal", "path_from_url"]
 logger = logging.getLogger(__name__)
 
 _Q = queries.load_queries("sqlite")
+_RUN_TABLES = ("entries", "attempts", "timers", "messages", "events", "streams", "stream_chunks")
 _T = TypeVar("_T")
 
 
@@ -64,7 +66,12 @@ def _mapped(action: str, url: str, workflow_id: str | None = None) -> Iterator[N
         ) from exc
 
 
-class SqliteJournal(sqlite_topics.SqliteTopics, sqlite_messages.SqliteMessages, base.Features):
+class SqliteJournal(
+    sqlite_topics.SqliteTopics,
+    sqlite_messages.SqliteMessages,
+    sqlite_streams.SqliteStreams,
+    base.Features,
+):
     """A journal in one SQLite file (see the module docstring for the write path)."""
 
     dialect = "sqlite"
@@ -494,7 +501,7 @@ class SqliteJournal(sqlite_topics.SqliteTopics, sqlite_messages.SqliteMessages, 
             for run_id, finished_at in runs:
                 if conn.execute(_Q["delete_finished_run"], (run_id, finished_at)).rowcount:
                     deleted += 1
-                    for table in ("entries", "attempts", "timers", "messages", "events"):
+                    for table in _RUN_TABLES:
                         conn.execute(_Q[f"delete_run_{table}"], (run_id,))
             return deleted
 

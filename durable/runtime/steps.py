@@ -71,11 +71,13 @@ async def _attempts(
 ) -> base.EntryRecord:
     """Run a step's attempts until one succeeds or the retry policy gives up."""
     step_token = context.current_step.set(call.seq)
+    attempt_token = context.current_attempt.set(None)
     try:
         with call.in_flight():
             prior = call.prior_attempts()
             attempt, spent = (1, 0) if prior is None else await _wait_for_retry(prior)
             while True:
+                context.current_attempt.set(attempt)  # undone with `attempt_token`
                 try:
                     if step.is_async:
                         body = step.fn(*args, **kwargs)
@@ -93,6 +95,7 @@ async def _attempts(
                     error = call.codec.encode_error(exc)
                     return call.entry("error", error=error, attempts=attempt)
     finally:
+        context.current_attempt.reset(attempt_token)
         context.current_step.reset(step_token)
 
 

@@ -26,6 +26,7 @@ from durable.journal.postgres import (
     messages,
     owners,
     schema,
+    streams,
     topics,
     transactions,
     writer,
@@ -40,7 +41,9 @@ def _entry_params(entry: base.EntryRecord) -> dict[str, Any]:
     return records.named(records.ENTRY_COLUMNS, records.entry_values(entry))
 
 
-class PostgresJournal(topics.PostgresTopics, messages.PostgresMessages, base.Features):
+class PostgresJournal(
+    topics.PostgresTopics, messages.PostgresMessages, streams.PostgresStreams, base.Features
+):
     """A journal in a Postgres database (see the package docstring for the write path).
 
     Parameters
