@@ -58,10 +58,11 @@ class StreamChunk:
 
 
 async def read_raw(
-    engine: Engine, run_id: str, key: str, offset: int = 0
-) -> AsyncIterator[stream_records.ChunkRecord]:
+    engine: Engine, run_id: str, key: str, offset: int = 0, *, idle: bool = False
+) -> AsyncIterator[stream_records.ChunkRecord | None]:
     """The stored chunks of the stream, as described in the module docstring (their
-    values still encoded)."""
+    values still encoded); with `idle`, None after each wait that no news ended (an
+    HTTP stream's keep-alive)."""
     if offset < 0:
         raise ValueError(f"read_stream of run {run_id!r}: offset must be 0 or more, got {offset}")
     journal, runner = engine.journal, engine.scheduler
@@ -79,7 +80,10 @@ async def read_raw(
             continue
         if closed or run.status in base.TERMINAL:
             return
+        before = runner.changed(run_id).count
         await runner.wait_changed(run_id, FALLBACK, since=since)
+        if idle and runner.changed(run_id).count == before:
+            yield None
 
 
 async def read_chunks(
@@ -88,6 +92,7 @@ async def read_chunks(
     """`Engine.read_stream`: the chunks decoded by the engine's codec."""
     what = f"chunk of stream {key!r}"
     async for chunk in read_raw(engine, run_id, key, offset):
+        assert chunk is not None  # not idle: no keep-alives
         yield StreamChunk(
             offset=chunk.position,
             value=engine.codec.decode(chunk.value, what=what, workflow_id=run_id),
