@@ -24,7 +24,7 @@ child run too.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -41,15 +41,23 @@ from pydantic_ai.durable_exec import (
     RoleBasedOperationConfig,
     conversation_id_from_run_id,
 )
-from pydantic_ai.messages import ModelMessagesTypeAdapter
+from pydantic_ai.messages import (
+    AgentStreamEvent,
+    ModelMessagesTypeAdapter,
+    PartDeltaEvent,
+    PartStartEvent,
+    TextPart,
+    TextPartDelta,
+)
 from pydantic_ai.models import Model
-from pydantic_ai.tools import AgentDepsT
+from pydantic_ai.tools import AgentDepsT, RunContext
 
 from durable import api, errors
 from durable.runtime import context as context_mod
+from durable.runtime import streams as api_streams
 from durable.runtime.retry import Retry
 
-__all__ = ["AgentOutput", "Durability", "agent_workflow"]
+__all__ = ["AgentOutput", "Durability", "agent_workflow", "stream_text"]
 
 # a step per model request / tool call; a failed model request is retried by default
 # (providers fail transiently), a tool call once unless its metadata says otherwise
@@ -224,3 +232,25 @@ def agent_workflow(
 
     run_agent.__qualname__ = f"run_agent_{next(_names)}"
     return api.workflow(name=name or f"pydantic_ai.{agent.name}")(run_agent)
+
+
+def stream_text(key: str) -> EventStreamHandler[Any]:
+    """An event stream handler that writes the model's text, as it streams, to the
+    run's durable stream `key` (`durable.write_stream`), one chunk per delta.
+
+    Pass it as ``Durability(event_stream_handler=stream_text("answer"))``: it runs
+    inside the model-request step, so a retried request's chunks carry the attempt
+    that wrote them, and readers (`Engine.read_stream`, the HTTP API) see each token
+    as it arrives.
+    """
+
+    async def handler(ctx: RunContext[Any], events: AsyncIterable[AgentStreamEvent]) -> None:
+        async for event in events:
+            if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart):
+                if event.part.content:
+                    await api_streams.write_stream(key, event.part.content)
+            elif isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
+                if event.delta.content_delta:
+                    await api_streams.write_stream(key, event.delta.content_delta)
+
+    return handler
