@@ -116,8 +116,8 @@ class Durability(BaseDurabilityCapability[AgentDepsT]):
     >>> from pydantic_ai import Agent
     >>> from pydantic_ai.models.test import TestModel
     >>> agent = Agent(TestModel(), name="helper", capabilities=[Durability()])
-    >>> agent.run_sync("hi").output
-    'success (no tool calls)'
+    >>> agent.name  # run it inside a durable.workflow: its calls become steps
+    'helper'
     """
 
     engine_spec = DurabilityEngineSpec(

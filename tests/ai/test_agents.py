@@ -130,6 +130,6 @@ async def test_a_tool_that_awaits_a_workflow_makes_a_child_run(make_engine) -> N
     assert [child.name for child in tree.children] == ["ai.lookup"]
 
 
-def test_outside_a_workflow_the_agent_runs_as_usual() -> None:
+async def test_outside_a_workflow_the_agent_runs_as_usual() -> None:
     agent = Agent(TestModel(), name="plain", capabilities=[Durability()])
-    assert agent.run_sync("hi").output == "success (no tool calls)"
+    assert (await agent.run("hi")).output == "success (no tool calls)"
