@@ -144,3 +144,14 @@ async def test_a_reader_in_another_process_carries_on_across_the_writers_crash(
         ("end", None, 2),
     ]
     assert [c.offset for c in got] == list(range(8))
+
+
+async def test_deleting_a_finished_run_deletes_its_streams(make_engine) -> None:
+    _failed.clear()
+    engine = await make_engine()
+    await engine.run(retried, 0, workflow_id="gone")
+    record = await engine.journal.get_run("gone")
+    assert record is not None and record.finished_at is not None
+    assert len(await _read(engine, "gone", "out")) == 3
+    assert await engine.journal.delete_runs([("gone", record.finished_at)]) == 1
+    assert await engine.journal.read_chunks("gone", "out", 0, 10) == ([], False)
