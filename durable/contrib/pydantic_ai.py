@@ -14,22 +14,24 @@ Values cross the step boundary through Pydantic AI's JSON codec (its type adapte
 ``ModelMessagesTypeAdapter`` for messages), so the journal holds plain JSON values
 that `durable`'s msgspec codec stores without pickling.
 
-A tool whose function awaits a `durable.workflow` is declared with
-``metadata={"durable": False}``: it is not wrapped in a step, so the workflow it
-awaits runs as a child run of the agent's workflow, with lineage.  `agent_workflow`
+`workflow_tool` makes a tool of a `durable.workflow`: it is not wrapped in a step, so
+the workflow runs as a child run of the agent's workflow, with lineage (any tool whose
+function awaits a workflow opts out of its step the same way, with
+``metadata={"durable": False}``).  `agent_workflow`
 makes a workflow of an agent, so an agent run started from another workflow is a
 child run too.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import AsyncIterable, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic_ai import Agent
+from pydantic_ai import Agent, Tool
 from pydantic_ai.agent import EventStreamHandler
 from pydantic_ai.durable_exec import (
     JSON_CODEC,
@@ -57,7 +59,7 @@ from durable.runtime import context as context_mod
 from durable.runtime import streams as api_streams
 from durable.runtime.retry import Retry
 
-__all__ = ["AgentOutput", "Durability", "agent_workflow", "stream_text"]
+__all__ = ["AgentOutput", "Durability", "agent_workflow", "stream_text", "workflow_tool"]
 
 # a step per model request / tool call; a failed model request is retried by default
 # (providers fail transiently), a tool call once unless its metadata says otherwise
@@ -113,7 +115,7 @@ class Durability(BaseDurabilityCapability[AgentDepsT]):
 
     Examples
     --------
-    >>> from pydantic_ai import Agent
+    >>> from pydantic_ai import Agent, Tool
     >>> from pydantic_ai.models.test import TestModel
     >>> agent = Agent(TestModel(), name="helper", capabilities=[Durability()])
     >>> agent.name  # run it inside a durable.workflow: its calls become steps
@@ -254,3 +256,34 @@ def stream_text(key: str) -> EventStreamHandler[Any]:
                     await api_streams.write_stream(key, event.delta.content_delta)
 
     return handler
+
+
+def workflow_tool(
+    workflow: api.Workflow[..., Any], *, name: str | None = None, description: str | None = None
+) -> Tool[Any]:
+    """A tool that runs `workflow`: called by a durable agent in a workflow, a child run.
+
+    The tool takes the workflow's parameters (its schema is built from the workflow
+    function's signature and docstring) and is not wrapped in a step (its metadata says
+    ``{"durable": False}``): the workflow it awaits is the step-like unit, journaled as
+    a child of the agent's run, with its own journal and lineage.
+
+    Parameters
+    ----------
+    workflow:
+        A `durable.workflow`.
+    name, description:
+        The tool's name (the function's name by default) and description (its docstring).
+    """
+
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        return await workflow(*args, **kwargs)
+
+    functools.update_wrapper(call, workflow.definition.fn)
+    return Tool(
+        call,
+        takes_ctx=False,
+        name=name or workflow.definition.fn.__name__,
+        description=description,
+        metadata={"durable": False},
+    )

@@ -15,7 +15,7 @@ from pydantic_ai.messages import ModelMessagesTypeAdapter
 from pydantic_ai.models.test import TestModel
 
 import durable
-from durable.contrib.pydantic_ai import Durability
+from durable.contrib.pydantic_ai import Durability, workflow_tool
 from tests.ai import flows
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -133,3 +133,33 @@ async def test_a_tool_that_awaits_a_workflow_makes_a_child_run(make_engine) -> N
 async def test_outside_a_workflow_the_agent_runs_as_usual() -> None:
     agent = Agent(TestModel(), name="plain", capabilities=[Durability()])
     assert (await agent.run("hi")).output == "success (no tool calls)"
+
+
+@durable.workflow(name="ai.count_letters")
+async def count_letters(word: str) -> int:
+    """Count the letters of a word."""
+    return len(word)
+
+
+async def test_workflow_tool_is_a_child_run_with_the_workflows_schema(make_engine) -> None:
+    agent = Agent(
+        TestModel(),
+        name="counter",
+        tools=[workflow_tool(count_letters)],
+        capabilities=[Durability()],
+    )
+
+    @durable.workflow(name="ai.count")
+    async def ask() -> str:
+        return str((await agent.run("count")).output)
+
+    engine = await make_engine()
+    output = await engine.run(ask, workflow_id="n")
+    assert output == '{"count_letters":1}'  # TestModel called it with word="a"
+    tree = await engine.lineage("n")
+    assert [(c.name, c.status) for c in tree.children] == [("ai.count_letters", "SUCCEEDED")]
+    assert await engine.get(tree.children[0].id).result() == 1
+    steps = [h.name for h in await engine.history("n") if h.kind == "step"]
+    assert not any("call_tool" in name for name in steps)  # the child run, no step around it
+    tool = workflow_tool(count_letters)
+    assert (tool.name, tool.description) == ("count_letters", "Count the letters of a word.")
