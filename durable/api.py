@@ -510,7 +510,15 @@ async def write_stream(key: str, value: Any) -> None:
 
     Readers (`Engine.read_stream`, the HTTP API) see it at once.  Written from workflow
     code it is written once, replay or not; from a step body, each attempt writes its
-    own chunks, marked with its attempt numbers (see `durable.StreamChunk`).
+    own chunks, marked with its attempt numbers (see `durable.StreamChunk`).  A plain
+    (thread) step cannot await it: write from an ``async def`` step.
+
+    Parameters
+    ----------
+    key:
+        The stream's name within the run (a non-empty string).
+    value:
+        The chunk, encoded by the engine's codec like a step's result.
     """
     await streams.write_stream(key, value)
 
