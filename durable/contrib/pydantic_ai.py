@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+import pydantic_core
 from pydantic_ai import Agent, Tool
 from pydantic_ai.agent import EventStreamHandler
 from pydantic_ai.durable_exec import (
@@ -99,27 +100,28 @@ class _StepBackend(JournalCallableOperationBackend[UnitConfig]):
 class Durability(BaseDurabilityCapability[AgentDepsT]):
     """Makes an agent durable inside `durable` workflows.
 
-    Parameters
-    ----------
-    name:
-        The agent's stable name in step names (defaults to the agent's ``name``).
-    models:
-        More models by key, for ``agent.run(model=key)`` inside a workflow.
-    event_stream_handler:
-        Called inside the model-request step with the streamed response; a handler
-        that calls `durable.write_stream` publishes tokens as they arrive.
-    model_retry, tool_retry:
-        The `durable.Retry` of model-request steps and of tool-call steps; one tool
-        overrides it with ``metadata={"durable": Retry(...)}``, or opts out of a step
-        with ``metadata={"durable": False}`` (a tool that awaits a workflow).
+        Parameters
+        ----------
+        name:
+            The agent's stable name in step names (defaults to the agent's ``name``).
+        models:
+            More models by key, for ``agent.run(model=key)`` inside a workflow.
+        event_stream_handler:
+            Called inside the model-request step with the streamed response; a handler
+            that calls `durable.write_stream` publishes tokens as they arrive.
+        model_retry, tool_retry:
+            The `durable.Retry` of model-request steps and of tool-call steps; one tool
+            overrides it with ``metadata={"durable": Retry(...)}``, or opts out of a step
+            with ``metadata={"durable": False}`` (a tool that awaits a workflow).
 
-    Examples
-    --------
-    >>> from pydantic_ai import Agent, Tool
-    >>> from pydantic_ai.models.test import TestModel
-    >>> agent = Agent(TestModel(), name="helper", capabilities=[Durability()])
-    >>> agent.name  # run it inside a durable.workflow: its calls become steps
-    'helper'
+        Examples
+        --------
+        >>> import pydantic_core
+    from pydantic_ai import Agent, Tool
+        >>> from pydantic_ai.models.test import TestModel
+        >>> agent = Agent(TestModel(), name="helper", capabilities=[Durability()])
+        >>> agent.name  # run it inside a durable.workflow: its calls become steps
+        'helper'
     """
 
     engine_spec = DurabilityEngineSpec(
@@ -195,7 +197,12 @@ class Durability(BaseDurabilityCapability[AgentDepsT]):
 
 @dataclass(frozen=True)
 class AgentOutput:
-    """What an agent workflow returns: the output and the run's messages as JSON."""
+    """What an agent workflow returns: the output and the run's messages, as JSON.
+
+    ``output`` is the agent's output in its JSON form (a string as it is, a Pydantic
+    model as a dict: rebuild it with ``Model.model_validate``), so the journal holds no
+    pickle; ``messages`` load back with ``ModelMessagesTypeAdapter.validate_python``.
+    """
 
     output: Any
     messages: list[Any]
@@ -230,7 +237,8 @@ def agent_workflow(
     async def run_agent(prompt: str) -> AgentOutput:
         result = await agent.run(prompt)
         messages = ModelMessagesTypeAdapter.dump_python(result.all_messages(), mode="json")
-        return AgentOutput(output=result.output, messages=messages)
+        output = pydantic_core.to_jsonable_python(result.output)
+        return AgentOutput(output=output, messages=messages)
 
     run_agent.__qualname__ = f"run_agent_{next(_names)}"
     return api.workflow(name=name or f"pydantic_ai.{agent.name}")(run_agent)

@@ -10,12 +10,13 @@ import subprocess
 import sys
 
 import pytest
+from pydantic import BaseModel
 from pydantic_ai import Agent
 from pydantic_ai.messages import ModelMessagesTypeAdapter
 from pydantic_ai.models.test import TestModel
 
 import durable
-from durable.contrib.pydantic_ai import Durability, workflow_tool
+from durable.contrib.pydantic_ai import Durability, agent_workflow, workflow_tool
 from tests.ai import flows
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -163,3 +164,21 @@ async def test_workflow_tool_is_a_child_run_with_the_workflows_schema(make_engin
     assert not any("call_tool" in name for name in steps)  # the child run, no step around it
     tool = workflow_tool(count_letters)
     assert (tool.name, tool.description) == ("count_letters", "Count the letters of a word.")
+
+
+class Verdict(BaseModel):
+    label: str
+    score: float
+
+
+async def test_an_agent_workflows_structured_output_is_journaled_as_json(make_engine) -> None:
+    agent = Agent(
+        TestModel(custom_output_args={"label": "spam", "score": 0.9}),
+        name="judge",
+        output_type=Verdict,
+        capabilities=[Durability()],
+    )
+    judge = agent_workflow(agent)
+    engine = await make_engine(pickle=False)  # a pickled value would fail the run
+    result = await engine.run(judge, "is this spam?", workflow_id="j")
+    assert Verdict.model_validate(result.output) == Verdict(label="spam", score=0.9)
