@@ -76,3 +76,19 @@ async def on_push(event: dict[str, object]) -> str:
 
 
 durable.http.webhook("push", on_push, secret=[HOOK_SECRET, "older-secret"])
+
+
+@durable.step(name="http.say")
+async def say(i: int) -> int:
+    await durable.write_stream("words", f"word{i}")
+    return i
+
+
+@durable.workflow(name="http.talker")
+async def talker(count: int) -> int:
+    """Writes one chunk per ``next`` message: a test that reads the stream sends the
+    next message only once it saw the previous chunk."""
+    for i in range(count):
+        await durable.recv("next")
+        await say(i)
+    return count

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 import durable
+from durable import streams
 
 
 @durable.workflow(name="http.chatter")
@@ -90,3 +91,29 @@ async def test_stream_bad_offset_and_unknown_run(api) -> None:
 @durable.workflow(name="http.quick")
 async def _quick() -> None:
     await durable.write_stream("out", 1)
+
+
+async def test_stream_of_a_run_in_a_worker_process_is_live(
+    api_factory, processes, db_url, monkeypatch
+) -> None:
+    # no timed look: only the journal's notifications can wake the stream
+    monkeypatch.setattr(streams, "FALLBACK", 3600.0)
+    served = await api_factory(execute=False)  # the worker process executes the run
+    processes.worker(db_url)
+    async with served.client() as client:
+        run = (await client.post("/api/workflows/http.talker/runs", json={"args": [3]})).json()
+        await client.post(f"/api/runs/{run['id']}/messages", json={"topic": "next"})
+        got = []
+        async with client.stream("GET", f"/api/runs/{run['id']}/streams/words") as response:
+            async for event, event_id, data in _events(response):
+                got.append((event, event_id, data.get("value")))
+                if event == "chunk" and data["offset"] < 2:  # the next word once we saw this
+                    await client.post(f"/api/runs/{run['id']}/messages", json={"topic": "next"})
+                if event == "end":
+                    break
+    assert got == [
+        ("chunk", "0", "word0"),
+        ("chunk", "1", "word1"),
+        ("chunk", "2", "word2"),
+        ("end", None, None),
+    ]
