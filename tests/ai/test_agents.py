@@ -182,3 +182,42 @@ async def test_an_agent_workflows_structured_output_is_journaled_as_json(make_en
     engine = await make_engine(pickle=False)  # a pickled value would fail the run
     result = await engine.run(judge, "is this spam?", workflow_id="j")
     assert Verdict.model_validate(result.output) == Verdict(label="spam", score=0.9)
+
+
+async def test_a_retried_model_requests_streamed_tokens_are_marked(make_engine) -> None:
+    from pydantic_ai.models.function import FunctionModel
+
+    from durable.contrib.pydantic_ai import stream_text
+
+    attempts: list[int] = []
+
+    async def tokens(messages, info):
+        attempts.append(1)
+        yield "hel"
+        yield "lo"
+        if len(attempts) == 1:
+            raise ConnectionError("stream cut")
+        yield "!"
+
+    retry = durable.Retry(max_attempts=2, initial=0.01, jitter=0)
+    agent = Agent(
+        FunctionModel(stream_function=tokens),
+        name="talker",
+        capabilities=[Durability(event_stream_handler=stream_text("answer"), model_retry=retry)],
+    )
+
+    @durable.workflow(name="ai.talk")
+    async def talk() -> str:
+        return str((await agent.run("hi")).output)
+
+    engine = await make_engine()
+    assert await engine.run(talk, workflow_id="t") == "hello!"
+    chunks = [c async for c in engine.read_stream("t", "answer")]
+    assert [(c.value, c.attempt) for c in chunks] == [
+        ("hel", 1),
+        ("lo", 1),  # the cut answer of attempt 1
+        ("hel", 2),
+        ("lo", 2),
+        ("!", 2),
+    ]
+    assert len({c.step for c in chunks}) == 1  # one model-request step
