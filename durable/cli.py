@@ -25,7 +25,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from durable import cli_output as output
-from durable import cli_serve, errors, export
+from durable import cli_serve, cli_stream, errors, export
 from durable.engine import Engine
 from durable.journal import base
 from durable.runtime import registry, replayer
@@ -519,6 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_operations(commands)
     _add_debugging(commands)
     cli_serve.add_parser(commands, _add)
+    cli_stream.add_parser(commands, _add)
     return parser
 
 
