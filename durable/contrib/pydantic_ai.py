@@ -119,9 +119,9 @@ class Durability(BaseDurabilityCapability[AgentDepsT]):
         >>> import pydantic_core
     from pydantic_ai import Agent, Tool
         >>> from pydantic_ai.models.test import TestModel
-        >>> agent = Agent(TestModel(), name="helper", capabilities=[Durability()])
+        >>> agent = Agent(TestModel(), name="assistant", capabilities=[Durability()])
         >>> agent.name  # run it inside a durable.workflow: its calls become steps
-        'helper'
+        'assistant'
     """
 
     engine_spec = DurabilityEngineSpec(
