@@ -116,8 +116,7 @@ class Durability(BaseDurabilityCapability[AgentDepsT]):
 
         Examples
         --------
-        >>> import pydantic_core
-    from pydantic_ai import Agent, Tool
+        >>> from pydantic_ai import Agent
         >>> from pydantic_ai.models.test import TestModel
         >>> agent = Agent(TestModel(), name="assistant", capabilities=[Durability()])
         >>> agent.name  # run it inside a durable.workflow: its calls become steps
