@@ -100,27 +100,27 @@ class _StepBackend(JournalCallableOperationBackend[UnitConfig]):
 class Durability(BaseDurabilityCapability[AgentDepsT]):
     """Makes an agent durable inside `durable` workflows.
 
-        Parameters
-        ----------
-        name:
-            The agent's stable name in step names (defaults to the agent's ``name``).
-        models:
-            More models by key, for ``agent.run(model=key)`` inside a workflow.
-        event_stream_handler:
-            Called inside the model-request step with the streamed response; a handler
-            that calls `durable.write_stream` publishes tokens as they arrive.
-        model_retry, tool_retry:
-            The `durable.Retry` of model-request steps and of tool-call steps; one tool
-            overrides it with ``metadata={"durable": Retry(...)}``, or opts out of a step
-            with ``metadata={"durable": False}`` (a tool that awaits a workflow).
+    Parameters
+    ----------
+    name:
+        The agent's stable name in step names (defaults to the agent's ``name``).
+    models:
+        More models by key, for ``agent.run(model=key)`` inside a workflow.
+    event_stream_handler:
+        Called inside the model-request step with the streamed response; a handler
+        that calls `durable.write_stream` publishes tokens as they arrive.
+    model_retry, tool_retry:
+        The `durable.Retry` of model-request steps and of tool-call steps; one tool
+        overrides it with ``metadata={"durable": Retry(...)}``, or opts out of a step
+        with ``metadata={"durable": False}`` (a tool that awaits a workflow).
 
-        Examples
-        --------
-        >>> from pydantic_ai import Agent
-        >>> from pydantic_ai.models.test import TestModel
-        >>> agent = Agent(TestModel(), name="assistant", capabilities=[Durability()])
-        >>> agent.name  # run it inside a durable.workflow: its calls become steps
-        'assistant'
+    Examples
+    --------
+    >>> from pydantic_ai import Agent
+    >>> from pydantic_ai.models.test import TestModel
+    >>> agent = Agent(TestModel(), name="assistant", capabilities=[Durability()])
+    >>> agent.name  # run it inside a durable.workflow: its calls become steps
+    'assistant'
     """
 
     engine_spec = DurabilityEngineSpec(
@@ -174,9 +174,7 @@ class Durability(BaseDurabilityCapability[AgentDepsT]):
         def tool_config(
             operation_id: DurableOperationId, tool: object | None, tool_name: str
         ) -> UnitConfig | Literal[False]:
-            resolve = self._build_resolve_tool_config(self._tool_retry)
-            config: Any = resolve(tool, tool_name)  # type: ignore[arg-type]
-            return config  # type: ignore[no-any-return]
+            return _tool_retry(tool, tool_name, self._tool_retry)
 
         return _StepBackend(
             agent_name=self.name,
@@ -190,8 +188,23 @@ class Durability(BaseDurabilityCapability[AgentDepsT]):
             ),
         )
 
-    def _toolset_base_config(self, kind: Any) -> Any:
-        return self._tool_retry
+
+def _tool_retry(
+    tool: object | None, tool_name: str, default: Retry | None
+) -> UnitConfig | Literal[False]:
+    """A tool's step policy, from its public ``tool_def.metadata["durable"]``: a `Retry`,
+    False (no step: the tool awaits a workflow), or absent (the capability's default)."""
+    tool_def = getattr(tool, "tool_def", None)
+    metadata = getattr(tool_def, "metadata", None) or {}
+    value = metadata.get("durable") if isinstance(metadata, Mapping) else None
+    if value is None or value is True:
+        return default
+    if value is False or isinstance(value, Retry):
+        return value
+    raise errors.DurableError(
+        f"tool {tool_name!r}: metadata['durable'] is a durable.Retry, or False for no step "
+        f"around the tool; got {value!r}"
+    )
 
 
 @dataclass(frozen=True)

@@ -221,3 +221,41 @@ async def test_a_retried_model_requests_streamed_tokens_are_marked(make_engine) 
         ("!", 2),
     ]
     assert len({c.step for c in chunks}) == 1  # one model-request step
+
+
+async def test_a_tools_retry_comes_from_its_metadata(make_engine) -> None:
+    failures: list[str] = []
+    agent = Agent(TestModel(), name="retrier", capabilities=[Durability()])
+
+    @agent.tool_plain(metadata={"durable": durable.Retry(max_attempts=3, initial=0.01)})
+    def fetch(key: str) -> str:
+        if not failures:
+            failures.append(key)
+            raise ConnectionError("once")
+        return "fetched"
+
+    @durable.workflow(name="ai.retrier")
+    async def ask() -> str:
+        return str((await agent.run("go")).output)
+
+    engine = await make_engine()
+    assert "fetched" in await engine.run(ask, workflow_id="t")
+    (call,) = [h for h in await engine.history("t") if "call_tool" in h.name]
+    assert (call.status, call.attempts) == ("ok", 2)
+
+
+async def test_a_bad_durable_metadata_fails_the_run_naming_the_tool(make_engine) -> None:
+    agent = Agent(TestModel(), name="badmeta", capabilities=[Durability()])
+
+    @agent.tool_plain(metadata={"durable": 3})
+    def fetch(key: str) -> str:
+        return key
+
+    @durable.workflow(name="ai.badmeta")
+    async def ask() -> str:
+        return str((await agent.run("go")).output)
+
+    engine = await make_engine()
+    with pytest.raises(durable.WorkflowFailed) as failed:
+        await engine.run(ask, workflow_id="b")
+    assert "tool 'fetch'" in str(failed.value.__cause__)
