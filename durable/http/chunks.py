@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 
 from durable.engine import Engine
 from durable.http import payloads
-from durable.http.streaming import _sse
+from durable.http.streaming import sse_event
 from durable.streams import read_raw
 
 __all__ = ["chunk_events"]
@@ -36,5 +36,5 @@ async def chunk_events(engine: Engine, run_id: str, key: str, offset: int) -> As
             "run_attempt": chunk.run_attempt,
             "written_at": datetime.datetime.fromtimestamp(chunk.written_at, datetime.UTC),
         }
-        yield _sse("chunk", data, str(chunk.position))
-    yield _sse("end", {"id": run_id, "key": key, "next_offset": offset})
+        yield sse_event("chunk", data, str(chunk.position))
+    yield sse_event("end", {"id": run_id, "key": key, "next_offset": offset})

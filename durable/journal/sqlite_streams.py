@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from durable.journal import queries, sqlite_writer
+from durable.journal import queries, sqlite_writer, stream_records
 from durable.journal.stream_records import ChunkRecord, NewChunk
 
 __all__ = ["SqliteStreams"]
@@ -65,16 +65,4 @@ class SqliteStreams:
     ) -> tuple[list[ChunkRecord], bool]:
         closed = self._read(_Q["stream_closed"], (run_id, key))
         rows = self._read(_Q["stream_read"], (run_id, key, offset, limit))
-        return [_chunk(row) for row in rows], bool(closed and closed[0][0])
-
-
-def _chunk(row: Any) -> ChunkRecord:
-    position, step, attempt, run_attempt, value, written_at = row
-    return ChunkRecord(
-        position=int(position),
-        step=None if step is None else int(step),
-        attempt=int(attempt),
-        run_attempt=int(run_attempt),
-        value=bytes(value),
-        written_at=float(written_at),
-    )
+        return [stream_records.chunk_from_row(row) for row in rows], bool(closed and closed[0][0])

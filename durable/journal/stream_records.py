@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import msgspec
 
-__all__ = ["ChunkRecord", "NewChunk", "StreamStore"]
+__all__ = ["ChunkRecord", "NewChunk", "StreamStore", "chunk_from_row"]
 
 
 class NewChunk(msgspec.Struct, frozen=True, kw_only=True):
@@ -34,6 +34,19 @@ class ChunkRecord(msgspec.Struct, frozen=True, kw_only=True):
     run_attempt: int
     value: bytes
     written_at: float
+
+
+def chunk_from_row(row: Any) -> ChunkRecord:
+    """A chunk from a ``stream_read`` row (the same columns in both dialects)."""
+    position, step, attempt, run_attempt, value, written_at = row
+    return ChunkRecord(
+        position=int(position),
+        step=None if step is None else int(step),
+        attempt=int(attempt),
+        run_attempt=int(run_attempt),
+        value=bytes(value),
+        written_at=float(written_at),
+    )
 
 
 class StreamStore(Protocol):

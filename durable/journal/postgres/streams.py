@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import time
 
-from durable.journal import base
+from durable.journal import base, stream_records
 from durable.journal.postgres import connection
-from durable.journal.sqlite_streams import _chunk
 from durable.journal.stream_records import ChunkRecord, NewChunk
 
 __all__ = ["PostgresStreams"]
@@ -54,4 +53,4 @@ class PostgresStreams:
         closed = await self._pool.read("read a stream", "stream_closed", stream, run_id)
         params = {**stream, "offset": offset, "limit": limit}
         rows = await self._pool.read("read a stream", "stream_read", params, run_id)
-        return [_chunk(row) for row in rows], bool(closed and closed[0][0])
+        return [stream_records.chunk_from_row(row) for row in rows], bool(closed and closed[0][0])
