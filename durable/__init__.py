@@ -12,6 +12,7 @@ from durable.api import (
     Queue,
     Step,
     Workflow,
+    close_stream,
     context,
     continue_as_new,
     deprecate_patch,
@@ -32,6 +33,7 @@ from durable.api import (
     transaction,
     uuid4,
     workflow,
+    write_stream,
 )
 from durable.engine import Engine, HistoryEntry, LineageNode, Run, RunInfo
 from durable.errors import (
@@ -52,6 +54,7 @@ from durable.runtime.inbox import Request
 from durable.runtime.retry import Retry
 from durable.schedules.spec import Cron, Every
 from durable.sources.topic import Topic
+from durable.streams import StreamChunk
 
 __all__ = [
     "Cancelled",
@@ -76,10 +79,12 @@ __all__ = [
     "SerializationError",
     "Status",
     "Step",
+    "StreamChunk",
     "Topic",
     "Workflow",
     "WorkflowFailed",
     "WorkflowNotFound",
+    "close_stream",
     "context",
     "continue_as_new",
     "deprecate_patch",
@@ -100,6 +105,7 @@ __all__ = [
     "transaction",
     "uuid4",
     "workflow",
+    "write_stream",
 ]
 
 __version__ = "0.1.0"

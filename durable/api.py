@@ -23,6 +23,7 @@ from durable.runtime import (
     racing,
     registry,
     steps,
+    streams,
     timers,
 )
 from durable.runtime import context as context_mod
@@ -590,6 +591,30 @@ async def set_event(key: str, value: Any) -> None:
     """Publish `value` under `key`, for `Engine.get_event` callers (the last value wins)."""
     executor = _require_workflow("set_event")
     await messages.set_event(executor, key, value)
+
+
+async def write_stream(key: str, value: Any) -> None:
+    """Append `value` to this run's durable stream `key` (workflow code or a step body).
+
+    Readers (`Engine.read_stream`, the HTTP API) see it at once.  Written from workflow
+    code it is written once, replay or not; from a step body, each attempt writes its
+    own chunks, marked with its attempt numbers (see `durable.StreamChunk`).  A plain
+    (thread) step cannot await it: write from an ``async def`` step.
+
+    Parameters
+    ----------
+    key:
+        The stream's name within the run (a non-empty string).
+    value:
+        The chunk, encoded by the engine's codec like a step's result.
+    """
+    await streams.write_stream(key, value)
+
+
+async def close_stream(key: str) -> None:
+    """Close this run's stream `key`: readers end after its last chunk (they also end
+    once the run has finished)."""
+    await streams.close_stream(key)
 
 
 def patched(patch_id: str) -> bool:

@@ -25,7 +25,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from durable import cli_output as output
-from durable import cli_request, cli_schedules, cli_serve, errors, export
+from durable import cli_request, cli_schedules, cli_serve, cli_stream, errors, export
 from durable.engine import Engine
 from durable.journal import base
 from durable.runs import RunInfo
@@ -579,6 +579,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_serve.add_parser(commands, _add)
     cli_schedules.add_parser(commands, _add)
     cli_request.add_parser(commands, _add)
+    cli_stream.add_parser(commands, _add)
     return parser
 
 

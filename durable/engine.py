@@ -11,12 +11,13 @@ import datetime
 import os
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from durable import codec as codec_mod
 from durable import errors, operations, requests, starting
 from durable import runs as runs_mod
+from durable import streams as streams_mod
 from durable import telemetry as telemetry_mod
 from durable.api import Queue, Workflow, queue_name
 from durable.journal import base, open_journal
@@ -578,6 +579,24 @@ class Engine:
         if appended:  # this engine's own consumers (the journal notifies the others)
             self.scheduler.wakeups.heard(base.topic_wakeup(name))
         return appended
+
+    def read_stream(
+        self, workflow_id: str, key: str, offset: int = 0
+    ) -> AsyncIterator[streams_mod.StreamChunk]:
+        """The chunks of the run's stream `key` from `offset` on, as they are written.
+
+        An async iterator of `durable.StreamChunk`; it ends after the last chunk once
+        the stream is closed (`durable.close_stream`) or the run has finished, and
+        raises `WorkflowNotFound` for an unknown id.
+
+        Parameters
+        ----------
+        workflow_id, key:
+            The run and its stream.
+        offset:
+            The first chunk's offset: 0 from the start, ``chunk.offset + 1`` to resume.
+        """
+        return streams_mod.read_chunks(self, workflow_id, key, offset)
 
     async def get_event(self, workflow_id: str, key: str, timeout: float | None = None) -> Any:
         """The value a run published with `durable.set_event(key, ...)`.

@@ -31,10 +31,12 @@ def test_all_is_pinned() -> None:
             "SerializationError",
             "Status",
             "Step",
+            "StreamChunk",
             "Topic",
             "Workflow",
             "WorkflowFailed",
             "WorkflowNotFound",
+            "close_stream",
             "context",
             "continue_as_new",
             "heartbeat",
@@ -55,6 +57,7 @@ def test_all_is_pinned() -> None:
             "transaction",
             "uuid4",
             "workflow",
+            "write_stream",
         ]
     )
     for name in durable.__all__:

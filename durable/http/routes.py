@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 
 from durable import codec, errors, requests
 from durable.engine import Engine
-from durable.http import payloads, schedule_routes, streaming
+from durable.http import chunks, payloads, schedule_routes, streaming
 from durable.http.openapi import Endpoint, Param
 from durable.http.problems import ApiError
 from durable.http.webhooks import Webhook
@@ -221,6 +221,22 @@ async def stream(request: Request) -> Response:
     after = int(last) if last.lstrip("-").isdigit() else -1
     return streaming.EventStream(
         lambda: streaming.run_events(api.engine, run_id, after), api.watchers
+    )
+
+
+async def read_stream(request: Request) -> Response:
+    api = _api(request)
+    run_id, key = _param(request, "id"), _param(request, "key")
+    text = request.query_params.get("offset", "0")
+    if not text.isdigit():
+        raise ApiError(400, "bad_offset", f"offset={text!r}: give a chunk offset, 0 or more")
+    offset = int(text)
+    last = request.headers.get("last-event-id", "")
+    if last.isdigit():  # a reconnection: carry on after the last chunk received
+        offset = int(last) + 1
+    await _record(api, run_id)  # 404 before the stream starts
+    return streaming.EventStream(
+        lambda: chunks.chunk_events(api.engine, run_id, key, offset), api.watchers
     )
 
 
@@ -476,6 +492,22 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         stream,
         "server-sent events of a run",
         {200: "events: status, entry, end", **_NOT_FOUND},
+        content="text/event-stream",
+    ),
+    Endpoint(
+        "GET",
+        "/api/runs/{id}/streams/{key}",
+        read_stream,
+        "a durable stream of a run (durable.write_stream) as server-sent events",
+        {200: "events: chunk (id = its offset), end", **_NOT_FOUND, **_BAD},
+        query=(Param("offset", {"type": "integer", "minimum": 0}, "the first chunk's offset"),),
+        headers=(
+            Param(
+                "Last-Event-ID",
+                {"type": "string"},
+                "the offset of the last chunk received: the stream resumes after it",
+            ),
+        ),
         content="text/event-stream",
     ),
     Endpoint(

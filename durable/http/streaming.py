@@ -28,7 +28,14 @@ from durable.engine import Engine
 from durable.http import payloads
 from durable.journal import base
 
-__all__ = ["ClientGone", "EventStream", "Watchers", "until_disconnect", "wait_event"]
+__all__ = [
+    "ClientGone",
+    "EventStream",
+    "Watchers",
+    "sse_event",
+    "until_disconnect",
+    "wait_event",
+]
 
 T = TypeVar("T")
 
@@ -109,7 +116,7 @@ async def wait_event(engine: Engine, run_id: str, key: str, wait: float) -> byte
         await scheduler.wait_changed(run_id, min(left, FALLBACK), since=since)
 
 
-def _sse(event: str, data: Any, event_id: str | None = None) -> bytes:
+def sse_event(event: str, data: Any, event_id: str | None = None) -> bytes:
     lines = [f"event: {event}"]
     if event_id is not None:
         lines.append(f"id: {event_id}")
@@ -140,12 +147,12 @@ async def run_events(engine: Engine, run_id: str, after: int) -> AsyncIterator[b
             if entry.ord <= after or sent.get(entry.seq) == (entry.ord, entry.status):
                 continue
             sent[entry.seq] = (entry.ord, entry.status)
-            yield _sse("entry", payloads.entry_json(entry), str(entry.ord))
+            yield sse_event("entry", payloads.entry_json(entry), str(entry.ord))
         if str(load.run.status) != status:
             status = str(load.run.status)
-            yield _sse("status", payloads.run_json(load.run))
+            yield sse_event("status", payloads.run_json(load.run))
         if load.run.status in base.TERMINAL:
-            yield _sse("end", {"id": run_id, "status": status})
+            yield sse_event("end", {"id": run_id, "status": status})
             return
         before = scheduler.changed(run_id).count
         await scheduler.wait_changed(run_id, FALLBACK, since=since)

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import msgspec
 
-from durable.journal import generations
+from durable.journal import generations, stream_records
 from durable.journal.requests import RequestStore
 
 __all__ = [
@@ -41,7 +41,7 @@ __all__ = [
     "topic_wakeup",
 ]
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 
 class Status(enum.StrEnum):
@@ -287,7 +287,9 @@ def topic_wakeup(topic: str) -> str:
     return f"durable-topic:{topic}"
 
 
-class Journal(TopicStore, generations.GenerationStore, RequestStore, Protocol):
+class Journal(
+    TopicStore, generations.GenerationStore, RequestStore, stream_records.StreamStore, Protocol
+):
     """Operations the runtime needs from a journal database.
 
     Implementations translate their driver's errors into `durable.JournalError`.

@@ -33,6 +33,7 @@ from durable.journal import (
     sqlite_schedules,
     sqlite_schema,
     sqlite_starts,
+    sqlite_streams,
     sqlite_topics,
     sqlite_writer,
 )
@@ -51,6 +52,8 @@ _RUN_TABLES = (
     "messages",
     "events",
     "requests",
+    "streams",
+    "stream_chunks",
     *sqlite_generations.RUN_TABLES,
 )
 
@@ -85,6 +88,7 @@ class SqliteJournal(
     sqlite_starts.SqliteStarts,
     sqlite_schedules.SqliteSchedules,
     sqlite_requests.SqliteRequests,
+    sqlite_streams.SqliteStreams,
     base.Features,
 ):
     """A journal in one SQLite file (see the module docstring for the write path)."""

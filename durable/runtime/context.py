@@ -18,7 +18,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from durable.runtime.executor import Executor
 
-__all__ = ["ExecutionContext", "contests", "current_run", "current_step", "workflow_code"]
+__all__ = [
+    "ExecutionContext",
+    "contests",
+    "current_attempt",
+    "current_run",
+    "current_step",
+    "workflow_code",
+]
 
 current_run: contextvars.ContextVar[Executor | None] = contextvars.ContextVar(
     "durable_current_run", default=None
@@ -29,6 +36,10 @@ workflow_code: contextvars.ContextVar[Executor | None] = contextvars.ContextVar(
 # the sequence number of the step whose body is running (None in workflow code)
 current_step: contextvars.ContextVar[int | None] = contextvars.ContextVar(
     "durable_current_step", default=None
+)
+# the attempt (from 1) of the step whose body is running (None in workflow code)
+current_attempt: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "durable_current_attempt", default=None
 )
 
 

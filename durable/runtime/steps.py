@@ -134,6 +134,7 @@ async def _attempts(
 ) -> base.EntryRecord:
     """Run a step's attempts until one succeeds or the retry policy gives up."""
     step_token = context.current_step.set(call.seq)
+    attempt_token = context.current_attempt.set(None)
     try:
         with call.in_flight():
             prior = call.prior_attempts()
@@ -142,6 +143,7 @@ async def _attempts(
             number, details = await heartbeats.previous_details(call, number)
             while True:
                 attempt = heartbeats.Attempt(call, number, details)
+                context.current_attempt.set(number)  # undone with `attempt_token`
                 try:
                     value = await _one_attempt(call, step, args, kwargs, attempt, budget)
                     what = f"result of step {step.name!r} (seq {call.seq})"
@@ -157,6 +159,7 @@ async def _attempts(
                     error = call.codec.encode_error(exc)
                     return call.entry("error", error=error, attempts=number)
     finally:
+        context.current_attempt.reset(attempt_token)
         context.current_step.reset(step_token)
 
 

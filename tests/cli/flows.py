@@ -107,3 +107,10 @@ async def sleepy() -> str:
     await fetch("before")
     await durable.sleep(3600)
     return await fetch("after")
+
+
+@durable.workflow(name="cli.chatty")
+async def chatty(words: list[str]) -> int:
+    for word in words:
+        await durable.write_stream("words", word)
+    return len(words)

@@ -90,3 +90,19 @@ async def approvals(count: int) -> int:
         else:
             await request.reply({"approved": request.value["amount"]})
     return count
+
+
+@durable.step(name="http.say")
+async def say(i: int) -> int:
+    await durable.write_stream("words", f"word{i}")
+    return i
+
+
+@durable.workflow(name="http.talker")
+async def talker(count: int) -> int:
+    """Writes one chunk per ``next`` message: a test that reads the stream sends the
+    next message only once it saw the previous chunk."""
+    for i in range(count):
+        await durable.recv("next")
+        await say(i)
+    return count

@@ -30,6 +30,7 @@ from durable.journal.postgres import (
     schedules,
     schema,
     starts,
+    streams,
     topics,
     transactions,
     writer,
@@ -51,6 +52,7 @@ class PostgresJournal(
     starts.PostgresStarts,
     schedules.PostgresSchedules,
     requests.PostgresRequests,
+    streams.PostgresStreams,
     base.Features,
 ):
     """A journal in a Postgres database (see the package docstring for the write path).

@@ -479,7 +479,9 @@ generation_entries AS (
     DELETE FROM {schema}.generation_entries WHERE run_id IN (SELECT id FROM gone)
 ),
 heartbeats AS (DELETE FROM {schema}.heartbeats WHERE run_id IN (SELECT id FROM gone)),
-requests AS (DELETE FROM {schema}.requests WHERE run_id IN (SELECT id FROM gone))
+requests AS (DELETE FROM {schema}.requests WHERE run_id IN (SELECT id FROM gone)),
+streams AS (DELETE FROM {schema}.streams WHERE run_id IN (SELECT id FROM gone)),
+chunks AS (DELETE FROM {schema}.stream_chunks WHERE run_id IN (SELECT id FROM gone))
 SELECT count(*) FROM gone;
 
 -- name: queue_lock
@@ -882,3 +884,50 @@ ins AS (
 )
 SELECT (SELECT owner FROM held), coalesce((SELECT topic FROM prior), (SELECT topic FROM taken)),
        coalesce((SELECT value FROM prior), (SELECT value FROM taken));
+-- Durable streams (durable/journal/postgres/streams.py) --------------------------------
+
+-- name: stream_append
+-- Nothing when the writer's chunk is there already (a replayed workflow's write); the
+-- stream's row is locked until commit, so positions commit in order.
+WITH held AS (
+    SELECT id FROM {schema}.runs WHERE id = %(run_id)s AND owner = %(owner)s FOR SHARE
+), fresh AS (
+    SELECT id FROM held WHERE NOT EXISTS (
+        SELECT 1 FROM {schema}.stream_chunks
+        WHERE run_id = %(run_id)s AND key = %(key)s AND writer = %(writer)s)
+), bumped AS (
+    INSERT INTO {schema}.streams AS s (run_id, key, next_position)
+    SELECT id, %(key)s, 1 FROM fresh
+    ON CONFLICT (run_id, key) DO UPDATE SET next_position = s.next_position + 1
+    RETURNING next_position - 1 AS position
+), inserted AS (
+    INSERT INTO {schema}.stream_chunks (
+        run_id, key, position, writer, step, attempt, run_attempt, value, written_at)
+    SELECT %(run_id)s, %(key)s, position, %(writer)s, %(step)s, %(attempt)s,
+           %(run_attempt)s, %(value)s, %(at)s
+    FROM bumped
+    ON CONFLICT DO NOTHING
+    RETURNING position
+)
+SELECT (SELECT count(*) FROM held), (SELECT position FROM inserted),
+       pg_notify(%(channel)s, %(run_id)s);
+
+-- name: stream_close
+WITH held AS (
+    SELECT id FROM {schema}.runs WHERE id = %(run_id)s AND owner = %(owner)s FOR SHARE
+), closed AS (
+    INSERT INTO {schema}.streams AS s (run_id, key, next_position, closed)
+    SELECT id, %(key)s, 0, true FROM held
+    ON CONFLICT (run_id, key) DO UPDATE SET closed = true
+)
+SELECT (SELECT count(*) FROM held), pg_notify(%(channel)s, %(run_id)s);
+
+-- name: stream_read
+SELECT position, step, attempt, run_attempt, value, written_at
+FROM {schema}.stream_chunks
+WHERE run_id = %(run_id)s AND key = %(key)s AND position >= %(offset)s
+ORDER BY position
+LIMIT %(limit)s;
+
+-- name: stream_closed
+SELECT closed FROM {schema}.streams WHERE run_id = %(run_id)s AND key = %(key)s;

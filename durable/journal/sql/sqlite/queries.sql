@@ -250,6 +250,11 @@ WHERE dedup_key = ?1 AND status IN ('PENDING', 'RUNNING', 'SLEEPING');
 SELECT min(start_at) FROM durable_runs
 WHERE status = 'PENDING' AND start_at IS NOT NULL AND start_at > ?1 AND owner IS NULL
   AND name IN (SELECT value FROM json_each(?2));
+-- name: delete_run_streams
+DELETE FROM durable_streams WHERE run_id = ?;
+
+-- name: delete_run_stream_chunks
+DELETE FROM durable_stream_chunks WHERE run_id = ?;
 
 -- Topics and source offsets (durable/journal/sqlite_topics.py) -------------------------
 
@@ -464,3 +469,31 @@ RETURNING topic, value;
 
 -- name: delete_run_requests
 DELETE FROM durable_requests WHERE run_id = ?;
+-- Durable streams (durable/journal/sqlite_streams.py) ----------------------------------
+
+-- name: stream_writer_exists
+SELECT position FROM durable_stream_chunks WHERE run_id = ?1 AND key = ?2 AND writer = ?3;
+
+-- name: stream_bump
+INSERT INTO durable_streams (run_id, key, next_position) VALUES (?1, ?2, 1)
+ON CONFLICT (run_id, key) DO UPDATE SET next_position = next_position + 1
+RETURNING next_position - 1;
+
+-- name: stream_insert
+INSERT INTO durable_stream_chunks (
+    run_id, key, position, writer, step, attempt, run_attempt, value, written_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9);
+
+-- name: stream_close
+INSERT INTO durable_streams (run_id, key, next_position, closed) VALUES (?1, ?2, 0, 1)
+ON CONFLICT (run_id, key) DO UPDATE SET closed = 1;
+
+-- name: stream_read
+SELECT position, step, attempt, run_attempt, value, written_at
+FROM durable_stream_chunks
+WHERE run_id = ?1 AND key = ?2 AND position >= ?3
+ORDER BY position
+LIMIT ?4;
+
+-- name: stream_closed
+SELECT closed FROM durable_streams WHERE run_id = ?1 AND key = ?2;
