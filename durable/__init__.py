@@ -29,8 +29,10 @@ from durable.api import (
     uuid4,
     workflow,
 )
+from durable.blobs.refs import Ref
 from durable.engine import Engine, HistoryEntry, LineageNode, Run, RunInfo
 from durable.errors import (
+    BlobError,
     Cancelled,
     DurableError,
     JournalError,
@@ -46,6 +48,7 @@ from durable.runtime.retry import Retry
 from durable.sources.topic import Topic
 
 __all__ = [
+    "BlobError",
     "Cancelled",
     "ChildHandle",
     "DurableError",
@@ -57,6 +60,7 @@ __all__ = [
     "NonDeterminismError",
     "NotRegistered",
     "Queue",
+    "Ref",
     "Retry",
     "Run",
     "RunInfo",

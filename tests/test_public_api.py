@@ -9,6 +9,7 @@ from durable import errors
 def test_all_is_pinned() -> None:
     assert sorted(durable.__all__) == sorted(
         [
+            "BlobError",
             "Cancelled",
             "ChildHandle",
             "DurableError",
@@ -20,6 +21,7 @@ def test_all_is_pinned() -> None:
             "NonDeterminismError",
             "NotRegistered",
             "Queue",
+            "Ref",
             "Retry",
             "Run",
             "RunInfo",
