@@ -186,16 +186,15 @@ class Store:
             return False
         return True
 
-    def keys(self) -> Iterator[str]:
-        """Every blob key in the store (``tmp/`` files excluded)."""
-        base = self.path("sha256")
+    def listing(self) -> Iterator[tuple[str, float | None]]:
+        """Every blob key in the store (``tmp/`` files excluded) with its last change."""
         try:
-            found = self.fs.find(base)
+            found = self.fs.find(self.path("sha256"), detail=True)
         except FileNotFoundError:
             return
         start = len(self.root) + 1  # a memory:// root is "" and its paths start with "/"
-        for path in found:
-            yield path[start:]
+        for path, entry in found.items():
+            yield path[start:], _mtime(entry)
 
     def stale_tmp(self, older_than: float) -> list[str]:
         """``tmp/`` files last changed more than `older_than` seconds ago (writes a crash

@@ -27,6 +27,7 @@ from durable.journal import (
     queries,
     records,
     sqlite_access,
+    sqlite_blobs,
     sqlite_messages,
     sqlite_schema,
     sqlite_topics,
@@ -64,7 +65,12 @@ def _mapped(action: str, url: str, workflow_id: str | None = None) -> Iterator[N
         ) from exc
 
 
-class SqliteJournal(sqlite_topics.SqliteTopics, sqlite_messages.SqliteMessages, base.Features):
+class SqliteJournal(
+    sqlite_blobs.SqliteBlobs,
+    sqlite_topics.SqliteTopics,
+    sqlite_messages.SqliteMessages,
+    base.Features,
+):
     """A journal in one SQLite file (see the module docstring for the write path)."""
 
     dialect = "sqlite"

@@ -20,6 +20,7 @@ from psycopg import sql as pg_sql
 from durable import errors
 from durable.journal import base, queries, records
 from durable.journal.postgres import (
+    blobs,
     connection,
     holdings,
     listener,
@@ -40,7 +41,9 @@ def _entry_params(entry: base.EntryRecord) -> dict[str, Any]:
     return records.named(records.ENTRY_COLUMNS, records.entry_values(entry))
 
 
-class PostgresJournal(topics.PostgresTopics, messages.PostgresMessages, base.Features):
+class PostgresJournal(
+    blobs.PostgresBlobs, topics.PostgresTopics, messages.PostgresMessages, base.Features
+):
     """A journal in a Postgres database (see the package docstring for the write path).
 
     Parameters

@@ -263,3 +263,15 @@ WHERE consumer = ?1 AND source = ?2 AND position = ?5;
 -- name: fail_new_run
 UPDATE durable_runs SET status = 'FAILED', error = ?2, finished_at = ?3, updated_at = ?3
 WHERE id = ?1 AND status = 'PENDING' AND owner IS NULL;
+
+-- Blob references (durable/journal/sqlite_blobs.py): rows whose payload names a blob key
+-- ("sha256/"), for prune and sweep to know which blobs are still referenced --------
+
+-- name: blob_payloads
+SELECT id, input FROM durable_runs WHERE instr(input, X'7368613235362f') > 0
+UNION ALL SELECT id, output FROM durable_runs WHERE instr(output, X'7368613235362f') > 0
+UNION ALL SELECT id, metadata FROM durable_runs WHERE instr(metadata, X'7368613235362f') > 0
+UNION ALL SELECT run_id, output FROM durable_entries WHERE instr(output, X'7368613235362f') > 0
+UNION ALL SELECT run_id, value FROM durable_messages WHERE instr(value, X'7368613235362f') > 0
+UNION ALL SELECT run_id, value FROM durable_events WHERE instr(value, X'7368613235362f') > 0
+UNION ALL SELECT '', value FROM durable_topic_records WHERE instr(value, X'7368613235362f') > 0;
