@@ -132,7 +132,7 @@ class Blobs:
         """The value behind `ref`, checked against its sha256 and size."""
         store, key = self._locate(ref.uri)
 
-        def fail(reason: str, exc: BaseException | None = None) -> errors.BlobError:
+        def fail(reason: str) -> errors.BlobError:
             return _error(ref, reason, what=what, workflow_id=workflow_id, seq=seq)
 
         try:
@@ -150,7 +150,7 @@ class Blobs:
             import hashlib
 
             if len(data) != ref.size:
-                raise fail(f"holds {len(data)} bytes where {ref.size} were written")
+                raise fail(f"fails its sha256 check: it holds {len(data)} bytes, not {ref.size}")
             found = hashlib.sha256(data).hexdigest()
         if found != ref.sha256:
             raise fail(f"fails its sha256 (it holds {found})")
@@ -173,7 +173,7 @@ class Blobs:
 def _error(
     ref: refs.BlobRef, reason: str, *, what: str, workflow_id: str | None, seq: int | None
 ) -> errors.BlobError:
-    call = "" if seq is None else f" (seq {seq})"
+    call = "" if seq is None or f"seq {seq}" in what else f" (seq {seq})"
     run = workflow_id or "ID"
     if seq is None:
         after = f"or start a new run with the same arguments (`durable start`) instead of {run!r}"
