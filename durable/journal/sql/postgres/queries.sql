@@ -524,10 +524,10 @@ WHERE id = %(id)s AND status = 'PENDING' AND owner IS NULL;
 -- key ("sha256/"), for prune and sweep to know which blobs are still referenced ------
 
 -- name: blob_payloads
-SELECT id, input FROM durable_runs WHERE position('\x7368613235362f'::bytea IN input) > 0
-UNION ALL SELECT id, output FROM durable_runs WHERE position('\x7368613235362f'::bytea IN output) > 0
-UNION ALL SELECT id, metadata FROM durable_runs WHERE position('\x7368613235362f'::bytea IN metadata) > 0
-UNION ALL SELECT run_id, output FROM durable_entries WHERE position('\x7368613235362f'::bytea IN output) > 0
-UNION ALL SELECT run_id, value FROM durable_messages WHERE position('\x7368613235362f'::bytea IN value) > 0
-UNION ALL SELECT run_id, value FROM durable_events WHERE position('\x7368613235362f'::bytea IN value) > 0
-UNION ALL SELECT '', value FROM durable_topic_records WHERE position('\x7368613235362f'::bytea IN value) > 0;
+SELECT id, input FROM {schema}.runs WHERE position('\x7368613235362f'::bytea IN input) > 0
+UNION ALL SELECT id, output FROM {schema}.runs WHERE position('\x7368613235362f'::bytea IN output) > 0
+UNION ALL SELECT id, metadata FROM {schema}.runs WHERE position('\x7368613235362f'::bytea IN metadata) > 0
+UNION ALL SELECT run_id, output FROM {schema}.entries WHERE position('\x7368613235362f'::bytea IN output) > 0
+UNION ALL SELECT run_id, value FROM {schema}.messages WHERE position('\x7368613235362f'::bytea IN value) > 0
+UNION ALL SELECT run_id, value FROM {schema}.events WHERE position('\x7368613235362f'::bytea IN value) > 0
+UNION ALL SELECT '', value FROM {schema}.topic_records WHERE position('\x7368613235362f'::bytea IN value) > 0;
