@@ -26,9 +26,19 @@ class StoreSpec:
 @pytest.fixture(params=STORES)
 def store(request: pytest.FixtureRequest, tmp_path: Any) -> StoreSpec:
     """A fresh, empty blob store of each kind."""
-    if request.param == "file":
+    return make_store(str(request.param), request, tmp_path)
+
+
+@pytest.fixture(params=["file", "s3"])
+def shared_store(request: pytest.FixtureRequest, tmp_path: Any) -> StoreSpec:
+    """A fresh store that other processes reach too (not memory://)."""
+    return make_store(str(request.param), request, tmp_path)
+
+
+def make_store(kind: str, request: pytest.FixtureRequest, tmp_path: Any) -> StoreSpec:
+    if kind == "file":
         return StoreSpec(f"file://{tmp_path}/blobs")
-    if request.param == "memory":
+    if kind == "memory":
         return StoreSpec(f"memory://test-{uuid.uuid4().hex}")
     import fsspec
 
