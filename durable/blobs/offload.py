@@ -155,9 +155,9 @@ class Blobs:
         if found != ref.sha256:
             raise fail(f"fails its sha256 (it holds {found})")
         if ref.format == "parquet":
-            source = io.BytesIO(data) if data is not None else store.open(key)
-            with source:
-                return tables.read(source, ref.kind)
+            if data is None:  # a local file: memory-mapped, no copy of its bytes in memory
+                return tables.read(store.path(key), ref.kind)
+            return tables.read(io.BytesIO(data), ref.kind)
         assert data is not None
         return self._codec().decode(data, what=what, workflow_id=workflow_id, seq=seq)
 

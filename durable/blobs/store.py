@@ -121,6 +121,9 @@ class Store:
         return f"{self.root}/{key}"
 
     def exists(self, key: str) -> bool:
+        # never from a cached listing: a blob deleted by another process (prune) must be
+        # written again, or the new reference would name nothing
+        self.fs.invalidate_cache(self.path(key))
         return bool(self.fs.exists(self.path(key)))
 
     def put_bytes(self, data: bytes, ext: str) -> tuple[str, str, int]:
@@ -188,6 +191,7 @@ class Store:
 
     def listing(self) -> Iterator[tuple[str, float | None]]:
         """Every blob key in the store (``tmp/`` files excluded) with its last change."""
+        self.fs.invalidate_cache()  # listings are cached by s3fs: this one must be fresh
         try:
             found = self.fs.find(self.path("sha256"), detail=True)
         except FileNotFoundError:
@@ -200,6 +204,7 @@ class Store:
         """``tmp/`` files last changed more than `older_than` seconds ago (writes a crash
         cut short)."""
         stale: list[str] = []
+        self.fs.invalidate_cache()
         try:
             entries = self.fs.ls(self.path(TMP), detail=True)
         except FileNotFoundError:
