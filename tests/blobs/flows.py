@@ -102,3 +102,8 @@ def unique_frame(rows: int) -> pd.DataFrame:
 async def crashy(rows: int) -> int:
     df = await unique_frame(rows)
     return len(df) + await small(1)
+
+
+@durable.workflow(name="blobs.echo")
+async def echo(text: str) -> int:
+    return len(text)

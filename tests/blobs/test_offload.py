@@ -9,6 +9,7 @@ import durable
 from durable import cli_output, codec
 from durable.blobs import refs
 from durable.blobs.store import open_store
+from durable.http import payloads
 from tests.blobs import flows
 from tests.blobs.conftest import StoreSpec
 from tests.conftest import EngineFactory
@@ -109,6 +110,7 @@ async def test_json_shows_a_marker_not_the_value(
     assert shown["$durable"] == "blob"
     assert shown["format"] == "parquet" and shown["kind"] == "pandas"
     assert shown["uri"].startswith(store.url) and len(shown["sha256"]) == 64
+    assert payloads.entry_json(load.entries[0])["output"] == shown  # the HTTP API's form
     await engine.cancel(run.id)
 
 
