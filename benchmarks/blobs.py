@@ -179,6 +179,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pg", help="a Postgres database URL to drop, create and measure")
     parser.add_argument("--sizes", default="10,100", help="DataFrame sizes in MB")
+    parser.add_argument(
+        "--offload-only", action="store_true", help="skip inline (e.g. --sizes 1024)"
+    )
+    parser.add_argument("--no-replay", action="store_true", help="skip the replay figures")
     parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -195,15 +199,19 @@ def main() -> None:
     )
     for name, url in backends:
         for megabytes in sizes:
-            rows = {mode: _measure("step", url, mode, megabytes) for mode in ("inline", "offload")}
+            modes = ("offload",) if args.offload_only else ("inline", "offload")
+            rows = {mode: _measure("step", url, mode, megabytes) for mode in modes}
             for mode, r in rows.items():
                 print(
                     f"{name:9} {megabytes:4} {mode:8} {r['step_s']:7.2f} {_mb(r['step_peak'])} "
                     f"{r['encode_s']:8.2f} {_mb(r['encode_peak'])} {_mb(r['journal']):>10} "
                     f"{_mb(r['blobs'])}"
                 )
-            ratio = rows["inline"]["step_s"] / rows["offload"]["step_s"]
-            print(f"{'':9} {'':4} inline/offload step time: {ratio:.2f}x")
+            if "inline" in rows:
+                ratio = rows["inline"]["step_s"] / rows["offload"]["step_s"]
+                print(f"{'':9} {'':4} inline/offload step time: {ratio:.2f}x")
+    if args.no_replay:
+        return
     print("\nreplay of a run holding 20 values of 10 MB it does not touch")
     for name, url in backends:
         implicit = _measure("replay", url, "implicit", 10)["replay_s"]
