@@ -87,7 +87,9 @@ class Engine:
     store:
         Where values larger than `offload_over` go: ``file:///dir``,
         ``s3://bucket/prefix`` (any fsspec URL) or ``memory://name``; the journal keeps
-        a reference (uri, sha256, size, format).  Needs the ``blobs`` extra.
+        a reference (uri, sha256, size, format).  Defaults to
+        ``$DURABLE_BLOB_STORE`` (so the CLI offloads too), else none.  Needs the ``blobs``
+        extra.
     offload_over:
         The size in bytes above which a value's encoding is offloaded (default 262144
         when `store` is given).  Given without `store` on a SQLite file, the store is
@@ -128,7 +130,10 @@ class Engine:
     ) -> None:
         self.url = url or os.environ.get("DURABLE_DATABASE_URL") or DEFAULT_URL
         self.blobs = offload.configure(
-            self.url, store=store, offload_over=offload_over, options=store_options
+            self.url,
+            store=store or os.environ.get("DURABLE_BLOB_STORE") or None,
+            offload_over=offload_over,
+            options=store_options,
         )
         self.codec = codec_mod.Codec(pickle=pickle, blobs=self.blobs)
         self.blobs.codec = self.codec
