@@ -98,9 +98,9 @@ class Store:
     """
 
     def __init__(self, url: str, options: dict[str, Any] | None = None) -> None:
-        self.url = url.rstrip("/") if url.rstrip("/") != "memory:" else "memory://"
+        self.url = url.rstrip("/") if url.rstrip("/") != "memory:" else "memory://durable"
         self.options = dict(options or {})
-        fs, root = _fsspec().core.url_to_fs(url, **self.options)
+        fs, root = _fsspec().core.url_to_fs(self.url, **self.options)
         self.fs: Any = fs
         self.root: str = root.rstrip("/")
         self.local = "file" in _protocols(fs)
