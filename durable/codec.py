@@ -41,6 +41,7 @@ replay re-raises the same type with the same message.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime
 import decimal
@@ -345,6 +346,8 @@ def _decoder_for(spec_bytes: bytes) -> msgspec.msgpack.Decoder[Any]:
 class BlobHook(Protocol):
     """What the codec needs of `durable.blobs.Blobs`."""
 
+    @property
+    def writes(self) -> bool: ...
     def offload_table(self, value: Any) -> bytes | None: ...
     def offload_bytes(self, data: bytes) -> bytes | None: ...
     def load(self, body: bytes, *, what: str, workflow_id: str | None, seq: int | None) -> Any: ...
@@ -378,6 +381,14 @@ class Codec:
         if self.blobs is not None and (ref := self.blobs.offload_bytes(data)) is not None:
             return frame(ref)
         return data
+
+    async def encode_async(
+        self, value: Any, *, what: str = "value", workflow_id: str | None = None
+    ) -> bytes:
+        """`encode`, in a thread when a blob store may be written (its calls block)."""
+        if self.blobs is None or not self.blobs.writes:
+            return self.encode(value, what=what, workflow_id=workflow_id)
+        return await asyncio.to_thread(self.encode, value, what=what, workflow_id=workflow_id)
 
     def encode_inline(
         self, value: Any, *, what: str = "value", workflow_id: str | None = None

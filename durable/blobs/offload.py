@@ -56,6 +56,11 @@ class Blobs:
         self.options = dict(options or (store.options if store is not None else {}))
         self.codec: Codec | None = None
 
+    @property
+    def writes(self) -> bool:
+        """Whether encoding may write to a store (then the engine encodes in a thread)."""
+        return self.store is not None
+
     # -- writing -----------------------------------------------------------------------
 
     def offload_table(self, value: Any) -> bytes | None:

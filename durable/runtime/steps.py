@@ -84,7 +84,10 @@ async def _attempts(
                     work = body if step.timeout is None else _bounded(body, step.timeout)
                     value = await _observed(call, attempt, work)
                     what = f"result of step {step.name!r} (seq {call.seq})"
-                    output = call.codec.encode(value, what=what, workflow_id=call.run_id)
+                    # off the event loop when it may write a blob (fsspec blocks)
+                    output = await call.codec.encode_async(
+                        value, what=what, workflow_id=call.run_id
+                    )
                     return call.entry("ok", output=output, attempts=attempt)
                 except Exception as exc:
                     if await _retrying(call, step, exc, attempt, spent):
