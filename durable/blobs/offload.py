@@ -15,6 +15,7 @@ and decodes it.  A missing blob, an unreachable store or a mismatch raise
 from __future__ import annotations
 
 import contextvars
+import hashlib
 import io
 from typing import TYPE_CHECKING, Any
 
@@ -135,12 +136,12 @@ class Blobs:
         seq: int | None = None,
     ) -> Any:
         """The value behind `ref`, checked against its sha256 and size."""
-        store, key = self._locate(ref.uri)
 
         def fail(reason: str) -> errors.BlobError:
             return _error(ref, reason, what=what, workflow_id=workflow_id, seq=seq)
 
         try:
+            store, key = self._locate(ref.uri)
             if ref.format == "parquet" and store.local:
                 found = store.hash_of(key)  # hashed in chunks, then read: no copy in memory
                 data: bytes | None = None
@@ -152,8 +153,6 @@ class Blobs:
         except Exception as exc:  # the store's own errors (network, credentials)
             raise fail(f"cannot be read ({type(exc).__name__}: {exc})") from exc
         if data is not None:
-            import hashlib
-
             if len(data) != ref.size:
                 raise fail(f"fails its sha256 check: it holds {len(data)} bytes, not {ref.size}")
             found = hashlib.sha256(data).hexdigest()
@@ -171,7 +170,7 @@ class Blobs:
             key = self.store.key_of(uri)
             if key is not None:
                 return self.store, key
-        root, _, tail = uri.partition("/sha256/")
+        root, _, tail = uri.rpartition("/sha256/")
         return open_store(root, self.options), f"sha256/{tail}"
 
 

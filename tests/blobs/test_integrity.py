@@ -96,3 +96,13 @@ async def test_used_ref_is_fetched_by_the_step(
     await wait_journaled(engine, run.id, 1)
     await engine.send(run.id, "go", None)
     assert await run.result(timeout=30) == 5000
+
+
+def test_unreachable_store_is_a_blob_error() -> None:
+    ref = refs.BlobRef(
+        "nosuchscheme://bucket/sha256/ab/" + "ab" * 32 + ".bin", "ab" * 32, 10, "codec"
+    )
+    data = codec.frame(refs.ref_payload(ref))
+    with pytest.raises(durable.BlobError, match="cannot be read") as raised:
+        durable.Engine("sqlite://:memory:").codec.decode(data, what="value", workflow_id="w", seq=1)
+    assert raised.value.uri == ref.uri and raised.value.seq == 1
