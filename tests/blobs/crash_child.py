@@ -23,7 +23,11 @@ def freeze_after_writing(marker: pathlib.Path) -> None:
 
     def put_stream(self: store_mod.Store, write: Any, ext: str) -> tuple[str, str, int]:
         written = real(self, write, ext)
-        marker.write_text(written[0])  # the blob is whole in the store; nothing committed
+        # the blob is whole in the store, nothing committed; the marker appears whole
+        # (renamed into place) so the parent never reads it half-written
+        partial = marker.with_suffix(".partial")
+        partial.write_text(written[0])
+        partial.replace(marker)
         time.sleep(600)
         return written
 
