@@ -35,8 +35,10 @@ from durable.api import (
     workflow,
     write_stream,
 )
+from durable.blobs.refs import Ref
 from durable.engine import Engine, HistoryEntry, LineageNode, Run, RunInfo
 from durable.errors import (
+    BlobError,
     Cancelled,
     DurableError,
     JournalError,
@@ -57,6 +59,7 @@ from durable.sources.topic import Topic
 from durable.streams import StreamChunk
 
 __all__ = [
+    "BlobError",
     "Cancelled",
     "ChildHandle",
     "Cron",
@@ -70,6 +73,7 @@ __all__ = [
     "NonDeterminismError",
     "NotRegistered",
     "Queue",
+    "Ref",
     "Rejected",
     "Request",
     "Retry",

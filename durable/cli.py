@@ -26,6 +26,8 @@ from typing import Any
 
 from durable import cli_output as output
 from durable import cli_request, cli_schedules, cli_serve, cli_stream, errors, export
+from durable.blobs import sweep as blob_sweep
+from durable.blobs.store import open_store
 from durable.engine import Engine
 from durable.journal import base
 from durable.runs import RunInfo
@@ -428,7 +430,12 @@ async def cmd_export(args: argparse.Namespace) -> int:
     until = None if args.until is None else parse_when(args.until).timestamp()
     async with _inspector(args) as engine:
         result = await export.export(
-            engine.journal, args.dir, since=since, until=until, progress=True
+            engine.journal,
+            args.dir,
+            since=since,
+            until=until,
+            progress=True,
+            with_blobs=args.with_blobs,
         )
     if not result.runs:
         print(f"nothing new to export to {args.dir}")
@@ -436,6 +443,7 @@ async def cmd_export(args: argparse.Namespace) -> int:
         print(
             f"exported {result.runs} run(s), {result.entries} entries, "
             f"in {len(result.files)} file(s) to {args.dir}"
+            + (f", {result.blobs} blob(s) copied to its blobs/" if args.with_blobs else "")
         )
     return 0
 
@@ -451,9 +459,22 @@ async def cmd_prune(args: argparse.Namespace) -> int:
         raise UsageError(f"export folder {folder!r} does not exist: run `durable export` first")
     export.require_pyarrow()
     older = parse_duration(args.older_than)
+    blobs: list[int] = []
     async with _engine(args, execute=False) as engine:
-        deleted = await export.prune(engine.journal, folder, older_than=older, progress=True)
-    print(f"pruned {deleted} exported run(s) finished more than {args.older_than} ago")
+        deleted = await export.prune(
+            engine.journal, folder, older_than=older, progress=True, blobs=blobs
+        )
+        swept = None
+        if args.sweep_store:
+            store = open_store(args.sweep_store)
+            grace = parse_duration(args.grace)
+            swept = await blob_sweep.sweep(engine.journal, store, older_than=grace)
+    print(
+        f"pruned {deleted} exported run(s) finished more than {args.older_than} ago "
+        f"and {sum(blobs)} blob(s) no other run references"
+    )
+    if swept is not None:
+        print(f"swept {swept} unreferenced blob(s) older than {args.grace} from {store.url}")
     return 0
 
 
@@ -554,9 +575,18 @@ def _add_debugging(commands: Any) -> None:
     p.add_argument("dir", metavar="DIR")
     p.add_argument("--since", metavar="DATE", help="runs finished since")
     p.add_argument("--until", metavar="DATE", help="runs finished before")
+    p.add_argument(
+        "--with-blobs", action="store_true", help="also copy offloaded values into DIR/blobs/"
+    )
     p = _add(commands, "prune", cmd_prune, "delete finished runs already exported")
     p.add_argument("--older-than", required=True, metavar="AGE", help="as 30d, 12h")
     p.add_argument("--from", "--archive", dest="archive", metavar="DIR", help="export folder")
+    p.add_argument(
+        "--sweep-store",
+        metavar="URL",
+        help="also delete blobs of this store that no run references (crash orphans)",
+    )
+    p.add_argument("--grace", default="1h", metavar="AGE", help="sweep only blobs older (1h)")
 
 
 def build_parser() -> argparse.ArgumentParser:

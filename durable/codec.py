@@ -11,6 +11,9 @@ Every payload starts with one tag byte that says how the rest was written:
        annotation is needed, and decoding rebuilds the same types.
 ``P``  cloudpickle, for everything else; refused both ways when the engine was
        made with ``pickle=False`` (`durable.SerializationError`).
+``R``  a reference (`durable.blobs.refs.BlobRef`: uri, sha256, size, format) to a
+       value kept in the engine's blob store because it was large; decoding fetches
+       and checks it (`durable.blobs`).
 
 Every payload the engine writes (values, journaled errors, cancellation reasons) is
 wrapped in a checksum frame: the byte ``0xC1`` (which MessagePack never uses and UTF-8
@@ -38,8 +41,7 @@ replay re-raises the same type with the same message.
 
 from __future__ import annotations
 
-import builtins
-import contextlib
+import asyncio
 import dataclasses
 import datetime
 import decimal
@@ -53,8 +55,7 @@ import struct
 import traceback
 import uuid
 import zlib
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import cloudpickle
 import msgspec
@@ -342,14 +343,57 @@ def _decoder_for(spec_bytes: bytes) -> msgspec.msgpack.Decoder[Any]:
     return decoder
 
 
+class BlobHook(Protocol):
+    """What the codec needs of `durable.blobs.Blobs`."""
+
+    @property
+    def writes(self) -> bool: ...
+    def offload_table(self, value: Any) -> bytes | None: ...
+    def offload_bytes(self, data: bytes) -> bytes | None: ...
+    def load(self, body: bytes, *, what: str, workflow_id: str | None, seq: int | None) -> Any: ...
+
+
+def _blob_reader(codec: Codec) -> BlobHook:
+    if codec.blobs is not None:
+        return codec.blobs
+    from durable.blobs import offload  # imports this module: imported when first needed
+
+    reader = offload.Blobs(None)
+    reader.codec = codec
+    return reader
+
+
 class Codec:
     """Encodes payloads for one engine; `pickle` says whether cloudpickle may be used."""
 
-    def __init__(self, *, pickle: bool = True) -> None:
+    def __init__(self, *, pickle: bool = True, blobs: BlobHook | None = None) -> None:
         self.pickle = pickle
+        self.blobs = blobs  # large values go to a blob store (durable.blobs); None: inline
 
     def encode(self, value: Any, *, what: str = "value", workflow_id: str | None = None) -> bytes:
-        """Encode `value`; raise `SerializationError` naming `what` when it cannot be."""
+        """Encode `value`; raise `SerializationError` naming `what` when it cannot be.
+
+        With `blobs`, a table or an encoding over its threshold is written to the blob
+        store first and the payload is its reference (tag ``R``, `durable.blobs`)."""
+        if self.blobs is not None and (ref := self.blobs.offload_table(value)) is not None:
+            return frame(ref)
+        data = self.encode_inline(value, what=what, workflow_id=workflow_id)
+        if self.blobs is not None and (ref := self.blobs.offload_bytes(data)) is not None:
+            return frame(ref)
+        return data
+
+    async def encode_async(
+        self, value: Any, *, what: str = "value", workflow_id: str | None = None
+    ) -> bytes:
+        """`encode`, in a thread when a blob store may be written (its calls block)."""
+        if self.blobs is None or not self.blobs.writes:
+            return self.encode(value, what=what, workflow_id=workflow_id)
+        return await asyncio.to_thread(self.encode, value, what=what, workflow_id=workflow_id)
+
+    def encode_inline(
+        self, value: Any, *, what: str = "value", workflow_id: str | None = None
+    ) -> bytes:
+        """`encode`, never offloaded."""
         try:
             if _is_plain(value):
                 return frame(b"M" + _encoder.encode(value))
@@ -406,6 +450,8 @@ class Codec:
         a corrupt payload (one failing its checksum included) raises `JournalError`.
         """
         body = unframe(data, what=what, workflow_id=workflow_id, seq=seq)
+        if body[:1] == b"R":  # a reference to a blob; its errors are durable.BlobError
+            return _blob_reader(self).load(body, what=what, workflow_id=workflow_id, seq=seq)
         try:
             return self._decode(body, what=what, workflow_id=workflow_id)
         except errors.DurableError:
@@ -480,8 +526,10 @@ class Codec:
         self, data: bytes, *, workflow_id: str | None = None, seq: int | None = None
     ) -> BaseException:
         """Rebuild a journaled exception: same type and message whenever the type imports."""
+        from durable import codec_errors  # imports this module: imported when first needed
+
         record = self.decode_error_record(data, workflow_id=workflow_id, seq=seq)
-        return rebuild_error(record, allow_pickle=self.pickle)
+        return codec_errors.rebuild_error(record, allow_pickle=self.pickle)
 
     def decode_error_record(
         self, data: bytes, *, workflow_id: str | None = None, seq: int | None = None
@@ -499,82 +547,6 @@ class Codec:
                 workflow_id=workflow_id,
                 seq=seq,
             ) from exc
-
-
-def rebuild_error(record: ErrorRecord, *, allow_pickle: bool) -> BaseException:
-    """Turn an `ErrorRecord` back into an exception of the recorded type when possible.
-
-    The type is looked up by its recorded name first (``__main__`` included: the running
-    script's class), so that ``except`` clauses match after a restart.  cloudpickle
-    pickles a script's classes by value, and unpickling them in a new process makes a
-    look-alike class; such an exception is given the class found by name.
-    """
-    kind = _exception_type(record.type)
-    pickled = _unpickle_error(record) if allow_pickle else None
-    if pickled is not None:
-        if kind is not None and type(pickled) is not kind:
-            _reclass(pickled, kind)
-        return pickled
-    built = None if kind is None else _construct(record, kind)
-    return RemoteError(record) if built is None else built
-
-
-def _unpickle_error(record: ErrorRecord) -> BaseException | None:
-    if record.pickled is None:
-        return None
-    try:
-        exc = cloudpickle.loads(record.pickled)
-    except Exception:
-        return None
-    return exc if isinstance(exc, BaseException) else None
-
-
-def _reclass(exc: BaseException, kind: type[BaseException]) -> None:
-    """Give `exc` the class `kind` when its own is a copy of it (same module and name)."""
-    own = type(exc)
-    if (own.__module__, own.__qualname__) == (kind.__module__, kind.__qualname__):
-        with contextlib.suppress(TypeError):  # layouts differ (__slots__): leave it as it is
-            exc.__class__ = kind
-
-
-def _construct(record: ErrorRecord, kind: type[BaseException]) -> BaseException | None:
-    for build in _constructors(record):
-        try:
-            exc = build(kind)
-        except Exception:
-            continue
-        if record.state is not None:
-            with contextlib.suppress(Exception):
-                exc.__dict__.update(_plain_decoder.decode(record.state))
-        return exc
-    return None
-
-
-def _constructors(record: ErrorRecord) -> list[Callable[[type[BaseException]], BaseException]]:
-    builders: list[Callable[[type[BaseException]], BaseException]] = []
-    if record.args is not None:
-        args = _plain_decoder.decode(record.args)
-        builders.append(lambda kind: kind(*args))
-    builders.append(lambda kind: kind(record.message))
-    return builders
-
-
-def _exception_type(path: str) -> type[BaseException] | None:
-    try:
-        kind = _import_path(path) if ":" in path else getattr(builtins, path)
-    except Exception:
-        return None
-    if isinstance(kind, type) and issubclass(kind, BaseException):
-        return kind
-    return None
-
-
-class RemoteError(Exception):
-    """Stands in for a journaled exception whose type cannot be imported or rebuilt."""
-
-    def __init__(self, record: ErrorRecord) -> None:
-        super().__init__(f"{record.type}: {record.message}")
-        self.record = record
 
 
 def fingerprint(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:

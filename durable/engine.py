@@ -20,6 +20,7 @@ from durable import runs as runs_mod
 from durable import streams as streams_mod
 from durable import telemetry as telemetry_mod
 from durable.api import Queue, Workflow, queue_name
+from durable.blobs import offload
 from durable.journal import base, open_journal
 from durable.journal import generations as gens
 from durable.runs import HistoryEntry, LineageNode, Run, RunInfo, read_run
@@ -89,6 +90,19 @@ class Engine:
         providers, a `durable.telemetry.Config` to providers of its own; needs the
         ``otel`` extra.  Off (``False``) by default, and then OpenTelemetry is not
         imported.
+    store:
+        Where values larger than `offload_over` go: ``file:///dir``,
+        ``s3://bucket/prefix`` (any fsspec URL) or ``memory://name``; the journal keeps
+        a reference (uri, sha256, size, format).  Defaults to
+        ``$DURABLE_BLOB_STORE`` (so the CLI offloads too), else none.  Needs the ``blobs``
+        extra.
+    offload_over:
+        The size in bytes above which a value's encoding is offloaded (default 262144
+        when `store` is given).  Given without `store` on a SQLite file, the store is
+        the folder ``<database>.blobs`` beside it.  Neither given: every value stays
+        in the journal.
+    store_options:
+        Passed to fsspec (for S3: ``{"endpoint_url": ..., "key": ..., "secret": ...}``).
 
     Examples
     --------
@@ -116,9 +130,19 @@ class Engine:
         queues: Sequence[str] | None = None,
         suspend_sleeps: float | None = None,
         telemetry: bool | telemetry_mod.Config = False,
+        store: str | None = None,
+        offload_over: int | None = None,
+        store_options: dict[str, Any] | None = None,
     ) -> None:
         self.url = url or os.environ.get("DURABLE_DATABASE_URL") or DEFAULT_URL
-        self.codec = codec_mod.Codec(pickle=pickle)
+        self.blobs = offload.configure(
+            self.url,
+            store=store or os.environ.get("DURABLE_BLOB_STORE") or None,
+            offload_over=offload_over,
+            options=store_options,
+        )
+        self.codec = codec_mod.Codec(pickle=pickle, blobs=self.blobs)
+        self.blobs.codec = self.codec
         self.journal: base.Journal = open_journal(self.url, durability=durability)
         self.execute = execute
         self.scheduler = scheduler.Scheduler(
@@ -165,6 +189,7 @@ class Engine:
         if self._telemetry is not None and self.telemetry is None:
             self.telemetry = telemetry_mod.enable(self._telemetry, self.codec)
             self.scheduler.hooks = self.telemetry
+        offload.activate(self.blobs)
         await self.journal.open()
         sequencer.count_workflow_tasks(asyncio.get_running_loop())
         if self.telemetry is not None:

@@ -9,6 +9,7 @@
     ├── SerializationError    a value could not be encoded (or decoded)
     │   └── TypeNotFound      a journaled value's type cannot be imported here
     ├── JournalError          storage unreachable, schema too new, corrupt row
+    │   └── BlobError         an offloaded value's blob is missing, unreadable or altered
     ├── WorkflowNotFound      no run with that id
     ├── NotRegistered         a journal names a workflow this process never imported
     ├── ScheduleNotFound      no schedule with that id
@@ -30,6 +31,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "BlobError",
     "Cancelled",
     "DurableError",
     "InvalidStart",
@@ -190,6 +192,23 @@ class JournalError(DurableError):
     ) -> None:
         self.seq = seq
         super().__init__(message, workflow_id=workflow_id)
+
+
+class BlobError(JournalError):
+    """A value kept in the blob store is missing, cannot be read, or fails its sha256."""
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        workflow_id: str | None = None,
+        seq: int | None = None,
+        uri: str | None = None,
+        reason: str | None = None,
+    ) -> None:
+        self.uri = uri
+        self.reason = reason
+        super().__init__(message, workflow_id=workflow_id, seq=seq)
 
 
 class WorkflowNotFound(DurableError):

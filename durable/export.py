@@ -23,6 +23,7 @@ is in the archive, so a run that was never exported, or changed since, is never 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime
 import importlib
@@ -39,6 +40,8 @@ from typing import Any
 import msgspec
 
 from durable import codec, errors
+from durable.blobs import refs as blob_refs
+from durable.blobs import sweep as blob_sweep
 from durable.journal import base, records
 
 __all__ = ["OVERLAP", "ExportResult", "export", "load_archived", "prune", "require_pyarrow"]
@@ -83,7 +86,9 @@ def _has_bytes(value: Any, depth: int = 0) -> bool:
 
 def plain_value(data: bytes) -> Any:
     """A payload's value as plain data, its types not rebuilt (nothing imported, nothing
-    unpickled).  `durable.JournalError` when it fails its checksum; `ValueError` when it
+    unpickled, nothing fetched: a value kept in the blob store is the marker
+    ``{"$durable": "blob", "uri", "sha256", "size", "format", "kind"}``).
+    `durable.JournalError` when it fails its checksum; `ValueError` when it
     is not plain data (a pickle, an unknown tag)."""
     body = codec.unframe(bytes(data))
     if body[:1] == b"M":
@@ -91,6 +96,9 @@ def plain_value(data: bytes) -> Any:
     if body[:1] == b"T":
         size = int.from_bytes(body[1:5], "big")
         return _plain.decode(body[5 + size :])  # the body, without rebuilding types
+    if body[:1] == b"R":  # kept in the blob store: its reference, never the value
+        ref = blob_refs.ref_of(body)
+        return {"$durable": "blob", **msgspec.structs.asdict(ref)}
     raise ValueError(f"payload tag {body[:1]!r}")
 
 
@@ -272,6 +280,7 @@ class ExportResult:
     runs: int = 0
     entries: int = 0
     files: list[str] = dataclasses.field(default_factory=list)
+    blobs: int = 0  # blobs copied into ``<folder>/blobs/`` (``with_blobs=True``)
 
 
 def _progress(enabled: bool, unit: str, total: int | None = None) -> Any:
@@ -317,11 +326,15 @@ async def export(
     since: float | None = None,
     until: float | None = None,
     progress: bool = False,
+    with_blobs: bool = False,
+    store_options: dict[str, Any] | None = None,
 ) -> ExportResult:
     """Write the finished runs not yet in `folder` (see the module docstring).
 
     `since`/`until` bound the runs' ``finished_at`` (seconds since the epoch); runs
-    already exported are skipped whatever the bounds.
+    already exported are skipped whatever the bounds.  Values kept in the blob store
+    are exported as their references; `with_blobs` also copies those blobs into
+    ``<folder>/blobs/`` under the same keys (``sha256/ab/<sha256>.<ext>``).
     """
     pa = require_pyarrow()
     os.makedirs(folder, exist_ok=True)
@@ -334,7 +347,9 @@ async def export(
     try:
         async for page in _finished_pages(journal, lower, until):
             fresh = [r for r in page if state.recent.get(r.id) != r.finished_at]
-            await _write_page(journal, folder, fresh, schemas, result)
+            uris = await _write_page(journal, folder, fresh, schemas, result)
+            if with_blobs and uris:
+                result.blobs += await asyncio.to_thread(_copy_blobs, uris, folder, store_options)
             for run in fresh:
                 assert run.finished_at is not None
                 state.recent[run.id] = run.finished_at
@@ -356,7 +371,9 @@ async def _write_page(
     runs: Sequence[base.RunRecord],
     schemas: dict[str, Any],
     result: ExportResult,
-) -> None:
+) -> set[str]:
+    """Write one page of runs; return the blob URLs their payloads reference."""
+    uris: set[str] = set()
     export_id = f"{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:8]}"
     now = time.time()
     groups: dict[tuple[str, str], dict[str, list[dict[str, Any]]]] = {}
@@ -371,6 +388,10 @@ async def _write_page(
         rows["timers"].extend(_archived(t, export_id) for t in load.timers)
         result.runs += 1
         result.entries += len(load.entries)
+        for data in (load.run.input, load.run.output, load.run.metadata):
+            uris |= blob_sweep.uris_in(data) if data else set()
+        for entry in load.entries:
+            uris |= blob_sweep.uris_in(entry.output) if entry.output else set()
     pa, pq = importlib.import_module("pyarrow"), importlib.import_module("pyarrow.parquet")
     for (day, name), tables in groups.items():
         segment = f"date={day}/workflow={urllib.parse.quote(name, safe='')}"
@@ -381,6 +402,17 @@ async def _write_page(
             os.makedirs(os.path.dirname(path), exist_ok=True)
             pq.write_table(pa.Table.from_pylist(table_rows, schema=schemas[table]), path)
             result.files.append(path)
+    return uris
+
+
+def _copy_blobs(uris: set[str], folder: str, options: dict[str, Any] | None) -> int:
+    from durable.blobs.store import open_store
+
+    target = os.path.join(folder, "blobs")
+    for uri in sorted(uris):
+        root, _, tail = uri.rpartition("/sha256/")
+        open_store(root, options).copy_to(f"sha256/{tail}", target)
+    return len(uris)
 
 
 async def _entry_rows(
@@ -471,12 +503,24 @@ def load_archived(folder: str, run_id: str) -> base.RunLoad:
 
 
 async def prune(
-    journal: base.Journal, folder: str, *, older_than: float, progress: bool = False
+    journal: base.Journal,
+    folder: str,
+    *,
+    older_than: float,
+    progress: bool = False,
+    blobs: list[int] | None = None,
+    store_options: dict[str, Any] | None = None,
 ) -> int:
     """Delete from the journal the runs finished more than `older_than` seconds ago whose
-    exact finish is in the archive at `folder`; return how many were deleted."""
+    exact finish is in the archive at `folder`; return how many were deleted.
+
+    The blobs those runs referenced are deleted too, except those another row still
+    references (`durable.blobs.sweep`); their count is appended to `blobs` if given.
+    """
     archived = archived_finishes(folder)
     deleted, bar = 0, _progress(progress, "runs")
+    doomed: set[str] = set()
+    referencing = await blob_sweep.uris_by_run(journal)  # one scan, before any delete
     try:
         async for page in _finished_pages(journal, 0.0, time.time() - older_than):
             batch = [
@@ -485,8 +529,14 @@ async def prune(
                 if run.finished_at is not None and (run.id, _micros(run.finished_at)) in archived
             ]
             if batch:
+                for run_id, _ in batch:
+                    doomed |= referencing.get(run_id, set())
                 deleted += await journal.delete_runs(batch)
             bar.update(len(batch))
     finally:
         bar.close()
+    # after the runs are gone: a blob that another run references is kept
+    gone = await blob_sweep.delete_unreferenced(journal, doomed, store_options)
+    if blobs is not None:
+        blobs.append(gone)
     return deleted

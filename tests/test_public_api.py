@@ -9,6 +9,7 @@ from durable import errors
 def test_all_is_pinned() -> None:
     assert sorted(durable.__all__) == sorted(
         [
+            "BlobError",
             "Cancelled",
             "ChildHandle",
             "Cron",
@@ -24,6 +25,7 @@ def test_all_is_pinned() -> None:
             "Queue",
             "Rejected",
             "Request",
+            "Ref",
             "Retry",
             "Run",
             "RunFinished",

@@ -23,6 +23,7 @@ import msgspec
 from starlette.requests import Request
 
 from durable import cli_output, codec, errors, export
+from durable.blobs import refs
 from durable.http.problems import ApiError
 from durable.journal import base
 from durable.runs import LineageNode, RunInfo
@@ -109,10 +110,19 @@ def error_json(data: bytes | None) -> dict[str, Any] | None:
     return {"type": record.type.replace(":", "."), "message": record.message}
 
 
+def request_digest(engine_codec: codec.Codec, args: list[Any], kwargs: dict[str, Any]) -> str:
+    """What `input_fingerprint` gives for a run started with these arguments whose input
+    was offloaded to the blob store: the sha256 of its encoding."""
+    data = engine_codec.encode_inline((tuple(args), tuple(kwargs), tuple(kwargs.values())))
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
 def input_fingerprint(data: bytes) -> str:
     """The fingerprint (`durable.codec.fingerprint`) of a run's journaled input, so that
     it compares with the fingerprint of a request's arguments; an input that is not
     plain data is digested as bytes (it can equal no JSON request)."""
+    if codec.intact(data) and codec.unframe(bytes(data))[:1] == b"R":
+        return "sha256:" + refs.ref_of(codec.unframe(bytes(data))).sha256  # not fetched
     try:
         args, names, values = export.plain_value(bytes(data))
         return codec.fingerprint(tuple(args), dict(zip(names, values, strict=True)))

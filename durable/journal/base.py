@@ -256,6 +256,16 @@ class Transaction:
         self.entry: EntryRecord | None = None
 
 
+class BlobReferences(Protocol):
+    """Which journal rows reference blobs (`durable.blobs`); only prune and sweep call it."""
+
+    async def blob_payloads(self) -> list[tuple[str, bytes]]:
+        """``(run_id, payload)`` of every payload that names a blob key (``sha256/``):
+        run inputs, results and metadata, entry outputs, messages and events (run id),
+        and topic records (run id ``""``).  A read; payloads that merely contain the
+        text are included too (callers treat them as references, which is safe)."""
+
+
 class TopicStore(Protocol):
     """The journal's own topics and the positions event sources consume from
     (`durable.sources`); the runtime never calls these."""
@@ -288,7 +298,12 @@ def topic_wakeup(topic: str) -> str:
 
 
 class Journal(
-    TopicStore, generations.GenerationStore, RequestStore, stream_records.StreamStore, Protocol
+    BlobReferences,
+    TopicStore,
+    generations.GenerationStore,
+    RequestStore,
+    stream_records.StreamStore,
+    Protocol,
 ):
     """Operations the runtime needs from a journal database.
 

@@ -27,6 +27,7 @@ from durable.journal import (
     queries,
     records,
     sqlite_access,
+    sqlite_blobs,
     sqlite_generations,
     sqlite_messages,
     sqlite_requests,
@@ -82,6 +83,7 @@ def _mapped(action: str, url: str, workflow_id: str | None = None) -> Iterator[N
 
 
 class SqliteJournal(
+    sqlite_blobs.SqliteBlobs,
     sqlite_generations.SqliteGenerations,
     sqlite_topics.SqliteTopics,
     sqlite_messages.SqliteMessages,

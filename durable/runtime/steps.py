@@ -147,7 +147,10 @@ async def _attempts(
                 try:
                     value = await _one_attempt(call, step, args, kwargs, attempt, budget)
                     what = f"result of step {step.name!r} (seq {call.seq})"
-                    output = call.codec.encode(value, what=what, workflow_id=call.run_id)
+                    # off the event loop when it may write a blob (fsspec blocks)
+                    output = await call.codec.encode_async(
+                        value, what=what, workflow_id=call.run_id
+                    )
                     return call.entry("ok", output=output, attempts=number)
                 except Exception as exc:
                     await attempt.flush()  # the next attempt gets them, even after a crash

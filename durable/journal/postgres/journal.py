@@ -20,6 +20,7 @@ from psycopg import sql as pg_sql
 from durable import errors
 from durable.journal import base, queries, records
 from durable.journal.postgres import (
+    blobs,
     connection,
     generations,
     holdings,
@@ -46,6 +47,7 @@ def _entry_params(entry: base.EntryRecord) -> dict[str, Any]:
 
 
 class PostgresJournal(
+    blobs.PostgresBlobs,
     generations.PostgresGenerations,
     topics.PostgresTopics,
     messages.PostgresMessages,

@@ -931,3 +931,19 @@ LIMIT %(limit)s;
 
 -- name: stream_closed
 SELECT closed FROM {schema}.streams WHERE run_id = %(run_id)s AND key = %(key)s;
+-- Blob references (durable/journal/postgres/blobs.py): rows whose payload names a blob
+-- key ("sha256/"), for prune and sweep to know which blobs are still referenced ------
+
+-- name: blob_payloads
+SELECT id, input FROM {schema}.runs WHERE position('\x7368613235362f'::bytea IN input) > 0
+UNION ALL SELECT id, output FROM {schema}.runs WHERE position('\x7368613235362f'::bytea IN output) > 0
+UNION ALL SELECT id, metadata FROM {schema}.runs WHERE position('\x7368613235362f'::bytea IN metadata) > 0
+UNION ALL SELECT run_id, output FROM {schema}.entries WHERE position('\x7368613235362f'::bytea IN output) > 0
+UNION ALL SELECT run_id, value FROM {schema}.messages WHERE position('\x7368613235362f'::bytea IN value) > 0
+UNION ALL SELECT run_id, value FROM {schema}.events WHERE position('\x7368613235362f'::bytea IN value) > 0
+UNION ALL SELECT '', value FROM {schema}.topic_records WHERE position('\x7368613235362f'::bytea IN value) > 0
+UNION ALL SELECT run_id, input FROM {schema}.generations WHERE position('\x7368613235362f'::bytea IN input) > 0
+UNION ALL SELECT run_id, output FROM {schema}.generation_entries WHERE position('\x7368613235362f'::bytea IN output) > 0
+UNION ALL SELECT run_id, value FROM {schema}.requests WHERE position('\x7368613235362f'::bytea IN value) > 0
+UNION ALL SELECT run_id, answer FROM {schema}.requests WHERE position('\x7368613235362f'::bytea IN answer) > 0
+UNION ALL SELECT run_id, value FROM {schema}.stream_chunks WHERE position('\x7368613235362f'::bytea IN value) > 0;

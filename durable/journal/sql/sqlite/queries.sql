@@ -497,3 +497,19 @@ LIMIT ?4;
 
 -- name: stream_closed
 SELECT closed FROM durable_streams WHERE run_id = ?1 AND key = ?2;
+-- Blob references (durable/journal/sqlite_blobs.py): rows whose payload names a blob key
+-- ("sha256/"), for prune and sweep to know which blobs are still referenced --------
+
+-- name: blob_payloads
+SELECT id, input FROM durable_runs WHERE instr(input, X'7368613235362f') > 0
+UNION ALL SELECT id, output FROM durable_runs WHERE instr(output, X'7368613235362f') > 0
+UNION ALL SELECT id, metadata FROM durable_runs WHERE instr(metadata, X'7368613235362f') > 0
+UNION ALL SELECT run_id, output FROM durable_entries WHERE instr(output, X'7368613235362f') > 0
+UNION ALL SELECT run_id, value FROM durable_messages WHERE instr(value, X'7368613235362f') > 0
+UNION ALL SELECT run_id, value FROM durable_events WHERE instr(value, X'7368613235362f') > 0
+UNION ALL SELECT '', value FROM durable_topic_records WHERE instr(value, X'7368613235362f') > 0
+UNION ALL SELECT run_id, input FROM durable_generations WHERE instr(input, X'7368613235362f') > 0
+UNION ALL SELECT run_id, output FROM durable_generation_entries WHERE instr(output, X'7368613235362f') > 0
+UNION ALL SELECT run_id, value FROM durable_requests WHERE instr(value, X'7368613235362f') > 0
+UNION ALL SELECT run_id, answer FROM durable_requests WHERE instr(answer, X'7368613235362f') > 0
+UNION ALL SELECT run_id, value FROM durable_stream_chunks WHERE instr(value, X'7368613235362f') > 0;
