@@ -130,6 +130,11 @@ def entry_values(entry: base.EntryRecord) -> tuple[Any, ...]:
     return values
 
 
+def entry_params(entry: base.EntryRecord) -> dict[str, Any]:
+    """The entry's columns as named parameters (the Postgres queries' ``%(seq)s`` style)."""
+    return named(ENTRY_COLUMNS, entry_values(entry))
+
+
 def attempt_values(attempt: base.AttemptRecord) -> tuple[Any, ...]:
     """The attempt's columns in `ATTEMPT_COLUMNS` order."""
     values: tuple[Any, ...] = _attempt(attempt)

@@ -39,11 +39,17 @@ class SqliteMessages:
     async def receive_message(
         self, owner: str, run_id: str, topic: str, entry: base.EntryRecord
     ) -> base.EntryRecord | None:
+        return await self._take_into(owner, run_id, "take_message", topic, entry)
+
+    async def _take_into(
+        self, owner: str, run_id: str, query: str, what: str, entry: base.EntryRecord
+    ) -> base.EntryRecord | None:
+        """Take the oldest waiting `what` (a topic's message, a request by name) with query
+        `query` and journal `entry` with its value, in one write; None when none waits."""
+
         def op(conn: sqlite3.Connection) -> base.EntryRecord | None:
             self._check_owner(conn, owner, run_id)
-            row = conn.execute(
-                _Q["take_message"], (run_id, topic, entry.seq, entry.started_at)
-            ).fetchone()
+            row = conn.execute(_Q[query], (run_id, what, entry.seq, entry.started_at)).fetchone()
             if row is None:
                 return None
             entry.output = row[0]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from durable import errors
@@ -41,6 +41,7 @@ class SqliteRequests:
     _announce: Callable[..., None]
     _check_owner: Callable[[sqlite3.Connection, str, str], None]
     _work_watchers: list[Callable[[], None]]
+    _take_into: Callable[..., Awaitable[base.EntryRecord | None]]
 
     def _announce_sent(self, run_id: str, woken: bool) -> None:
         """News of `run_id`; and work for every engine, this one's too, when a parked run
@@ -79,19 +80,7 @@ class SqliteRequests:
     async def take_request(
         self, owner: str, run_id: str, name: str, entry: base.EntryRecord
     ) -> base.EntryRecord | None:
-        def op(conn: sqlite3.Connection) -> base.EntryRecord | None:
-            self._check_owner(conn, owner, run_id)
-            row = conn.execute(
-                _Q["take_request"], (run_id, name, entry.seq, entry.started_at)
-            ).fetchone()
-            if row is None:
-                return None
-            entry.output = row[0]
-            conn.execute(_Q["insert_entry"], records.entry_values(entry))
-            return entry
-
-        result: base.EntryRecord | None = await self._writer.write(op, run_id)
-        return result
+        return await self._take_into(owner, run_id, "take_request", name, entry)
 
     async def answer_request(
         self,

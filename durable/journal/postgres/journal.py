@@ -42,10 +42,6 @@ __all__ = ["PostgresJournal"]
 logger = logging.getLogger(__name__)
 
 
-def _entry_params(entry: base.EntryRecord) -> dict[str, Any]:
-    return records.named(records.ENTRY_COLUMNS, records.entry_values(entry))
-
-
 class PostgresJournal(
     blobs.PostgresBlobs,
     generations.PostgresGenerations,

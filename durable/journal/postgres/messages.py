@@ -16,10 +16,6 @@ from durable.journal.postgres import connection, holdings, writer
 __all__ = ["PostgresMessages"]
 
 
-def _entry_params(entry: base.EntryRecord) -> dict[str, Any]:
-    return records.named(records.ENTRY_COLUMNS, records.entry_values(entry))
-
-
 class PostgresMessages:
     """Messages and events on the journal's writer and pool."""
 
@@ -59,7 +55,7 @@ class PostgresMessages:
         self, owner: str, run_id: str, topic: str, entry: base.EntryRecord
     ) -> base.EntryRecord | None:
         expect = self._holdings.expect(owner, run_id)
-        params = {**_entry_params(entry), "owner": owner, "topic": topic, "expect": expect}
+        params = {**records.entry_params(entry), "owner": owner, "topic": topic, "expect": expect}
 
         def finish(rows: list[Any], rowcount: int, retried: bool) -> base.EntryRecord | None:
             holder, value = rows[0]
@@ -85,7 +81,7 @@ class PostgresMessages:
         self, owner: str, run_id: str, key: str, value: bytes, entry: base.EntryRecord
     ) -> None:
         params = {
-            **_entry_params(entry),
+            **records.entry_params(entry),
             "run_id": run_id,
             "owner": owner,
             "key": key,

@@ -17,10 +17,6 @@ from durable.journal.requests import RequestState
 __all__ = ["PostgresRequests"]
 
 
-def _entry_params(entry: base.EntryRecord) -> dict[str, Any]:
-    return records.named(records.ENTRY_COLUMNS, records.entry_values(entry))
-
-
 class PostgresRequests:
     """Requests and multi-topic receives on the journal's writer and pool."""
 
@@ -97,7 +93,7 @@ class PostgresRequests:
         topics: list[str] | None,
     ) -> base.EntryRecord | None:
         expect = self._holdings.expect(owner, run_id)
-        params = {**_entry_params(entry), **extra, "owner": owner, "expect": expect}
+        params = {**records.entry_params(entry), **extra, "owner": owner, "expect": expect}
 
         def finish(rows: list[Any], rowcount: int, retried: bool) -> base.EntryRecord | None:
             holder, *found = rows[0]
@@ -128,7 +124,7 @@ class PostgresRequests:
         entry: base.EntryRecord,
     ) -> None:
         params = {
-            **_entry_params(entry),
+            **records.entry_params(entry),
             "owner": owner,
             "taken_seq": taken[0],
             "taken_at": taken[1],
