@@ -42,6 +42,7 @@ BATCH = 200  # schedules planned and committed per transaction
 SPREAD = 8  # due rows read per batch planned, to pick the batch from
 SLICE = 2.0  # seconds of sleep between looks at the wall clock
 IDLE = 30.0  # seconds between looks when nothing is due (changes are announced anyway)
+STOP_WAIT = 10.0  # seconds `stop` waits for the loop to end
 BUFFERED_LOOK = 0.25  # seconds between looks while a tick waits on buffer_one
 FAILING_LOOK = 60.0  # seconds before a schedule that failed to plan here is tried again
 
@@ -113,6 +114,7 @@ class Firer:
         # seconds from each recently fired tick to its commit (the latest 10,000)
         self.delays: collections.deque[float] = collections.deque(maxlen=10_000)
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()  # the loop ends at its next look (see `stop`)
         self._failing: dict[str, float] = {}  # schedule id -> monotonic time to retry
 
     @property
@@ -120,12 +122,25 @@ class Firer:
         return store.of(self.scheduler.journal)
 
     def start(self) -> None:
+        self._stopping.clear()
         self._task = asyncio.create_task(self.loop(), name="durable-schedules")
 
     async def stop(self) -> None:
+        """End the loop: it is told (it also ends between two statements of a round at its
+        next look, not only by cancellation: a full test run once showed the loop's cancel
+        consumed inside its wait, leaving the engine's close waiting for ever)."""
         if self._task is not None:
+            self._stopping.set()
             self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            done, _ = await asyncio.wait({self._task}, timeout=STOP_WAIT)
+            if not done:
+                logger.warning(
+                    "the schedule loop did not stop within %gs; left behind",
+                    STOP_WAIT,
+                    extra={"action": "schedule", "workflow_id": None},
+                )
+            elif not self._task.cancelled():
+                self._task.exception()  # retrieved: a loop that ended by itself
             self._task = None
 
     def abandon(self) -> None:
@@ -137,7 +152,7 @@ class Firer:
         """Fire until cancelled; a failing journal is retried with backoff."""
         wait = 0.05
         news = self.scheduler.wakeups.news(store.SCHEDULES_WAKEUP)
-        while self.scheduler.open:
+        while self.scheduler.open and not self._stopping.is_set():
             since = news.count  # before the reads: no announcement falls between
             try:
                 more = await self.round()
@@ -168,8 +183,10 @@ class Firer:
         wakeups = self.scheduler.wakeups
         deadline = time.time() + pause
         news = wakeups.news(store.SCHEDULES_WAKEUP)
-        while (left := deadline - time.time()) > 0:
-            await wakeups.wait(store.SCHEDULES_WAKEUP, min(left, SLICE), since=since)
+        while (left := deadline - time.time()) > 0 and not self._stopping.is_set():
+            await wakeups.wait(
+                store.SCHEDULES_WAKEUP, min(left, SLICE), since=since, also=self._stopping
+            )
             if news.count != since:
                 return
 
