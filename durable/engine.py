@@ -196,11 +196,14 @@ class Engine(inspection.Inspection):
             await self.journal.register_owner(owner)
         self.scheduler.start(owner)
         if self.execute:
+            if not self.journal.read_only:
+                # before any run resumes: a resumed run may end this engine (a crash test's
+                # does), and the declarations need the journal open
+                await self.schedules.declare_all()
             await self.recover()
             self.scheduler.serve()
             self.sources.start()
             if not self.journal.read_only:
-                await self.schedules.declare_all()
                 self.firer.start()
 
     async def close(self) -> None:
