@@ -135,7 +135,7 @@ def _inspector(args: argparse.Namespace) -> Engine:
 async def _load(engine: Engine, run_id: str, generation: int | None = None) -> base.RunLoad:
     if generation is not None:
         await engine.generations(run_id)  # an unknown id: the error below
-        return await engine._load(run_id, generation)
+        return await engine.load_run(run_id, generation)
     load = await engine.journal.load(run_id)
     if load is None:
         raise errors.WorkflowNotFound(

@@ -51,7 +51,7 @@ class Inspection:
         A value this process cannot decode shows as a `durable.runs.Undecodable` that
         says why; an event entry shows the value it set while it is its key's latest.
         """
-        load = await self._load(workflow_id, generation)
+        load = await self.load_run(workflow_id, generation)
         return await runs_mod.history(self.journal, self.codec, load)
 
     async def generations(self, workflow_id: str) -> builtins.list[gens.GenerationRecord]:
@@ -60,7 +60,9 @@ class Inspection:
         await read_run(self.journal, workflow_id)
         return await self.journal.generations(workflow_id)
 
-    async def _load(self, workflow_id: str, generation: int | None) -> base.RunLoad:
+    async def load_run(self, workflow_id: str, generation: int | None = None) -> base.RunLoad:
+        """A run's row and journal entries: its current generation's, or past `generation`'s
+        (a `durable.DurableError` naming the generations it has when there is no such one)."""
         if generation is None:
             load = await self.journal.load(workflow_id)
         else:
@@ -102,7 +104,7 @@ class Inspection:
         generation:
             A past generation of a run that continued as new (default: the current one).
         """
-        load = await self._load(workflow_id, generation)
+        load = await self.load_run(workflow_id, generation)
         definition = registry.lookup_workflow(load.run.name)
         if definition is None:
             raise errors.NotRegistered(workflow_id=workflow_id, name=load.run.name)
