@@ -186,7 +186,7 @@ async def cmd_show(args: argparse.Namespace) -> int:
     if args.html:
         return await _show_html(args)
     async with _inspector(args) as engine:
-        load = await _load(engine, args.id)
+        load = await _load(engine, args.id, args.generation)
         lineage = await engine.lineage(args.id)
         keys = {e.name for e in load.entries if e.kind == "event"}
         events = {key: await engine.journal.get_event(args.id, key) for key in keys}
@@ -211,8 +211,8 @@ async def _show_html(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise UsageError(f"show --html needs the server extra ({exc})") from None
     async with _inspector(args) as engine:
-        await _load(engine, args.id)  # the CLI's own message for an unknown id
-        sys.stdout.write(await web.export_html(engine, args.id))
+        await _load(engine, args.id, args.generation)  # the CLI's own message if unknown
+        sys.stdout.write(await web.export_html(engine, args.id, args.generation))
     return 0
 
 
@@ -423,6 +423,7 @@ def _add_inspection(commands: Any) -> None:
     p = _add(commands, "show", cmd_show, "summary, step table, lineage, messages of a run")
     p.add_argument("id", metavar="ID")
     p.add_argument("--html", action="store_true", help="one self-contained HTML audit file")
+    p.add_argument("--generation", type=int, metavar="N", help="a past generation (from 1)")
     p = _add(commands, "history", cmd_history, "the journal of one run")
     p.add_argument("id", metavar="ID")
     p.add_argument("--json", action="store_true", help="one JSON object per line")

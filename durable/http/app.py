@@ -14,7 +14,7 @@ from starlette.routing import Route
 
 from durable import errors
 from durable.engine import Engine
-from durable.http import auth, openapi, problems, routes, web, webhooks
+from durable.http import auth, openapi, paths, problems, routes, web, webhooks
 
 __all__ = ["create_app"]
 
@@ -75,7 +75,7 @@ def create_app(
     from durable import __version__
 
     api.openapi = openapi.document(routes.ENDPOINTS, title="durable", version=__version__)
-    middleware = []
+    middleware = [Middleware(paths.EncodedSlashes)]  # run ids holding "/"
     if cors_origins:
         middleware.append(
             Middleware(

@@ -117,6 +117,23 @@ def request_digest(engine_codec: codec.Codec, args: list[Any], kwargs: dict[str,
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+def input_json(data: bytes) -> Any:
+    """A run's journaled input (positional arguments, keyword names, keyword values) as
+    its argument list, or ``{"args": [...], "kwargs": {...}}`` when it has keywords; a
+    value of another shape as `value_json` gives it."""
+    found = value_json(data)
+    if (
+        isinstance(found, list)
+        and len(found) == 3
+        and all(isinstance(part, list) for part in found)
+        and len(found[1]) == len(found[2])
+        and all(isinstance(name, str) for name in found[1])
+    ):
+        args, names, values = found
+        return {"args": args, "kwargs": dict(zip(names, values, strict=True))} if names else args
+    return found
+
+
 def input_fingerprint(data: bytes) -> str:
     """The fingerprint (`durable.codec.fingerprint`) of a run's journaled input, so that
     it compares with the fingerprint of a request's arguments; an input that is not

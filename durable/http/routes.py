@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 
 from durable import codec, errors, requests
 from durable.engine import Engine
-from durable.http import chunks, payloads, schedule_routes, streaming
+from durable.http import chunks, paths, payloads, schedule_routes, streaming
 from durable.http.openapi import Endpoint, Param
 from durable.http.problems import ApiError
 from durable.http.webhooks import Webhook
@@ -48,7 +48,7 @@ def _api(request: Request) -> Api:
 
 def _param(request: Request, name: str) -> str:
     """A path parameter; 400 for a NUL character, which no journal column can hold."""
-    value: str = request.path_params[name]
+    value = paths.segment(request, name)
     if "\x00" in value:
         raise ApiError(400, "bad_text", f"{name} holds a NUL character")
     return value
@@ -348,7 +348,7 @@ async def hook(request: Request) -> Response:
         {},
         workflow_id=run_id,
         queue=found.queue,
-        metadata=found.metadata,
+        metadata={**found.metadata, "webhook": found.name},
     )
     return JSONResponse({**payloads.run_json(record), "created": created}, 201 if created else 200)
 

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from durable.engine import Engine
-from durable.http import payloads
+from durable.http import paths, payloads
 from durable.http.openapi import Endpoint
 from durable.http.problems import ApiError
 
@@ -59,7 +59,7 @@ def _limit(request: Request) -> int:
 
 
 def _id(request: Request) -> str:
-    value: str = request.path_params["id"]
+    value = paths.segment(request, "id")
     if "\x00" in value:
         raise ApiError(400, "bad_text", "id holds a NUL character")
     return value

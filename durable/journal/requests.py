@@ -11,14 +11,14 @@ entry at the same seq starts later, so it never answers an older generation's re
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
 if TYPE_CHECKING:  # base imports this module: its `Journal` includes `RequestStore`
     from durable.journal import base
 
-__all__ = ["ANSWERED", "RequestState", "RequestStore"]
+__all__ = ["ANSWERED", "RequestRecord", "RequestState", "RequestStore"]
 
 # a request's states: queued -> taken -> replied | rejected; queued -> withdrawn
 ANSWERED = frozenset({"replied", "rejected"})
@@ -31,6 +31,37 @@ class RequestState(msgspec.Struct, frozen=True, kw_only=True):
     run_status: str  # a `Status` value
     state: str | None  # None: no request with that key
     answer: bytes | None = None
+
+
+class RequestRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """One request in a run's inbox, as `RequestStore.list_requests` reads it: the
+    encoded value and answer, the seq of the entry that took it, and its times."""
+
+    name: str
+    key: str
+    state: str  # queued, taken, replied, rejected, withdrawn
+    value: bytes
+    sent_at: float
+    taken_seq: int | None = None
+    taken_at: float | None = None
+    answer: bytes | None = None
+    answered_at: float | None = None
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> RequestRecord:
+        """A `list_requests` row (either backend's) as a record."""
+        name, key, state, value, sent_at, taken_seq, taken_at, answer, answered_at = row
+        return cls(
+            name=name,
+            key=key,
+            state=state,
+            value=bytes(value),
+            sent_at=sent_at,
+            taken_seq=taken_seq,
+            taken_at=taken_at,
+            answer=None if answer is None else bytes(answer),
+            answered_at=answered_at,
+        )
 
 
 class RequestStore(Protocol):
@@ -51,6 +82,10 @@ class RequestStore(Protocol):
 
     async def withdraw_request(self, run_id: str, key: str) -> bool:
         """Take back a request nobody took yet; whether it was withdrawn."""
+
+    async def list_requests(self, run_id: str, limit: int = 1000) -> list[RequestRecord]:
+        """The requests sent to run `run_id`, oldest first, at most `limit` (what the
+        web view shows: queued ones too, which no journal entry names yet)."""
 
     async def take_request(
         self, owner: str, run_id: str, name: str, entry: base.EntryRecord

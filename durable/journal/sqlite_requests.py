@@ -12,7 +12,7 @@ from typing import Any
 
 from durable import errors
 from durable.journal import base, queries, records, sqlite_writer
-from durable.journal.requests import RequestState
+from durable.journal.requests import RequestRecord, RequestState
 
 __all__ = ["SqliteRequests", "check_receiver", "wake"]
 
@@ -76,6 +76,10 @@ class SqliteRequests:
             return conn.execute(_Q["withdraw_request"], (run_id, key)).rowcount == 1
 
         return bool(await self._writer.write(op, run=run_id))
+
+    async def list_requests(self, run_id: str, limit: int = 1000) -> list[RequestRecord]:
+        rows = self._read(_Q["list_requests"], (run_id, limit))
+        return [RequestRecord.from_row(row) for row in rows]
 
     async def take_request(
         self, owner: str, run_id: str, name: str, entry: base.EntryRecord

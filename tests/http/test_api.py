@@ -4,7 +4,9 @@ SQLite and Postgres: bodies, status codes, errors, idempotency, pagination, Open
 from __future__ import annotations
 
 import asyncio
+import html
 import re
+import urllib.parse
 
 import pytest
 
@@ -29,6 +31,27 @@ async def test_start_and_result(api) -> None:
         shown = (await client.get(f"/api/runs/{run['id']}")).json()
         assert shown["status"] == "SUCCEEDED" and shown["id"] == run["id"]
         assert set(shown) >= {"id", "name", "status", "parent_id", "root_id", "created_at"}
+
+
+@pytest.mark.parametrize("run_id", ["orders/2026/17", "odd%2Fname/50%", "a%b"])
+async def test_an_id_holding_slashes_or_percents_is_one_path_segment(api, run_id) -> None:
+    """An event source's run ids hold "/": sent as %2F, the id stays one segment."""
+    run = await api.engine.start(flows.add, 2, b=3, workflow_id=run_id)
+    await run.result()
+    quoted = urllib.parse.quote(run_id, safe="")
+    async with api.client() as client:
+        shown = await client.get(f"/api/runs/{quoted}")
+        assert shown.status_code == 200, shown.text
+        assert shown.json()["id"] == run_id
+        result = await client.get(f"/api/runs/{quoted}/result")
+        assert result.json() == {"id": run_id, "status": "SUCCEEDED", "result": 5}
+        history = await client.get(f"/api/runs/{quoted}/history")
+        assert history.status_code == 200 and history.json()
+        page = await client.get(f"/ui/runs/{quoted}")
+        assert page.status_code == 200 and f'data-id="{html.escape(run_id)}"' in page.text
+        if "/" in run_id:  # the id's first segment alone is another (unknown) run
+            other = await client.get(f"/api/runs/{urllib.parse.quote(run_id.split('/')[0])}")
+            assert other.status_code == 404
 
 
 async def test_result_of_failed_cancelled_and_unfinished_runs(api) -> None:

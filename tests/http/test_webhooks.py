@@ -28,6 +28,9 @@ async def test_signed_delivery_starts_the_workflow_once(api) -> None:
         assert again.status_code == 200 and again.json()["created"] is False
         result = await client.get("/api/runs/hook:push:d-1/result", params={"wait": 20})
         assert result.json()["result"] == "refs/heads/main"
+        # the run says which hook started it (the web view's "started by")
+        run = await api.engine.journal.get_run("hook:push:d-1")
+        assert api.engine.codec.decode(run.metadata, what="metadata")["webhook"] == "push"
         # the older secret still signs (rotation); no delivery id: the body's digest is
         other = json.dumps({"ref": "v2"}).encode()
         rotated = await client.post(

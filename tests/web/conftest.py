@@ -93,3 +93,61 @@ def page(chromium: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
         tab.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
     finally:
         context.close()
+
+
+@dataclass
+class Started:
+    """Runs that show what started them, their requests and their generations."""
+
+    url: str
+    desk: str  # a request replied, one rejected, one still queued
+    counter: str  # continued as new twice: generations 1 and 2 archived, 3 current
+    scheduled: str  # fired by schedule web-nightly
+    ordered: str  # started by a record of the journal's topic web-orders
+    hooked: str  # started by a caller, tagged by its metadata
+
+
+async def _wait_for_source_run(engine: durable.Engine) -> str:
+    for _ in range(200):
+        runs = await engine.list(name="web.on_order")
+        if runs and runs[0].status == durable.Status.SUCCEEDED:
+            return runs[0].id
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the topic's record started no finished run: {runs}")
+
+
+async def _fill_started(url: str) -> Started:
+    from durable.sources import registry
+
+    durable.workflow(name="web.on_order", on=durable.Topic("web-orders"))(flows.on_order)
+    try:
+        async with durable.Engine(url, poll_interval=0) as engine:
+            desk = await engine.start(flows.desk)
+            assert await engine.request(desk.id, "approve", "invoice-7", timeout=30) == {
+                "approved": "invoice-7"
+            }
+            with pytest.raises(durable.Rejected):
+                await engine.request(desk.id, "approve", "invoice-8", timeout=30)
+            with pytest.raises(TimeoutError):  # the run waits for a message: it stays queued
+                await engine.request(desk.id, "approve", "invoice-9", timeout=0.2)
+            counter = await engine.start(flows.counter, 1, 3)
+            assert await counter.result() == 3
+            await engine.schedules.create(
+                "web-nightly", flows.leaf, cron="0 3 * * *", args=(5,), paused=True
+            )
+            scheduled = await engine.schedules.trigger("web-nightly")
+            assert await scheduled.result() == 5
+            await engine.publish("web-orders", [{"id": 3}])
+            ordered = await _wait_for_source_run(engine)
+            hooked = await engine.start(flows.leaf, 1, metadata={"ticket": "OPS-12"})
+            await hooked.result()
+    finally:
+        registry.unregister("web.on_order")
+    return Started(url, desk.id, counter.id, scheduled.id, ordered, hooked.id)
+
+
+@pytest.fixture
+def started(db_url: str) -> Started:
+    """The test's journal, holding the runs of `Started`."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, _fill_started(db_url)).result()

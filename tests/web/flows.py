@@ -82,3 +82,42 @@ async def crawl(n: int) -> int:
     """A large fan-out whose every thousandth call fails (the run still succeeds)."""
     pages = await asyncio.gather(*(page(i) for i in range(n)), return_exceptions=True)
     return sum(1 for p in pages if isinstance(p, dict))
+
+
+@durable.workflow(name="web.desk")
+async def desk() -> str:
+    """Replies to its first request ``approve``, rejects the second, then waits for a
+    ``close`` message: a third request stays queued."""
+    first = await durable.recv_request("approve")
+    assert first is not None
+    await first.reply({"approved": first.value})
+    second = await durable.recv_request("approve")
+    assert second is not None
+    await second.reject("closed for the day")
+    await durable.recv("close")
+    return "closed"
+
+
+@durable.workflow(name="web.echo")
+async def echo(count: int) -> int:
+    """Answers `count` requests ``ask`` with their value upper-cased."""
+    for _ in range(count):
+        request = await durable.recv_request("ask")
+        assert request is not None
+        await request.reply(str(request.value).upper())
+    return count
+
+
+@durable.workflow(name="web.counter")
+async def counter(n: int, upto: int) -> int:
+    """One call per generation, continuing as new until `upto`."""
+    await fetch(n)
+    if n < upto:
+        durable.continue_as_new(n + 1, upto)
+    return n
+
+
+async def on_order(order: dict[str, int]) -> int:
+    """Started by the journal's topic ``web-orders`` (declared by the tests' fill only,
+    so other engines in the test process do not consume it)."""
+    return (await fetch(order["id"]))["page"]

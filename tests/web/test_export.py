@@ -55,10 +55,10 @@ def test_an_unknown_run_is_one_line(journal: Journal) -> None:
 
 
 def test_values_are_escaped(journal: Journal) -> None:
-    from durable.http.web import render
+    from durable.http.web import text
 
-    assert render.value("<script>alert(1)</script>") == (
+    assert text.value("<script>alert(1)</script>") == (
         '<code class="v">&lt;script&gt;alert(1)&lt;/script&gt;</code>'
     )
-    long = render.value("x" * 500)
+    long = text.value("x" * 500)
     assert "<details" in long and long.count("x") >= 500

@@ -13,13 +13,12 @@ from __future__ import annotations
 import functools
 import html
 import importlib.resources
-import time
 import urllib.parse
 
 from durable.engine import Engine
-from durable.http.web import model, render
+from durable.http.web import gather, render, text
 
-__all__ = ["asset", "export_html", "shell"]
+__all__ = ["asset", "audit_file", "export_html", "shell"]
 
 ASSETS = ("web.css", "web.js", "export.js")
 
@@ -47,6 +46,8 @@ def shell(root: str, page: str, run_id: str = "") -> str:
             '<label>queue <input name="queue"></label>'
             '<label>from (UTC) <input name="from" type="datetime-local" step="1"></label>'
             '<label>to (UTC) <input name="to" type="datetime-local" step="1"></label>'
+            '<label>schedule <input name="schedule"></label>'
+            '<label>source <input name="source" placeholder="e.g. topic:orders"></label>'
             '<label>id <input name="q" placeholder="search by id"></label>'
             '<input type="hidden" name="limit"><button>apply</button></form>'
             '<div id="list" aria-live="polite"></div>'
@@ -81,28 +82,23 @@ def _where(url: str) -> str:
     return f"{parts.scheme}://{netloc}{parts.path}"
 
 
-async def export_html(engine: Engine, run_id: str) -> str:
-    """The audit file of `run_id`: one HTML document with everything inline."""
-    from durable import errors
+async def export_html(engine: Engine, run_id: str, generation: int | None = None) -> str:
+    """The audit file of `run_id` (`generation`: a past one, from 1): one HTML document
+    with everything inline."""
+    return audit_file(engine, await gather.read(engine, run_id, generation))
 
-    load = await engine.journal.load(run_id)
-    if load is None:
-        raise errors.WorkflowNotFound(
-            f"no run {run_id!r} in {engine.url}; `durable list` shows the runs there",
-            workflow_id=run_id,
-        )
-    tree = await engine.lineage(run_id)
-    keys = {entry.name for entry in load.entries if entry.kind == "event"}
-    events = {key: await engine.journal.get_event(run_id, key) for key in keys}
-    now = time.time()
-    view = model.build(load, now)
-    body = render.run_page(view, tree, events, now, export=True)
+
+def audit_file(engine: Engine, page: gather.RunPage) -> str:
+    """The audit file of a run page read already."""
+    run_id = page.view.run.id
+    body = render.run_page(page, export=True)
+    shown = "" if page.generation is None else f" generation {page.generation}"
     policy = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{policy}">'
-        f"<title>durable audit: run {e(run_id)}</title><style>{asset('web.css')}</style>"
+        f"<title>durable audit: run {e(run_id)}{shown}</title><style>{asset('web.css')}</style>"
         f'</head><body class="export"><header><span class="home">durable</span> audit file, '
-        f"written {render.when(now)} UTC from {e(_where(engine.url))}</header>"
+        f"written {text.when(page.now)} UTC from {e(_where(engine.url))}</header>"
         f"<main>{body}</main><script>{asset('export.js')}</script></body></html>"
     )

@@ -1,9 +1,10 @@
 """The runs list: the journal's pages of runs (status and workflow filtered by the
-journal, newest first) narrowed here by queue, time range and id, and the counts by
-status of the runs that match.
+journal, newest first) narrowed here by queue, time range, id and trigger (the
+schedule or event source that started a run), and the counts by status of the runs
+that match.
 
 The journal's listing filters by status, name and a ``(created_at, id)`` cursor; the
-queue, the time range's start and the id search are applied to its rows here, reading
+queue, the time range, the id search and the trigger are applied to its rows here, reading
 at most `SCAN` rows for one page (a filter that matches rarely shows fewer rows and says
 how far it looked).  The counts read at most `SCAN` rows too and say so when capped.
 """
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 
 from durable.http import payloads
 from durable.http.problems import ApiError
-from durable.http.web import render
+from durable.http.web import text, trigger
 from durable.journal import base
 
 __all__ = ["Filters", "counts", "fragment", "page"]
@@ -37,6 +38,8 @@ class Filters:
     since: float | None = None
     until: float | None = None
     search: str | None = None
+    schedule: str | None = None
+    source: str | None = None
     limit: int = 50
     cursor: tuple[float, str] | None = None
 
@@ -60,6 +63,8 @@ class Filters:
             since=_time(query, "from"),
             until=_time(query, "to"),
             search=(query.get("q") or "").strip() or None,
+            schedule=query.get("schedule") or None,
+            source=query.get("source") or None,
             limit=int(limit),
             cursor=payloads.decode_cursor(cursor) if cursor else None,
         )
@@ -69,7 +74,27 @@ class Filters:
             return False
         if self.until is not None and record.created_at >= self.until:
             return False
-        return self.search is None or self.search in record.id
+        if self.search is not None and self.search not in record.id:
+            return False
+        if self.schedule is None and self.source is None:
+            return True
+        found = trigger.of(record)
+        if self.schedule is not None and (found.kind, found.name) != ("schedule", self.schedule):
+            return False
+        return self.source is None or (found.kind, found.name) == ("source", self.source)
+
+    def unpaged(self) -> Filters:
+        """These filters but the status, the page size and the cursor (for the counts)."""
+        return Filters(
+            [],
+            self.name,
+            self.queue,
+            self.since,
+            self.until,
+            self.search,
+            self.schedule,
+            self.source,
+        )
 
 
 def _time(query: dict[str, str], key: str) -> float | None:
@@ -132,8 +157,7 @@ async def page(
 async def counts(journal: base.Journal, filters: Filters) -> tuple[dict[str, int], bool]:
     """How many runs of each status match the filters but the status, and whether the
     count stopped at `SCAN` runs."""
-    unpaged = Filters([], filters.name, filters.queue, filters.since, filters.until, filters.search)
-    found, capped = await _scan(journal, unpaged, None, SCAN)
+    found, capped = await _scan(journal, filters.unpaged(), None, SCAN)
     out = {s.value: 0 for s in base.Status}
     for row in found:
         out[row.status.value] += 1
@@ -146,19 +170,20 @@ def fragment(
     """The list's live part: the counts, the rows and the next page's cursor."""
     plus = "+" if capped else ""
     chips = "".join(
-        f'<button class="count" data-status="{s}">{render.status_badge(s)} '
+        f'<button class="count" data-status="{s}">{text.status_badge(s)} '
         f'<b data-count="{s}">{n:,}{plus if n else ""}</b></button>'
         for s, n in tally.items()
     )
     body = "".join(
-        f'<tr data-run="{e(r.id)}"><td><a class="run-link" href="runs/{render.path(r.id)}" '
+        f'<tr data-run="{e(r.id)}"><td><a class="run-link" href="runs/{text.path(r.id)}" '
         f'data-run="{e(r.id)}">{e(r.id)}</a></td><td>{e(r.name)}</td>'
-        f"<td>{render.status_badge(str(r.status))}</td><td>{e(r.queue or '-')}</td>"
-        f"<td>{render.when(r.created_at)}</td>"
-        f"<td>{render.took(r.created_at, r.finished_at)}</td></tr>"
+        f"<td>{text.status_badge(str(r.status))}</td><td>{e(r.queue or '-')}</td>"
+        f"<td>{e(trigger.of(r).short)}</td>"
+        f"<td>{text.when(r.created_at)}</td>"
+        f"<td>{text.took(r.created_at, r.finished_at)}</td></tr>"
         for r in rows
     )
-    titles = ("id", "workflow", "status", "queue", "created (UTC)", "took")
+    titles = ("id", "workflow", "status", "queue", "started by", "created (UTC)", "took")
     head = "<tr>" + "".join(f"<th>{t}</th>" for t in titles) + "</tr>"
     empty = "" if rows else '<p class="empty">no run matches</p>'
     more = (

@@ -112,6 +112,7 @@ class RunView:
     failing: Call | None
     start: float
     end: float
+    generation: int = 1  # the journal generation these calls belong to
 
     def call(self, seq: int) -> Call | None:
         for call in self.calls:
@@ -247,4 +248,5 @@ def build(load: base.RunLoad, now: float) -> RunView:
         failing = failed[-1] if failed else None
     start = min([load.run.created_at, *(c.started_at for c in calls)])
     ends = [load.run.finished_at or now, *(c.finished_at or now for c in calls)]
-    return RunView(load.run, calls, _groups(calls, now), races, failing, start, max(ends))
+    groups = _groups(calls, now)
+    return RunView(load.run, calls, groups, races, failing, start, max(ends), load.generation)

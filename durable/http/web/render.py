@@ -1,7 +1,7 @@
-"""The run page as HTML: summary, failure banner, graph, timeline, table, lineage,
-messages and events.  The same functions draw the page the server sends to the web
-view and the self-contained audit file (`export=True`: every folded call written out,
-no action buttons, no links that need the server).
+"""The run page as HTML: summary, failure banner, graph, timeline and table, with the
+sections of `durable.http.web.sections` beside them.  The same functions draw the page
+the server sends to the web view and the self-contained audit file (`export=True`:
+every folded call written out, no action buttons, no links that need the server).
 
 Every journaled text goes through `html.escape`: names, errors and values come from
 user code and must never become markup.
@@ -9,106 +9,60 @@ user code and must never become markup.
 
 from __future__ import annotations
 
-import datetime
 import html
-import json
-import urllib.parse
 from collections.abc import Iterable
-from typing import Any
 
 from durable.http import payloads
-from durable.http.web import model
+from durable.http.web import gather, model, sections
+from durable.http.web.text import (
+    call_output,
+    error,
+    path,
+    run_link,
+    status_badge,
+    took,
+    value,
+    when,
+)
 from durable.journal import base
-from durable.runs import LineageNode
 
-__all__ = ["bucket_rows", "path", "run_page", "status_badge", "when"]
+__all__ = ["bucket_rows", "graph", "run_page"]
 
-CLIP = 120  # characters of a value shown before it is folded behind "more"
-FULL = 65536  # characters of a value shown at most, even unfolded
 PAGE = 500  # calls of a folded fan-out loaded at a time in the web view
 
 e = html.escape
 
 
-def when(ts: float | None) -> str:
-    if ts is None:
-        return "-"
-    moment = datetime.datetime.fromtimestamp(ts, datetime.UTC)
-    return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
-
-
-def took(start: float, end: float | None) -> str:
-    if end is None:
-        return "running"
-    seconds = end - start
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
-
-
-def status_badge(status: str) -> str:
-    return f'<span class="badge s-{e(status.lower())}">{e(status.lower())}</span>'
-
-
-def value(data: Any) -> str:
-    """A JSON value, clipped to `CLIP` characters with the rest behind a fold."""
-    text = data if isinstance(data, str) else json.dumps(data, default=str, ensure_ascii=False)
-    if len(text) <= CLIP:
-        return f'<code class="v">{e(text)}</code>'
-    shown = text[:FULL] + (f"... ({len(text) - FULL} more characters)" if len(text) > FULL else "")
-    return (
-        f'<details class="v"><summary><code>{e(text[:CLIP])}&hellip;</code></summary>'
-        f"<pre>{e(shown)}</pre></details>"
-    )
-
-
-def error(data: bytes | None) -> str:
-    found = payloads.error_json(data)
-    if found is None:
-        return ""
-    return f'<span class="err">{e(found["type"])}: {e(found["message"])}</span>'
-
-
-def _output(call: model.Call) -> str:
-    if call.entry is None:
-        return ""
-    if call.status == "error":
-        return error(call.entry.error)
-    return value(payloads.entry_json(call.entry)["output"])
-
-
-def path(run_id: str) -> str:
-    """A run id as one segment of a URL (an id may hold ``?``, ``#`` or ``%``)."""
-    return e(urllib.parse.quote(run_id, safe=""))
-
-
-def _run_link(run_id: str, export: bool) -> str:
-    if export:
-        return f"<code>{e(run_id)}</code>"
-    return f'<a class="run-link" href="runs/{path(run_id)}" data-run="{e(run_id)}">{e(run_id)}</a>'
-
-
 # -- summary and banner ----------------------------------------------------------------
 
 
-def _summary(view: model.RunView, export: bool) -> str:
+def _summary(page: gather.RunPage, export: bool) -> str:
+    view = page.view
     run = view.run
+    status = status_badge(str(run.status)) + f" attempt {run.attempt}"
+    created, finished = run.created_at, run.finished_at
+    if page.generation is not None:  # a past generation: it ended by continuing as new
+        past = page.generations[page.generation - 1]
+        status = status_badge("continued") + f" generation {page.generation} of {page.current}"
+        created, finished = past.started_at, past.ended_at
     rows = [
         ("workflow", e(run.name)),
-        ("status", status_badge(str(run.status)) + f" attempt {run.attempt}"),
-        ("created", when(run.created_at)),
-        ("finished", f"{when(run.finished_at)} (took {took(run.created_at, run.finished_at)})"),
+        ("status", status),
+        ("created", when(created)),
+        ("finished", f"{when(finished)} (took {took(created, finished)})"),
         ("queue", e(run.queue or "-")),
-        ("parent", _run_link(run.parent_id, export) if run.parent_id else "-"),
+        *sections.trigger_rows(view, export),
         ("calls", f"{len(view.calls):,}"),
-        ("input", value(payloads.value_json(run.input))),
+        ("input", value(payloads.input_json(run.input))),
     ]
+    if page.generations and page.generation is None:
+        rows.append(("generation", f"{page.current} (continued as new {page.current - 1} times)"))
     metadata = payloads.value_json(run.metadata)
-    if metadata:  # what started it: a source, a schedule, a webhook, the caller's tags
+    if metadata:  # what started it, and the caller's tags
         rows.append(("metadata", value(metadata)))
-    if run.output is not None:
+    if page.generation is None and run.output is not None:
         rows.append(("output", value(payloads.value_json(run.output))))
-    if run.error is not None:
+    if page.generation is None and run.error is not None:
         rows.append(("error", error(run.error)))
     cells = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
     return f'<table class="summary">{cells}</table>'
@@ -138,6 +92,15 @@ def _node(view: model.RunView, call: model.Call, export: bool) -> str:
         marks = f'<span class="mark win">won race #{call.won_race}</span>'
     elif call.lost_race is not None:
         marks = f'<span class="mark lost">lost race #{call.lost_race}, cancelled</span>'
+    if call.kind == "continue" and call.status == "ok":
+        nxt = view.generation + 1
+        said = f"continued as new: generation {nxt}"
+        href = f"runs/{path(view.run.id)}?generation={nxt}"
+        marks += (
+            f'<span class="mark">{said}</span>'
+            if export
+            else f'<a class="mark next-generation" href="{href}">{said} &rarr;</a>'
+        )
     tries = f" · {len(call.attempts)} attempts" if len(call.attempts) > 1 else ""
     head = (
         f'<span class="seq">#{call.seq}</span> <span class="kind">{e(call.kind)}</span> '
@@ -153,7 +116,7 @@ def _node(view: model.RunView, call: model.Call, export: bool) -> str:
         lazy = "" if export else f' data-lazy="ui/runs/{path(child_id)}/graph"'
         return (
             f'<details class="{classes} child" id="node-{call.seq}"><summary>{head} '
-            f"child run {_run_link(child_id, export)}</summary>"
+            f"child run {run_link(child_id, export)}</summary>"
             f'<div class="child-graph"{lazy}></div></details>'
         )
     return f'<div class="{classes}" id="node-{call.seq}">{head}</div>'
@@ -280,13 +243,13 @@ def timeline(view: model.RunView, now: float) -> str:
 def _row(call: model.Call, export: bool) -> str:
     child = ""
     if call.entry is not None and call.entry.child_id:
-        child = _run_link(call.entry.child_id, export)
+        child = run_link(call.entry.child_id, export)
     fork = "" if export else f'<button class="fork" data-seq="{call.seq}">fork here</button>'
     return (
         f'<tr id="call-{call.seq}" class="s-{e(call.status)}"><td>{call.seq}</td>'
         f"<td>{e(call.kind)}</td><td>{e(call.name)}</td><td>{status_badge(call.status)}</td>"
         f"<td>{len(call.attempts)}</td><td>{took(call.started_at, call.finished_at)}</td>"
-        f"<td>{_output(call)}</td><td>{child}</td><td>{fork}</td></tr>"
+        f"<td>{call_output(call)}</td><td>{child}</td><td>{fork}</td></tr>"
     )
 
 
@@ -324,39 +287,16 @@ def table(view: model.RunView, export: bool) -> str:
     return f'{note}<table class="calls"><thead><tr>{head}</tr></thead>{"".join(body)}</table>'
 
 
-# -- lineage, messages ---------------------------------------------------------------------
+# -- actions and the page ------------------------------------------------------------
 
 
-def lineage(node: LineageNode, mark: str, export: bool) -> str:
-    here = ' class="here"' if node.id == mark else ""
-    kids = "".join(f"<li>{lineage(child, mark, export)}</li>" for child in node.children)
-    inner = f"<ul>{kids}</ul>" if kids else ""
-    return (
-        f"<span{here}>{_run_link(node.id, export)} {e(node.name)} "
-        f"{status_badge(str(node.status))}</span>{inner}"
-    )
-
-
-def messages(view: model.RunView, events: dict[str, bytes | None]) -> str:
-    wanted = {"recv": "received", "send": "sent", "event": "event set"}
-    rows = []
-    for call in view.calls:
-        if call.kind not in wanted or call.entry is None:
-            continue
-        data = events.get(call.name) if call.kind == "event" else None
-        shown = value(payloads.value_json(data)) if call.kind == "event" else _output(call)
-        rows.append(
-            f"<tr><td>#{call.seq}</td><td>{wanted[call.kind]}</td><td>{e(call.name)}</td>"
-            f"<td>{when(call.finished_at)}</td><td>{shown}</td></tr>"
+def _actions(page: gather.RunPage) -> str:
+    if page.generation is not None:  # a past generation: only its audit file
+        return (
+            '<div class="actions"><button class="download">download audit file</button>'
+            '<span class="action-result" role="status"></span></div>'
         )
-    if not rows:
-        return '<p class="empty">no message or event</p>'
-    head = "<tr><th>seq</th><th>what</th><th>topic / key</th><th>at</th><th>value</th></tr>"
-    return f'<table class="calls">{head}{"".join(rows)}</table>'
-
-
-def _actions(view: model.RunView) -> str:
-    finished = view.run.status in base.TERMINAL
+    finished = page.view.run.status in base.TERMINAL
     return (
         '<div class="actions">'
         f'<button data-action="cancel"{" disabled" if finished else ""}>cancel</button>'
@@ -366,40 +306,47 @@ def _actions(view: model.RunView) -> str:
         '<form class="send"><input name="topic" placeholder="topic" required>'
         '<input name="value" placeholder="JSON value, e.g. {&quot;ok&quot;: true}">'
         "<button>send message</button></form>"
+        '<form class="ask"><input name="request" placeholder="request name" required>'
+        '<input name="value" placeholder="JSON value">'
+        '<input name="wait" type="number" min="0" max="300" step="any" value="10" '
+        'title="seconds to wait for the reply">'
+        "<button>send request</button></form>"
         '<span class="action-result" role="status"></span></div>'
     )
 
 
-def run_page(
-    view: model.RunView,
-    tree: LineageNode,
-    events: dict[str, bytes | None],
-    now: float,
-    *,
-    export: bool,
-) -> str:
+def run_page(page: gather.RunPage, *, export: bool) -> str:
     """The run page's body (`export`: for the audit file)."""
+    view = page.view
     run = view.run
-    sections = [
-        ("graph", "Graph", graph(view, export)),
-        ("timeline", "Timeline", timeline(view, now)),
+    parts = [
+        ("graph", "Graph", sections.generations(page, export) + graph(view, export)),
+        ("timeline", "Timeline", timeline(view, page.now)),
         ("table", "Table", table(view, export)),
-        ("lineage", "Lineage", f'<div class="lineage">{lineage(tree, run.id, export)}</div>'),
-        ("messages", "Messages and events", messages(view, events)),
+        (
+            "lineage",
+            "Lineage",
+            f'<div class="lineage">{sections.lineage(page.tree, run.id, export)}</div>',
+        ),
+        ("messages", "Messages and events", sections.messages(view, page.events)),
+        ("requests", "Requests", sections.requests(page, export)),
     ]
     tabs = "".join(
         f'<button class="tab" data-tab="{key}" role="tab">{title}</button>'
-        for key, title, _ in sections
+        for key, title, _ in parts
     )
     panels = "".join(
         f'<section class="panel" id="panel-{key}" data-panel="{key}">'
         f"<h2>{title}</h2>{body}</section>"
-        for key, title, body in sections
+        for key, title, body in parts
     )
+    shown = "" if page.generation is None else f" generation {page.generation}"
+    generation = "" if page.generation is None else f' data-generation="{page.generation}"'
+    last = max((c.entry.ord for c in view.calls if c.entry), default=-1)
     return (
         f'<article class="run" data-id="{e(run.id)}" data-status="{e(str(run.status))}" '
-        f'data-ord="{max((c.entry.ord for c in view.calls if c.entry), default=-1)}">'
-        f"<h1>Run <code>{e(run.id)}</code> {status_badge(str(run.status))}</h1>"
-        f"{_banner(view)}{_summary(view, export)}{'' if export else _actions(view)}"
+        f'data-ord="{last}"{generation}>'
+        f"<h1>Run <code>{e(run.id)}</code>{shown} {status_badge(str(run.status))}</h1>"
+        f"{_banner(view)}{_summary(page, export)}{'' if export else _actions(page)}"
         f'<nav class="tabs" role="tablist">{"" if export else tabs}</nav>{panels}</article>'
     )

@@ -15,8 +15,9 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from durable import errors
+from durable.http import paths
 from durable.http.problems import ApiError
-from durable.http.web import document, listing, model, render
+from durable.http.web import document, gather, listing, model, render
 from durable.journal import base
 
 __all__ = ["OPEN_EXACT", "OPEN_PREFIXES", "routes"]
@@ -38,7 +39,7 @@ def _root(request: Request) -> str:
 
 
 def _run_id(request: Request) -> str:
-    value: str = request.path_params["id"]
+    value = paths.segment(request, "id")
     if "\x00" in value:
         raise ApiError(400, "bad_text", "id holds a NUL character")
     return value
@@ -83,16 +84,31 @@ async def runs_fragment(request: Request) -> Response:
     return HTMLResponse(listing.fragment(rows, cursor, tally, capped), headers=FRESH)
 
 
-async def run_fragment(request: Request) -> Response:
+def _generation(request: Request) -> int | None:
+    text = request.query_params.get("generation")
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise ApiError(400, "bad_generation", f"generation={text!r}: give a number from 1")
+    return int(text)
+
+
+async def _page(request: Request) -> gather.RunPage:
     engine = request.app.state.durable.engine
-    run_id = _run_id(request)
-    load = await _load(request, run_id)
-    tree = await engine.lineage(run_id)
-    keys = {entry.name for entry in load.entries if entry.kind == "event"}
-    events = {key: await engine.journal.get_event(run_id, key) for key in keys}
-    now = time.time()
-    view = model.build(load, now)
-    return HTMLResponse(render.run_page(view, tree, events, now, export=False), headers=FRESH)
+    generation = _generation(request)
+    try:
+        return await gather.read(engine, _run_id(request), generation)
+    except errors.WorkflowNotFound:
+        raise
+    except errors.DurableError as exc:  # no such generation: the message names those there are
+        if generation is None:
+            raise
+        raise ApiError(404, "generation_not_found", str(exc)) from None
+
+
+async def run_fragment(request: Request) -> Response:
+    page = await _page(request)
+    return HTMLResponse(render.run_page(page, export=False), headers=FRESH)
 
 
 async def graph_fragment(request: Request) -> Response:
@@ -125,10 +141,11 @@ async def calls_fragment(request: Request) -> Response:
 
 
 async def export_file(request: Request) -> Response:
-    run_id = _run_id(request)
-    text = await document.export_html(request.app.state.durable.engine, run_id)
-    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in run_id)[:100]
-    disposition = f'attachment; filename="run-{safe}.html"'
+    page = await _page(request)
+    text = document.audit_file(request.app.state.durable.engine, page)
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in page.view.run.id)[:100]
+    suffix = "" if page.generation is None else f"-generation-{page.generation}"
+    disposition = f'attachment; filename="run-{safe}{suffix}.html"'
     return HTMLResponse(text, headers={**FRESH, "Content-Disposition": disposition})
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from durable import errors
 from durable.journal import base, records
 from durable.journal.postgres import connection, holdings, writer
-from durable.journal.requests import RequestState
+from durable.journal.requests import RequestRecord, RequestState
 
 __all__ = ["PostgresRequests"]
 
@@ -71,6 +71,11 @@ class PostgresRequests:
 
         params = {"run_id": run_id, "key": key}
         return bool(await self._writer.write("withdraw_request", params, finish))
+
+    async def list_requests(self, run_id: str, limit: int = 1000) -> list[RequestRecord]:
+        params = {"run_id": run_id, "limit": limit}
+        rows = await self._pool.read("read the requests", "list_requests", params, run_id)
+        return [RequestRecord.from_row(row) for row in rows]
 
     async def take_request(
         self, owner: str, run_id: str, name: str, entry: base.EntryRecord

@@ -114,6 +114,12 @@
   let refreshing = false;
   let again = false;
 
+  // a past generation of a run that continued as new: ?generation=N on the page's URL
+  function generation() {
+    const n = new URLSearchParams(location.search).get("generation");
+    return n ? "?generation=" + encodeURIComponent(n) : "";
+  }
+
   function showTab(name) {
     activeTab = name;
     sessionStorage.setItem("durable-tab", name);
@@ -129,17 +135,32 @@
     refreshing = true;
     try {
       const target = $("#run");
-      const open = $$("details[id][open]", target).map((d) => d.id);
-      const expanded = $$("tbody.bucket.open", target).map((t) => t.dataset.lo);
-      const said = $(".action-result", target);
-      const result = said ? said.innerHTML : "";
-      const response = await call("ui/runs/" + encodeURIComponent(target.dataset.run));
+      const response = await call("ui/runs/" + encodeURIComponent(target.dataset.run) + generation());
       if (!response.ok) {
         target.textContent = await problem(response);
         return;
       }
-      target.innerHTML = await response.text();
-      if (result) $(".action-result", target).innerHTML = result; // kept across redraws
+      const text = await response.text();
+      // what the page holds now (read after the fetch: an action may have answered
+      // meanwhile) survives the redraw: open folds, action results, what the user typed
+      const open = $$("details[id][open]", target).map((d) => d.id);
+      const expanded = $$("tbody.bucket.open", target).map((t) => t.dataset.lo);
+      const said = $(".action-result", target);
+      const result = said ? said.innerHTML : "";
+      const typed = $$(".actions form input", target).map((i) => [i.form.className, i.name, i.value]);
+      const active = document.activeElement;
+      const focused = active && active.closest && active.closest(".actions form")
+        ? [active.form.className, active.name] : null;
+      target.innerHTML = text;
+      if (result) $(".action-result", target).innerHTML = result;
+      for (const [form, name, value] of typed) {
+        const input = $("form." + form + ' input[name="' + name + '"]', target);
+        if (input) input.value = value;
+      }
+      if (focused) {
+        const input = $("form." + focused[0] + ' input[name="' + focused[1] + '"]', target);
+        if (input) input.focus();
+      }
       for (const id of open) {
         const d = document.getElementById(id);
         if (d) d.open = true;
@@ -223,12 +244,13 @@
 
   async function download() {
     const id = $("#run").dataset.run;
-    const response = await call("ui/runs/" + encodeURIComponent(id) + "/export");
+    const response = await call("ui/runs/" + encodeURIComponent(id) + "/export" + generation());
     if (!response.ok) return say("download refused: " + (await problem(response)));
     const url = URL.createObjectURL(await response.blob());
     const a = document.createElement("a");
     a.href = url;
-    a.download = "run-" + id + ".html";
+    const n = new URLSearchParams(location.search).get("generation");
+    a.download = "run-" + id + (n ? "-generation-" + n : "") + ".html";
     document.body.append(a);
     a.click();
     a.remove();
@@ -270,16 +292,48 @@
     if (t.closest(".download")) return download();
   }
 
+  function jsonOrText(text) {
+    try {
+      return text === "" ? null : JSON.parse(text);
+    } catch (e) {
+      return text; // not JSON: sent as text
+    }
+  }
+
+  // a request waits for the run's reply (at most `wait` seconds): 200 replied, 409
+  // rejected (or the run finished), 202 not answered yet (it stays queued)
+  async function ask(form) {
+    const id = $("#run").dataset.run;
+    const name = form.request.value;
+    const wait = form.wait.value === "" ? "10" : form.wait.value;
+    say("request " + name + ": waiting up to " + wait + " s for the reply");
+    const response = await call(
+      "api/runs/" + encodeURIComponent(id) + "/requests/" + encodeURIComponent(name) +
+        "?wait=" + encodeURIComponent(wait),
+      {
+        method: "POST",
+        body: JSON.stringify(jsonOrText(form.value.value)),
+        extraHeaders: { "Content-Type": "application/json" },
+      },
+    );
+    const out = await response.json().catch(() => ({}));
+    if (response.status === 200) say("request " + name + " replied: " + JSON.stringify(out.reply));
+    else if (response.status === 202) {
+      say("request " + name + ": no reply yet (it stays queued as " + out.request_id + ")");
+    } else say("request " + name + " refused: " + (out.error || response.status) + ": " + (out.detail || ""));
+    await loadRun();
+  }
+
   function onRunSubmit(ev) {
+    const request = ev.target.closest("form.ask");
+    if (request) {
+      ev.preventDefault();
+      return ask(request);
+    }
     const form = ev.target.closest("form.send");
     if (!form) return;
     ev.preventDefault();
-    let value = form.value.value;
-    try {
-      value = value === "" ? null : JSON.parse(value);
-    } catch (e) {
-      /* not JSON: sent as text */
-    }
+    const value = jsonOrText(form.value.value);
     act("messages", { topic: form.topic.value, value: value }, "message " + form.topic.value);
   }
 
@@ -310,6 +364,10 @@
   async function stream(id) {
     const live = $("#live");
     const article = $("#run article");
+    if (article && article.dataset.generation) {
+      live.textContent = "past generation";
+      return; // archived: it never changes
+    }
     if (article && ["SUCCEEDED", "FAILED", "CANCELLED"].includes(article.dataset.status)) {
       live.textContent = "finished";
       return; // nothing more happens to it unless an action reopens it

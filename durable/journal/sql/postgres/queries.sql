@@ -787,6 +787,10 @@ WHERE r.id = %(run_id)s;
 UPDATE {schema}.requests SET state = 'withdrawn'
 WHERE run_id = %(run_id)s AND request_key = %(key)s AND state = 'queued';
 
+-- name: list_requests
+SELECT name, request_key, state, value, sent_at, taken_seq, taken_at, answer, answered_at
+FROM {schema}.requests WHERE run_id = %(run_id)s ORDER BY id LIMIT %(limit)s;
+
 -- name: take_request
 -- Takes the oldest queued request of the entry's name and journals the entry with its
 -- value, while the owner holds the run (NULL owner returned otherwise).  The request

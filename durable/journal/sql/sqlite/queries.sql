@@ -459,6 +459,10 @@ WHERE run_id = ?1 AND taken_seq = ?2 AND taken_at = ?3 AND state = 'taken';
 UPDATE durable_requests SET state = 'withdrawn'
 WHERE run_id = ? AND request_key = ? AND state = 'queued';
 
+-- name: list_requests
+SELECT name, request_key, state, value, sent_at, taken_seq, taken_at, answer, answered_at
+FROM durable_requests WHERE run_id = ? ORDER BY id LIMIT ?;
+
 -- name: take_any_message
 UPDATE durable_messages SET consumed_seq = ?3, consumed_at = ?4
 WHERE id = (SELECT id FROM durable_messages
