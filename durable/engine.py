@@ -37,6 +37,8 @@ __all__ = ["Engine", "HistoryEntry", "LineageNode", "Run", "RunInfo"]
 R = TypeVar("R")
 
 DEFAULT_URL = "sqlite:///durable.db"
+# seconds `close` lets writes retry across an outage (then they fail, as after a crash)
+CLOSE_GRACE = 5.0
 
 
 class Engine(inspection.Inspection):
@@ -200,6 +202,7 @@ class Engine(inspection.Inspection):
                 # before any run resumes: a resumed run may end this engine (a crash test's
                 # does), and the declarations need the journal open
                 await self.schedules.declare_all()
+                await self.journal.record_workflows(registry.catalog(), owner, time.time())
             await self.recover()
             self.scheduler.serve()
             self.sources.start()
@@ -210,6 +213,8 @@ class Engine(inspection.Inspection):
         """Stop executing (runs stay unfinished and are released to others), close the journal."""
         if not self.scheduler.open:
             return
+        # a database that went away must not hold the stop for the outage limit
+        self.journal.closing(CLOSE_GRACE)
         await self.firer.stop()
         await self.sources.stop()
         await self.scheduler.stop()
@@ -324,6 +329,9 @@ class Engine(inspection.Inspection):
         )
         run_id = workflow_id or uuid.uuid4().hex
         queue = queue_name(queue) or (definition.queue if definition is not None else None)
+        if definition is None and queue is None:  # its queue, as the workers that import it say
+            known = await self.journal.workflow_catalog(name)
+            queue = known[0].queue if known else None
         runner = self.scheduler
         # a run of a limited queue is claimed like any other, so that its limits hold
         executes = self.execute and runner.open and not runner.limited(queue)

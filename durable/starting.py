@@ -4,9 +4,10 @@ how it is checked before anything is written.
 - A workflow given by name need not be imported where it is started: the run is stored
   under that name and executed by whichever worker imported it.  The name must be a
   journal name (``module.qualname``, or the ``name=`` given to ``@workflow``): no
-  spaces or control characters, no ``module:function`` form.  The starter does not
-  know the workflow's ``@workflow(queue=)``, so the run is on the ``queue=`` given to
-  `Engine.start` (none: the default queue), as a Temporal client names the task queue.
+  spaces or control characters, no ``module:function`` form.  Without ``queue=`` the run
+  is on the queue of the workflow's ``@workflow(queue=)`` as the journal's catalog has
+  it (every executing engine records the workflows it imported when it opens); a name
+  no worker has recorded yet goes on the default queue, as a ``queue=`` given names it.
 - ``start_at`` (an aware `datetime`, or seconds since the epoch) or ``delay`` (seconds
   from now): the run is PENDING and claimed by no worker before then.  Its due time is
   stored with the run, so a crash of the starter or of every worker neither loses nor

@@ -7,7 +7,9 @@ request/reply endpoint, ``POST /api/runs/{id}/requests/{name}``, comes that way)
 
 from __future__ import annotations
 
+import datetime
 import math
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +17,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from durable import codec, errors, requests
+from durable import cli_output, codec, errors, requests
 from durable.engine import Engine
 from durable.http import chunks, paths, payloads, schedule_routes, streaming
 from durable.http.openapi import Endpoint, Param
@@ -80,13 +82,17 @@ async def start_run(request: Request) -> Response:
     api = _api(request)
     name = _param(request, "name")
     body = await payloads.read_json(request, payloads.StartBody, api.max_body, empty_ok=True)
-    if registry.lookup_workflow(name) is None:
-        known = ", ".join(sorted(registry.workflow_names())[:20]) or "none"
+    if registry.lookup_workflow(name) is None and not await api.engine.journal.workflow_catalog(
+        name
+    ):
+        names = {n for n, _ in await _known(api)}
+        known = ", ".join(sorted(names)[:20]) or "none"
         raise ApiError(
             404,
             "unknown_workflow",
-            f"no workflow {name!r} is registered in this server (known: {known}); "
-            "start the server with -m MODULE for the module that defines it",
+            f"no workflow {name!r} is registered in this server, and no worker of this "
+            f"journal has recorded it (known: {known}); start a worker or the server with "
+            "-m MODULE for the module that defines it",
         )
     key = request.headers.get("idempotency-key")
     if key is not None and not 0 < len(key) <= 255:
@@ -104,7 +110,8 @@ async def start_run(request: Request) -> Response:
         partition_key=body.partition_key,
         dedup_key=body.dedup_key,
     )
-    location = {"Location": f"{request.scope.get('root_path', '')}/api/runs/{run.id}"}
+    path = urllib.parse.quote(run.id, safe="")
+    location = {"Location": f"{request.scope.get('root_path', '')}/api/runs/{path}"}
     if created:
         return JSONResponse(payloads.run_json(record), 201, headers=location)
     if key is None:  # no Idempotency-Key: an unfinished run holds the dedup_key, whatever
@@ -129,6 +136,28 @@ async def start_run(request: Request) -> Response:
 
 
 # -- inspecting ------------------------------------------------------------------------------
+
+
+async def _known(api: Api) -> list[tuple[str, dict[str, Any]]]:
+    """Every workflow this server imported or a worker recorded, with what is known."""
+    here = dict(registry.catalog())
+    found: dict[str, dict[str, Any]] = {}
+    for record in await api.engine.journal.workflow_catalog():
+        found[record.name] = {
+            "queue": record.queue,
+            "seen_at": cli_output.iso(
+                datetime.datetime.fromtimestamp(record.seen_at, datetime.UTC)
+            ),
+            "seen_by": record.seen_by,
+        }
+    for name, queue in here.items():
+        found.setdefault(name, {"queue": queue, "seen_at": None, "seen_by": None})
+    return [(name, {**found[name], "imported_here": name in here}) for name in sorted(found)]
+
+
+async def list_workflows(request: Request) -> Response:
+    known = await _known(_api(request))
+    return JSONResponse({"workflows": [{"name": name, **said} for name, said in known]})
 
 
 async def list_runs(request: Request) -> Response:
@@ -382,6 +411,14 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         },
         body=payloads.StartBody,
         headers=(Param("Idempotency-Key", {"type": "string"}, "the workflow id"),),
+    ),
+    Endpoint(
+        "GET",
+        "/api/workflows",
+        list_workflows,
+        "the workflows that can be started here: imported by this server or recorded by "
+        "a worker of its journal, each with its queue",
+        {200: "the workflows by name"},
     ),
     Endpoint(
         "GET",

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import msgspec
 
 from durable.journal import generations, stream_records
+from durable.journal.catalog import CatalogStore
 from durable.journal.requests import RequestStore
 
 __all__ = [
@@ -41,7 +42,7 @@ __all__ = [
     "topic_wakeup",
 ]
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 
 class Status(enum.StrEnum):
@@ -299,6 +300,7 @@ def topic_wakeup(topic: str) -> str:
 
 class Journal(
     BlobReferences,
+    CatalogStore,
     TopicStore,
     generations.GenerationStore,
     RequestStore,
@@ -500,6 +502,9 @@ class Journal(
     def watch_work(self, callback: Callable[[], None]) -> None:
         """See `Features.watch_work`."""
 
+    def closing(self, grace: float) -> None:
+        """See `Features.closing`."""
+
     async def register_owner(self, owner: str) -> None:
         """See `Features.register_owner`."""
 
@@ -550,6 +555,12 @@ class Features:
     def notifies_changes(self) -> bool:
         """Whether `watch` hears of changes made by other processes."""
         return False
+
+    def closing(self, grace: float) -> None:
+        """The journal is about to close: operations retrying across an outage give up
+        `grace` seconds from now (their writes fail with `JournalError`, as after a
+        crash) instead of waiting out the outage limit.  Without the feature (a journal
+        whose writes do not wait for a server): nothing to do."""
 
     def watch(self, callback: Callable[[str | None], None]) -> None:
         """Call ``callback(run_id)`` for every change of a run notified from now on, and

@@ -28,6 +28,7 @@ from durable.journal import (
     records,
     sqlite_access,
     sqlite_blobs,
+    sqlite_catalog,
     sqlite_generations,
     sqlite_messages,
     sqlite_requests,
@@ -84,6 +85,7 @@ def _mapped(action: str, url: str, workflow_id: str | None = None) -> Iterator[N
 
 class SqliteJournal(
     sqlite_blobs.SqliteBlobs,
+    sqlite_catalog.SqliteCatalog,
     sqlite_generations.SqliteGenerations,
     sqlite_topics.SqliteTopics,
     sqlite_messages.SqliteMessages,

@@ -14,6 +14,7 @@ __all__ = [
     "QueueDef",
     "StepDef",
     "WorkflowDef",
+    "catalog",
     "lookup_queue",
     "lookup_workflow",
     "register_queue",
@@ -109,6 +110,12 @@ def lookup_workflow(name: str) -> WorkflowDef | None:
 def workflow_names() -> list[str]:
     """Every workflow name registered in this process."""
     return sorted(_workflows)
+
+
+def catalog() -> list[tuple[str, str | None]]:
+    """Every workflow registered in this process with its queue, by name (what an
+    executing engine records in the journal's catalog)."""
+    return [(name, _workflows[name].queue) for name in sorted(_workflows)]
 
 
 def limited_queue_names() -> list[str]:

@@ -334,12 +334,8 @@ class Schedules:
             definition = registry.lookup_workflow(name)
             if definition is None:
                 continue
-            described = timing.describe()
             settings = policy.Settings(
-                cron=described["cron"],
-                every=described["every"],
-                tz=described["tz"],
-                tick=firing.wants_tick(definition.fn, 0),
+                **timing.describe(), tick=firing.wants_tick(definition.fn, 0)
             )
             args = self._engine.codec.encode([], what=f"args of schedule {name!r}")
             await self.put(name, name, settings, args, origin="decorator")

@@ -20,6 +20,23 @@ __all__ = ["Cron", "Every", "Spec", "format_tick", "parse_spec"]
 UTC = datetime.UTC
 
 
+POLICIES = ("overlap", "catchup", "catchup_window", "jitter")
+
+
+def _policies(**given: Any) -> dict[str, Any]:
+    """The policies a decorator's schedule was given (None: the default), checked as
+    `engine.schedules.create` checks them."""
+    from durable.schedules import policy  # it imports this module
+
+    chosen = {name: value for name, value in given.items() if value is not None}
+    policy.Settings(every=1.0, **chosen)  # a ValueError that names the bad one
+    return chosen
+
+
+def _said(policies: dict[str, Any]) -> str:
+    return "".join(f", {name}={policies[name]!r}" for name in POLICIES if name in policies)
+
+
 def _cronsim() -> Any:
     try:
         import cronsim
@@ -39,6 +56,9 @@ class Cron:
     tz:
         An IANA time zone name (``"Europe/Paris"``); the fields are read in its local
         time.
+    overlap, catchup, catchup_window, jitter:
+        The policies of a decorator's schedule (``@workflow(schedule=Cron(...))``), as
+        `engine.schedules.create` takes them; unset: its defaults.
 
     Examples
     --------
@@ -48,7 +68,16 @@ class Cron:
     1782878400.0
     """
 
-    def __init__(self, expr: str, tz: str = "UTC") -> None:
+    def __init__(
+        self,
+        expr: str,
+        tz: str = "UTC",
+        *,
+        overlap: str | None = None,
+        catchup: str | None = None,
+        catchup_window: float | None = None,
+        jitter: float | None = None,
+    ) -> None:
         cronsim = _cronsim()
         fields = expr.split()
         if len(fields) not in (5, 6):
@@ -66,12 +95,18 @@ class Cron:
             raise ValueError(f"bad cron expression {expr!r}: {exc}") from exc
         self.expr = expr
         self.tz = tz
+        self.policies = _policies(
+            overlap=overlap, catchup=catchup, catchup_window=catchup_window, jitter=jitter
+        )
 
     def __repr__(self) -> str:
-        return f"durable.Cron({self.expr!r}, tz={self.tz!r})"
+        return f"durable.Cron({self.expr!r}, tz={self.tz!r}{_said(self.policies)})"
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.expr, self.tz, sorted(self.policies.items()))
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Cron) and (self.expr, self.tz) == (other.expr, other.tz)
+        return isinstance(other, Cron) and self._key() == other._key()
 
     def __hash__(self) -> int:
         return hash((self.expr, self.tz))
@@ -96,7 +131,8 @@ class Cron:
         return next(self.ticks_after(after))
 
     def describe(self) -> dict[str, Any]:
-        return {"cron": self.expr, "tz": self.tz, "every": None}
+        """Its fields as `policy.Settings` takes them (its policies included)."""
+        return {"cron": self.expr, "tz": self.tz, "every": None, **self.policies}
 
 
 def _repeated(local: datetime.datetime) -> bool:
@@ -108,22 +144,39 @@ def _repeated(local: datetime.datetime) -> bool:
 class Every:
     """Ticks every `seconds`, at the multiples of it since the epoch (UTC).
 
+    `overlap`, `catchup`, `catchup_window` and `jitter` are the policies of a decorator's
+    schedule, as for `Cron`.
+
     Examples
     --------
     >>> Every(60).next_after(90.0)
     120.0
     """
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(
+        self,
+        seconds: float,
+        *,
+        overlap: str | None = None,
+        catchup: str | None = None,
+        catchup_window: float | None = None,
+        jitter: float | None = None,
+    ) -> None:
         if not seconds >= 0.1:
             raise ValueError(f"Every needs an interval of at least 0.1 seconds, got {seconds!r}")
         self.seconds = float(seconds)
+        self.policies = _policies(
+            overlap=overlap, catchup=catchup, catchup_window=catchup_window, jitter=jitter
+        )
 
     def __repr__(self) -> str:
-        return f"durable.Every({self.seconds:g})"
+        return f"durable.Every({self.seconds:g}{_said(self.policies)})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Every) and self.seconds == other.seconds
+        return isinstance(other, Every) and (self.seconds, sorted(self.policies.items())) == (
+            other.seconds,
+            sorted(other.policies.items()),
+        )
 
     def __hash__(self) -> int:
         return hash(self.seconds)
@@ -150,7 +203,8 @@ class Every:
         return 0 if first > until else int((until - first) // self.seconds) + 1
 
     def describe(self) -> dict[str, Any]:
-        return {"cron": None, "tz": "UTC", "every": self.seconds}
+        """Its fields as `policy.Settings` takes them (its policies included)."""
+        return {"cron": None, "tz": "UTC", "every": self.seconds, **self.policies}
 
 
 Spec = Cron | Every

@@ -146,8 +146,10 @@ class Processes:
 
 
 @pytest.fixture
-def processes() -> Iterator[Processes]:
-    """Spawn ``durable`` processes (servers, workers); all stopped at the end."""
+def processes(db_url: str) -> Iterator[Processes]:
+    """Spawn ``durable`` processes (servers, workers); all stopped at the end, before
+    the test's database is dropped (it depends on `db_url` for that order: a Postgres
+    worker whose database is dropped under it has nothing to stop cleanly with)."""
     spawned = Processes()
     yield spawned
     spawned.stop()

@@ -106,3 +106,9 @@ async def talker(count: int) -> int:
         await durable.recv("next")
         await say(i)
     return count
+
+
+@durable.workflow(name="http.report", queue="reports")
+async def report(month: str) -> str:
+    """On queue ``reports``: a server that never imported it starts it there."""
+    return f"report of {month}"

@@ -138,3 +138,33 @@ async def test_retried_takes_are_known_by_seq_and_start_time(postgres_url: str) 
         assert anew is not None and anew.output == b"three"
     finally:
         await journal.close()
+
+
+async def test_list_requests_shows_every_state_in_send_order(journal: base.Journal) -> None:
+    await journal.create_run(new_run("lr"))
+    await journal.send_request("lr", "approve", b"one", "k1")
+    await journal.send_request("lr", "approve", b"two", "k2")
+    await journal.send_request("lr", "other", b"three", "k3")
+    await journal.send_request("lr", "approve", b"four", "k4")
+    taken = entry("lr", 0, kind="request", name="approve", started_at=3.5)
+    assert await journal.take_request(OWNER, "lr", "approve", taken) is not None
+    reply = entry("lr", 1, kind="reply", name="approve", output=b"yes")
+    await journal.answer_request(OWNER, (0, 3.5), "replied", b"yes", reply)
+    assert await journal.take_request(
+        OWNER, "lr", "approve", entry("lr", 2, kind="request", name="approve", started_at=4.0)
+    )
+    assert await journal.withdraw_request("lr", "k3")
+    listed = await journal.list_requests("lr")
+    assert [(r.key, r.name, r.state, r.value) for r in listed] == [
+        ("k1", "approve", "replied", b"one"),
+        ("k2", "approve", "taken", b"two"),
+        ("k3", "other", "withdrawn", b"three"),
+        ("k4", "approve", "queued", b"four"),
+    ]
+    first = listed[0]
+    assert (first.taken_seq, first.taken_at, first.answer) == (0, 3.5, b"yes")
+    assert first.answered_at is not None and first.answered_at >= first.sent_at
+    assert (listed[1].taken_seq, listed[1].answer, listed[1].answered_at) == (2, None, None)
+    assert listed[3].taken_seq is None
+    assert [r.key for r in await journal.list_requests("lr", limit=2)] == ["k1", "k2"]
+    assert await journal.list_requests("no-such-run") == []

@@ -144,6 +144,55 @@ async def test_decorator_schedule_is_stored_under_the_workflow_name(make_engine)
     assert (await engine.schedules.get("sched.declared")).updated_at == got.updated_at
 
 
+async def test_decorator_schedule_takes_policies(make_engine) -> None:
+    from durable.schedules import declared
+
+    timing = durable.Cron(
+        "30 4 * * *",
+        tz="Europe/Paris",
+        overlap="buffer_one",
+        catchup="all",
+        catchup_window=7200,
+        jitter=5,
+    )
+    assert "overlap='buffer_one'" in repr(timing)
+    assert timing != durable.Cron("30 4 * * *", tz="Europe/Paris")  # the policies count
+
+    async def ticked(tick: datetime.datetime) -> str:
+        return tick.isoformat()
+
+    durable.workflow(name="sched.with_policies", schedule=timing)(ticked)
+    engine = None
+    try:
+        engine = await make_engine()
+        got = await engine.schedules.get("sched.with_policies")
+        assert (got.cron, got.tz, got.origin) == ("30 4 * * *", "Europe/Paris", "decorator")
+        assert (got.overlap, got.catchup, got.catchup_window, got.jitter) == (
+            "buffer_one",
+            "all",
+            7200.0,
+            5.0,
+        )
+        # a changed declaration replaces the stored one (a new deployment's policies)
+        declared.declare("sched.with_policies", durable.Every(600, overlap="allow_all"))
+        await make_engine()
+        got = await engine.schedules.get("sched.with_policies")
+        assert (got.every, got.cron, got.overlap, got.catchup) == (
+            600.0,
+            None,
+            "allow_all",
+            "latest",
+        )
+    finally:
+        declared.undeclare("sched.with_policies")
+        if engine is not None:
+            await engine.schedules.delete("sched.with_policies")
+    with pytest.raises(ValueError, match="overlap='sometimes'"):
+        durable.Every(60, overlap="sometimes")
+    with pytest.raises(ValueError, match="catchup='most'"):
+        durable.Cron("0 * * * *", catchup="most")
+
+
 async def test_recreating_keeps_the_cursor(make_engine) -> None:
     engine = await make_engine()
     first = await engine.schedules.create("edit", jobs.plain, every=3600, args=["a"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -20,6 +21,7 @@ from durable.journal.postgres import holdings
 __all__ = [
     "OUTAGE_LIMIT",
     "RETRYABLE",
+    "Budget",
     "Pool",
     "configure",
     "connect_hint",
@@ -37,10 +39,40 @@ RETRYABLE = (
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
-def outage() -> backoff.Backoff:
+def outage(budget: Budget | None = None) -> backoff.Backoff:
     """The waits between retries across a lost connection or a restarting server: at
-    most half a second, so the journal is usable again within that of the server's return."""
-    return backoff.Backoff(0.02, 0.5, limit=OUTAGE_LIMIT)
+    most half a second, so the journal is usable again within that of the server's
+    return; for `OUTAGE_LIMIT` seconds, or until `budget`'s close deadline."""
+    cutoff = (lambda: budget.close_by) if budget is not None else None
+    return backoff.Backoff(0.02, 0.5, limit=OUTAGE_LIMIT, cutoff=cutoff)
+
+
+class Budget:
+    """How long one journal's operations retry across an outage: `OUTAGE_LIMIT` each,
+    and, once the journal is closing, no later than `close_by` (so that a process told
+    to stop stops soon when its database is gone; what did not commit is as after a
+    crash, which the journal is made for)."""
+
+    __slots__ = ("close_by",)
+
+    def __init__(self) -> None:
+        self.close_by: float | None = None  # monotonic seconds
+
+    def closing(self, grace: float) -> None:
+        """Retrying ends `grace` seconds from now."""
+        self.close_by = time.monotonic() + grace
+
+    @property
+    def closed(self) -> bool:
+        """Whether retrying was ended by the close deadline."""
+        return self.close_by is not None and time.monotonic() > self.close_by
+
+    def wait_at_most(self) -> float | None:
+        """How long to wait for a pooled connection: the pool's own timeout (None) until
+        the journal is closing, then no later than the close deadline."""
+        if self.close_by is None:
+            return None
+        return max(0.05, self.close_by - time.monotonic())
 
 
 def redact(url: str) -> str:
@@ -112,8 +144,16 @@ class Pool:
     errors; `queries` are the journal's, by name."""
 
     def __init__(
-        self, conninfo: str, where: str, queries: dict[str, str], *, size: int, name: str
+        self,
+        conninfo: str,
+        where: str,
+        queries: dict[str, str],
+        *,
+        size: int,
+        name: str,
+        budget: Budget | None = None,
     ) -> None:
+        self.budget = budget or Budget()
         self._conninfo = conninfo
         self._where = where
         self._q = queries
@@ -197,11 +237,11 @@ class Pool:
     ) -> Any:
         """``await fn(conn)`` on a pooled connection, retrying connection failures (for
         reads, and writes that are safe to repeat)."""
-        wait = outage()
+        wait = outage(self.budget)
         while True:
             pool = self.require(workflow_id)
             try:
-                async with pool.connection() as conn:
+                async with pool.connection(timeout=self.budget.wait_at_most()) as conn:
                     return await fn(conn)
             except RETRYABLE as exc:
                 if wait.expired:
@@ -227,12 +267,12 @@ class Pool:
         self, run_id: str
     ) -> tuple[psycopg_pool.AsyncConnectionPool[Any], psycopg.AsyncConnection[Any]]:
         """A pooled connection inside ``BEGIN`` and its pool, retrying connection failures."""
-        wait = outage()
+        wait = outage(self.budget)
         while True:
             pool = self.require(run_id)
             conn: psycopg.AsyncConnection[Any] | None = None
             try:
-                conn = await pool.getconn()
+                conn = await pool.getconn(timeout=self.budget.wait_at_most())
                 await conn.execute("BEGIN")
                 return pool, conn
             except psycopg.Error as exc:

@@ -21,6 +21,7 @@ from durable import errors
 from durable.journal import base, queries, records
 from durable.journal.postgres import (
     blobs,
+    catalog,
     connection,
     generations,
     holdings,
@@ -44,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 class PostgresJournal(
     blobs.PostgresBlobs,
+    catalog.PostgresCatalog,
     generations.PostgresGenerations,
     topics.PostgresTopics,
     messages.PostgresMessages,
@@ -120,14 +122,22 @@ class PostgresJournal(
         }
         self._where = f"Postgres journal {connection.redact(url)!r}"
         self._clock_offset = 0.0  # the server's clock minus this machine's (`sync_clock`)
+        self._budget = connection.Budget()  # how long retrying may go on (see `closing`)
         self._pool = connection.Pool(
-            self.conninfo, self._where, self._q, size=pool_size, name=f"durable-{self.schema}"
+            self.conninfo,
+            self._where,
+            self._q,
+            size=pool_size,
+            name=f"durable-{self.schema}",
+            budget=self._budget,
         )
         self._holdings = holdings.Holdings(self._where, self._pool)
         self._transactions = transactions.TransactionSteps(
             self._q, self._pool, self._holdings, self.channel
         )
-        self._writer = writer.GroupWriter(self._q, self._reconnect, self._where, self.channel)
+        self._writer = writer.GroupWriter(
+            self._q, self._reconnect, self._where, self.channel, self._budget
+        )
         self._changes = listener.ChangeListener(self.conninfo, self.channel, self.work_channel)
         self._closing: asyncio.Future[None] | None = None
         self._owners = owners.OwnerLocks(self._connect)
@@ -185,6 +195,9 @@ class PostgresJournal(
 
         alive: bool = await self._pool.run("check an engine's advisory lock", fn)
         return alive
+
+    def closing(self, grace: float) -> None:
+        self._budget.closing(grace)
 
     async def close(self) -> None:
         """Commit what is queued, then disconnect."""

@@ -134,8 +134,14 @@ class GroupWriter:
     """The write path of one `PostgresJournal` (see the module docstring)."""
 
     def __init__(
-        self, queries: dict[str, str], connect: ConnectFn, where: str, channel: str
+        self,
+        queries: dict[str, str],
+        connect: ConnectFn,
+        where: str,
+        channel: str,
+        budget: connection.Budget | None = None,
     ) -> None:
+        self._budget = budget or connection.Budget()
         self._q = queries
         self._channel = channel  # NOTIFYed with the run id of each appended entry
         self._connect = connect
@@ -249,7 +255,7 @@ class GroupWriter:
         return outcomes
 
     async def _commit(self, batch: list[_Item]) -> None:
-        wait = connection.outage()
+        wait = connection.outage(self._budget)
         while True:
             try:
                 if self._conn is None or self._conn.closed:
@@ -292,11 +298,12 @@ class GroupWriter:
             self._conn = None
         if wait.expired:
             limit = connection.OUTAGE_LIMIT
-            self._fail(
-                batch,
-                exc,
-                f"the database was unreachable for {limit:.0f}s; nothing of it is known to be kept",
+            said = (
+                "the journal was closed while the database was unreachable"
+                if self._budget.closed
+                else f"the database was unreachable for {limit:.0f}s"
             )
+            self._fail(batch, exc, f"{said}; nothing of it is known to be kept")
             return False
         delay = wait.next()
         logger.warning(

@@ -951,3 +951,16 @@ UNION ALL SELECT run_id, output FROM {schema}.generation_entries WHERE position(
 UNION ALL SELECT run_id, value FROM {schema}.requests WHERE position('\x7368613235362f'::bytea IN value) > 0
 UNION ALL SELECT run_id, answer FROM {schema}.requests WHERE position('\x7368613235362f'::bytea IN answer) > 0
 UNION ALL SELECT run_id, value FROM {schema}.stream_chunks WHERE position('\x7368613235362f'::bytea IN value) > 0;
+
+-- The catalog of workflows (durable/journal/postgres/catalog.py) ------------------------
+
+-- name: record_workflows
+INSERT INTO {schema}.workflows (name, queue, seen_at, seen_by)
+SELECT name, queue, %(at)s, %(seen_by)s
+FROM unnest(%(names)s::text[], %(queues)s::text[]) AS w(name, queue)
+ON CONFLICT (name) DO UPDATE SET
+    queue = excluded.queue, seen_at = excluded.seen_at, seen_by = excluded.seen_by;
+
+-- name: workflow_catalog
+SELECT name, queue, seen_at, seen_by FROM {schema}.workflows
+WHERE %(name)s::text IS NULL OR name = %(name)s ORDER BY name;

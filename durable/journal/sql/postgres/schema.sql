@@ -239,3 +239,11 @@ CREATE TABLE {schema}.stream_chunks (
 );
 
 CREATE UNIQUE INDEX stream_chunks_writer ON {schema}.stream_chunks (run_id, key, writer);
+
+-- 0008: the catalog of workflows executing engines imported, with their queues.
+CREATE TABLE {schema}.workflows (
+    name text PRIMARY KEY,
+    queue text,
+    seen_at double precision NOT NULL,
+    seen_by text NOT NULL
+);

@@ -517,3 +517,14 @@ UNION ALL SELECT run_id, output FROM durable_generation_entries WHERE instr(outp
 UNION ALL SELECT run_id, value FROM durable_requests WHERE instr(value, X'7368613235362f') > 0
 UNION ALL SELECT run_id, answer FROM durable_requests WHERE instr(answer, X'7368613235362f') > 0
 UNION ALL SELECT run_id, value FROM durable_stream_chunks WHERE instr(value, X'7368613235362f') > 0;
+
+-- The catalog of workflows (durable/journal/sqlite_catalog.py) -------------------------
+
+-- name: record_workflow
+INSERT INTO durable_workflows (name, queue, seen_at, seen_by) VALUES (?, ?, ?, ?)
+ON CONFLICT (name) DO UPDATE SET
+    queue = excluded.queue, seen_at = excluded.seen_at, seen_by = excluded.seen_by;
+
+-- name: workflow_catalog
+SELECT name, queue, seen_at, seen_by FROM durable_workflows
+WHERE ?1 IS NULL OR name = ?1 ORDER BY name;

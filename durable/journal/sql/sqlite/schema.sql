@@ -234,3 +234,11 @@ CREATE TABLE durable_stream_chunks (
 ) WITHOUT ROWID;
 
 CREATE UNIQUE INDEX durable_stream_chunks_writer ON durable_stream_chunks (run_id, key, writer);
+
+-- 0008: the catalog of workflows executing engines imported, with their queues.
+CREATE TABLE durable_workflows (
+    name TEXT PRIMARY KEY,
+    queue TEXT,
+    seen_at REAL NOT NULL,
+    seen_by TEXT NOT NULL
+) WITHOUT ROWID;
