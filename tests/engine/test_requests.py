@@ -209,11 +209,21 @@ async def test_send_from_a_workflow_to_a_finished_run(engine: durable.Engine) ->
     assert sends == [("send", "error")]  # journaled: a replay raises it again
 
 
+async def _released(engine: durable.Engine, run_id: str) -> None:
+    async def given_up() -> bool:
+        record = await engine.journal.get_run(run_id)
+        return record is not None and record.owner is None
+
+    await wait_until(given_up, what=f"run {run_id!r} to be released", timeout=10)
+
+
 async def test_long_waits_park_the_run_and_a_request_wakes_it(make_engine: EngineFactory) -> None:
     runner = await make_engine(suspend_sleeps=5.0)
     run = await runner.start(patient, 3600.0, workflow_id="parked")
     await wait_status(runner, run.id, durable.Status.SLEEPING, timeout=10)
     await wait_until(lambda: not runner.scheduler.running(), what="the run to give up its slot")
+    # the slot is free before the release commits: wait for the lease to be given up
+    await _released(runner, run.id)
     record = await runner.journal.get_run(run.id)
     assert record is not None and record.owner is None
     assert record.wake_at is not None and record.wake_at > record.updated_at + 3000
@@ -227,6 +237,7 @@ async def test_parked_wait_without_timeout_is_woken_by_a_message(
     runner = await make_engine(suspend_sleeps=5.0)
     run = await runner.start(choose, 1, None, workflow_id="parked-any")
     await wait_until(lambda: not runner.scheduler.running(), what="the run to give up its slot")
+    await _released(runner, run.id)
     record = await runner.journal.get_run(run.id)
     assert record is not None
     assert (record.status, record.owner, record.wake_at) == (
