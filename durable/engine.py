@@ -202,12 +202,19 @@ class Engine(inspection.Inspection):
                 # before any run resumes: a resumed run may end this engine (a crash test's
                 # does), and the declarations need the journal open
                 await self.schedules.declare_all()
-                await self.journal.record_workflows(registry.catalog(), owner, time.time())
+                await self._record_catalog(owner)
             await self.recover()
             self.scheduler.serve()
             self.sources.start()
             if not self.journal.read_only:
                 self.firer.start()
+
+    async def _record_catalog(self, owner: str) -> None:
+        """Record in the journal's catalog the workflows imported here that it does not
+        hold yet, or holds with another queue (one read; a write only for a change)."""
+        held = {record.name: record.queue for record in await self.journal.workflow_catalog()}
+        changed = [(n, q) for n, q in registry.catalog() if n not in held or held[n] != q]
+        await self.journal.record_workflows(changed, owner, time.time())
 
     async def close(self) -> None:
         """Stop executing (runs stay unfinished and are released to others), close the journal."""

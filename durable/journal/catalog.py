@@ -1,8 +1,9 @@
 """The journal's catalog of workflows: the names executing engines (and so workers)
 imported, each with the queue its ``@workflow(queue=)`` names, written when such an
-engine opens.  A starter that never imported a workflow (an API server run with
-``--no-execute``, a script starting by name) reads it to put the run on the workflow's
-queue, and the HTTP API to tell a name some worker knows from a typo."""
+engine opens (only what the catalog does not hold yet, or holds with another queue).
+A starter that never imported a workflow (an API server run with ``--no-execute``, a
+script starting by name) reads it to put the run on the workflow's queue, and the HTTP
+API to tell a name some worker knows from a typo."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ class WorkflowRecord(msgspec.Struct, frozen=True, kw_only=True):
 
     name: str
     queue: str | None
-    seen_at: float
+    seen_at: float  # when an engine recorded it, or a change of its queue, last
     seen_by: str  # the owner id of that engine
 
 
