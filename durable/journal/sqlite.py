@@ -22,6 +22,7 @@ from durable import errors
 from durable.journal import (
     backoff,
     base,
+    features,
     local_bus,
     migration,
     queries,
@@ -93,7 +94,7 @@ class SqliteJournal(
     sqlite_schedules.SqliteSchedules,
     sqlite_requests.SqliteRequests,
     sqlite_streams.SqliteStreams,
-    base.Features,
+    features.Features,
 ):
     """A journal in one SQLite file (see the module docstring for the write path)."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from durable import wakeups
-from durable.journal import base
+from durable.journal import features
 
 
 async def test_news_since_a_count_survives_another_waiters_clear() -> None:
@@ -17,7 +17,7 @@ async def test_news_since_a_count_survives_another_waiters_clear() -> None:
 
 
 async def test_heard_sets_the_runs_flag_and_none_sets_every_flag() -> None:
-    news = wakeups.Wakeups(journal=base.Features())
+    news = wakeups.Wakeups(journal=features.Features())
     a, b = news.news("a"), news.news("b")
     news.heard("a")
     news.heard("unknown")  # a run nobody waits on: nothing to set

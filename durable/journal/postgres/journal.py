@@ -18,7 +18,7 @@ import psycopg_pool
 from psycopg import sql as pg_sql
 
 from durable import errors
-from durable.journal import base, queries, records
+from durable.journal import base, features, queries, records
 from durable.journal.postgres import (
     blobs,
     catalog,
@@ -53,7 +53,7 @@ class PostgresJournal(
     schedules.PostgresSchedules,
     requests.PostgresRequests,
     streams.PostgresStreams,
-    base.Features,
+    features.Features,
 ):
     """A journal in a Postgres database (see the package docstring for the write path).
 
