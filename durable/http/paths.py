@@ -14,6 +14,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from durable.http.problems import ApiError
+
 __all__ = ["EncodedSlashes", "segment"]
 
 FLAG = "durable.encoded_slashes"  # set in the scope when the path kept its escapes
@@ -47,6 +49,10 @@ class EncodedSlashes:
 
 def segment(request: Request, name: str) -> str:
     """Path parameter `name`, its ``%2F`` and ``%25`` decoded when `EncodedSlashes`
-    kept them."""
+    kept them; a 400 for a NUL character, which no journal column can hold."""
     value: str = request.path_params[name]
-    return urllib.parse.unquote(value) if request.scope.get(FLAG) else value
+    if request.scope.get(FLAG):
+        value = urllib.parse.unquote(value)
+    if "\x00" in value:
+        raise ApiError(400, "bad_text", f"{name} holds a NUL character")
+    return value

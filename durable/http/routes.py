@@ -7,7 +7,6 @@ request/reply endpoint, ``POST /api/runs/{id}/requests/{name}``, comes that way)
 
 from __future__ import annotations
 
-import datetime
 import math
 import urllib.parse
 from dataclasses import dataclass, field
@@ -48,14 +47,6 @@ def _api(request: Request) -> Api:
     return api
 
 
-def _param(request: Request, name: str) -> str:
-    """A path parameter; 400 for a NUL character, which no journal column can hold."""
-    value = paths.segment(request, name)
-    if "\x00" in value:
-        raise ApiError(400, "bad_text", f"{name} holds a NUL character")
-    return value
-
-
 def _wait(request: Request, api: Api) -> float:
     text = request.query_params.get("wait", "0")
     try:
@@ -80,20 +71,22 @@ def _gone() -> Response:
 
 async def start_run(request: Request) -> Response:
     api = _api(request)
-    name = _param(request, "name")
+    name = paths.segment(request, "name")
     body = await payloads.read_json(request, payloads.StartBody, api.max_body, empty_ok=True)
-    if registry.lookup_workflow(name) is None and not await api.engine.journal.workflow_catalog(
-        name
-    ):
-        names = {n for n, _ in await _known(api)}
-        known = ", ".join(sorted(names)[:20]) or "none"
-        raise ApiError(
-            404,
-            "unknown_workflow",
-            f"no workflow {name!r} is registered in this server, and no worker of this "
-            f"journal has recorded it (known: {known}); start a worker or the server with "
-            "-m MODULE for the module that defines it",
-        )
+    queue = body.queue
+    if registry.lookup_workflow(name) is None:
+        recorded = await api.engine.journal.workflow_catalog(name)
+        if not recorded:
+            names = {n for n, _ in await _known(api)}
+            known = ", ".join(sorted(names)[:20]) or "none"
+            raise ApiError(
+                404,
+                "unknown_workflow",
+                f"no workflow {name!r} is registered in this server, and no worker of this "
+                f"journal has recorded it (known: {known}); start a worker or the server with "
+                "-m MODULE for the module that defines it",
+            )
+        queue = queue or recorded[0].queue  # read here once: submit need not read it again
     key = request.headers.get("idempotency-key")
     if key is not None and not 0 < len(key) <= 255:
         raise ApiError(400, "bad_idempotency_key", "Idempotency-Key: give 1 to 255 characters")
@@ -102,7 +95,7 @@ async def start_run(request: Request) -> Response:
         body.args,
         body.kwargs,
         workflow_id=key,
-        queue=body.queue,
+        queue=queue,
         metadata=body.metadata,
         priority=body.priority,
         start_at=body.start_at,
@@ -145,9 +138,7 @@ async def _known(api: Api) -> list[tuple[str, dict[str, Any]]]:
     for record in await api.engine.journal.workflow_catalog():
         found[record.name] = {
             "queue": record.queue,
-            "seen_at": cli_output.iso(
-                datetime.datetime.fromtimestamp(record.seen_at, datetime.UTC)
-            ),
+            "seen_at": cli_output.when(record.seen_at),
             "seen_by": record.seen_by,
         }
     for name, queue in here.items():
@@ -187,13 +178,13 @@ async def list_runs(request: Request) -> Response:
 
 
 async def get_run(request: Request) -> Response:
-    record = await _record(_api(request), _param(request, "id"))
+    record = await _record(_api(request), paths.segment(request, "id"))
     return JSONResponse(payloads.run_json(record))
 
 
 async def get_result(request: Request) -> Response:
     api = _api(request)
-    run_id = _param(request, "id")
+    run_id = paths.segment(request, "id")
     wait = _wait(request, api)
     try:
         work = streaming.wait_finished(api.engine, run_id, wait)
@@ -217,7 +208,7 @@ async def get_result(request: Request) -> Response:
 
 async def get_history(request: Request) -> Response:
     api = _api(request)
-    run_id = _param(request, "id")
+    run_id = paths.segment(request, "id")
     load = await api.engine.journal.load(run_id)
     if load is None:
         raise errors.WorkflowNotFound(workflow_id=run_id)
@@ -226,13 +217,13 @@ async def get_history(request: Request) -> Response:
 
 
 async def get_lineage(request: Request) -> Response:
-    node = await _api(request).engine.lineage(_param(request, "id"))
+    node = await _api(request).engine.lineage(paths.segment(request, "id"))
     return JSONResponse(payloads.lineage_json(node))
 
 
 async def get_event(request: Request) -> Response:
     api = _api(request)
-    run_id, key = _param(request, "id"), _param(request, "key")
+    run_id, key = paths.segment(request, "id"), paths.segment(request, "key")
     wait = _wait(request, api)
     try:
         work = streaming.wait_event(api.engine, run_id, key, wait)
@@ -246,7 +237,7 @@ async def get_event(request: Request) -> Response:
 
 async def stream(request: Request) -> Response:
     api = _api(request)
-    run_id = _param(request, "id")
+    run_id = paths.segment(request, "id")
     await _record(api, run_id)  # 404 before the stream starts
     last = request.headers.get("last-event-id", "")
     after = int(last) if last.lstrip("-").isdigit() else -1
@@ -257,7 +248,7 @@ async def stream(request: Request) -> Response:
 
 async def read_stream(request: Request) -> Response:
     api = _api(request)
-    run_id, key = _param(request, "id"), _param(request, "key")
+    run_id, key = paths.segment(request, "id"), paths.segment(request, "key")
     text = request.query_params.get("offset", "0")
     if not text.isdigit():
         raise ApiError(400, "bad_offset", f"offset={text!r}: give a chunk offset, 0 or more")
@@ -276,7 +267,7 @@ async def read_stream(request: Request) -> Response:
 
 async def send_message(request: Request) -> Response:
     api = _api(request)
-    run_id = _param(request, "id")
+    run_id = paths.segment(request, "id")
     body = await payloads.read_json(request, payloads.MessageBody, api.max_body)
     await api.engine.send(run_id, body.topic, body.value)  # RunFinished: a 409
     return JSONResponse({"id": run_id, "topic": body.topic, "sent": True}, 202)
@@ -284,7 +275,7 @@ async def send_message(request: Request) -> Response:
 
 async def send_request(request: Request) -> Response:
     api = _api(request)
-    run_id, name = _param(request, "id"), _param(request, "name")
+    run_id, name = paths.segment(request, "id"), paths.segment(request, "name")
     wait = _wait(request, api)
     key = request.headers.get("idempotency-key")
     if key is not None and not 0 < len(key) <= 255:
@@ -316,14 +307,14 @@ async def send_request(request: Request) -> Response:
 
 async def cancel(request: Request) -> Response:
     api = _api(request)
-    run_id = _param(request, "id")
+    run_id = paths.segment(request, "id")
     await api.engine.cancel(run_id)
     return JSONResponse(payloads.run_json(await _record(api, run_id)))
 
 
 async def resume(request: Request) -> Response:
     api = _api(request)
-    run_id = _param(request, "id")
+    run_id = paths.segment(request, "id")
     try:
         await api.engine.resume(run_id)
     except errors.NotRegistered:
@@ -333,14 +324,14 @@ async def resume(request: Request) -> Response:
 
 async def restart(request: Request) -> Response:
     api = _api(request)
-    await _record(api, _param(request, "id"))
-    run = await api.engine.restart(_param(request, "id"))
+    await _record(api, paths.segment(request, "id"))
+    run = await api.engine.restart(paths.segment(request, "id"))
     return JSONResponse(payloads.run_json(await _record(api, run.id)), 201)
 
 
 async def fork(request: Request) -> Response:
     api = _api(request)
-    run_id = _param(request, "id")
+    run_id = paths.segment(request, "id")
     body = await payloads.read_json(request, payloads.ForkBody, api.max_body)
     if body.from_step < 0:
         raise ApiError(400, "invalid_body", "from_step: give a sequence number from 0")
@@ -354,7 +345,7 @@ async def fork(request: Request) -> Response:
 
 async def hook(request: Request) -> Response:
     api = _api(request)
-    name = _param(request, "name")
+    name = paths.segment(request, "name")
     found = api.hooks.get(name)
     if found is None:
         raise ApiError(404, "unknown_hook", f"no webhook {name!r} is registered in this server")

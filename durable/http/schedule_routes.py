@@ -58,13 +58,6 @@ def _limit(request: Request) -> int:
     return limit
 
 
-def _id(request: Request) -> str:
-    value = paths.segment(request, "id")
-    if "\x00" in value:
-        raise ApiError(400, "bad_text", "id holds a NUL character")
-    return value
-
-
 def _when(name: str, text: str) -> datetime.datetime:
     try:
         when = datetime.datetime.fromisoformat(text)
@@ -101,24 +94,28 @@ async def create_schedule(request: Request) -> Response:
 
 
 async def get_schedule(request: Request) -> Response:
-    return JSONResponse((await _engine(request).schedules.get(_id(request))).to_json())
+    return JSONResponse(
+        (await _engine(request).schedules.get(paths.segment(request, "id"))).to_json()
+    )
 
 
 async def pause_schedule(request: Request) -> Response:
     body = await payloads.read_json(request, PauseBody, _limit(request), empty_ok=True)
     try:
-        info = await _engine(request).schedules.pause(_id(request), note=body.note)
+        info = await _engine(request).schedules.pause(paths.segment(request, "id"), note=body.note)
     except ValueError as exc:
         raise ApiError(400, "invalid_body", str(exc)) from None
     return JSONResponse(info.to_json())
 
 
 async def resume_schedule(request: Request) -> Response:
-    return JSONResponse((await _engine(request).schedules.resume(_id(request))).to_json())
+    return JSONResponse(
+        (await _engine(request).schedules.resume(paths.segment(request, "id"))).to_json()
+    )
 
 
 async def trigger_schedule(request: Request) -> Response:
-    run = await _engine(request).schedules.trigger(_id(request))
+    run = await _engine(request).schedules.trigger(paths.segment(request, "id"))
     return JSONResponse({"id": run.id}, 201)
 
 
@@ -126,14 +123,14 @@ async def backfill_schedule(request: Request) -> Response:
     body = await payloads.read_json(request, BackfillBody, _limit(request))
     start, end = _when("start", body.start), _when("end", body.end)
     try:
-        runs = await _engine(request).schedules.backfill(_id(request), start, end)
+        runs = await _engine(request).schedules.backfill(paths.segment(request, "id"), start, end)
     except ValueError as exc:
         raise ApiError(400, "invalid_range", str(exc)) from None
     return JSONResponse({"runs": [run.id for run in runs]}, 201)
 
 
 async def delete_schedule(request: Request) -> Response:
-    schedule_id = _id(request)
+    schedule_id = paths.segment(request, "id")
     await _engine(request).schedules.delete(schedule_id)
     return JSONResponse({"id": schedule_id, "deleted": True})
 

@@ -8,7 +8,7 @@ API to tell a name some worker knows from a typo."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import msgspec
 
@@ -22,6 +22,12 @@ class WorkflowRecord(msgspec.Struct, frozen=True, kw_only=True):
     queue: str | None
     seen_at: float  # when an engine recorded it, or a change of its queue, last
     seen_by: str  # the owner id of that engine
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> WorkflowRecord:
+        """A `workflow_catalog` row (either backend's) as a record."""
+        name, queue, seen_at, seen_by = row
+        return cls(name=name, queue=queue, seen_at=seen_at, seen_by=seen_by)
 
 
 class CatalogStore(Protocol):

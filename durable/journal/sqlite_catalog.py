@@ -33,7 +33,4 @@ class SqliteCatalog:
             await self._writer.write(op)
 
     async def workflow_catalog(self, name: str | None = None) -> list[WorkflowRecord]:
-        return [
-            WorkflowRecord(name=row[0], queue=row[1], seen_at=row[2], seen_by=row[3])
-            for row in self._read(_Q["workflow_catalog"], (name,))
-        ]
+        return [WorkflowRecord.from_row(row) for row in self._read(_Q["workflow_catalog"], (name,))]

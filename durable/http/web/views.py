@@ -38,13 +38,6 @@ def _root(request: Request) -> str:
     return str(request.scope.get("root_path", "")).rstrip("/")
 
 
-def _run_id(request: Request) -> str:
-    value = paths.segment(request, "id")
-    if "\x00" in value:
-        raise ApiError(400, "bad_text", "id holds a NUL character")
-    return value
-
-
 async def _load(request: Request, run_id: str) -> base.RunLoad:
     load = await request.app.state.durable.engine.journal.load(run_id)
     if load is None:
@@ -61,7 +54,7 @@ async def list_page(request: Request) -> Response:
 
 
 async def run_page(request: Request) -> Response:
-    page = document.shell(_root(request), "run", _run_id(request))
+    page = document.shell(_root(request), "run", paths.segment(request, "id"))
     return HTMLResponse(page, headers={"Content-Security-Policy": POLICY, **FRESH})
 
 
@@ -97,7 +90,7 @@ async def _page(request: Request) -> gather.RunPage:
     engine = request.app.state.durable.engine
     generation = _generation(request)
     try:
-        return await gather.read(engine, _run_id(request), generation)
+        return await gather.read(engine, paths.segment(request, "id"), generation)
     except errors.WorkflowNotFound:
         raise
     except errors.DurableError as exc:  # no such generation: the message names those there are
@@ -112,7 +105,7 @@ async def run_fragment(request: Request) -> Response:
 
 
 async def graph_fragment(request: Request) -> Response:
-    load = await _load(request, _run_id(request))
+    load = await _load(request, paths.segment(request, "id"))
     view = model.build(load, time.time())
     return HTMLResponse(render.graph(view, export=False), headers=FRESH)
 
@@ -129,7 +122,7 @@ def _int(request: Request, key: str, default: int | None = None) -> int:
 async def calls_fragment(request: Request) -> Response:
     """The table rows of one folded fan-out: the calls named `name` from seq `lo` to
     `hi`, `render.PAGE` at a time from `offset`."""
-    load = await _load(request, _run_id(request))
+    load = await _load(request, paths.segment(request, "id"))
     name = request.query_params.get("name", "")
     lo, hi, offset = _int(request, "lo"), _int(request, "hi"), _int(request, "offset", 0)
     view = model.build(load, time.time())

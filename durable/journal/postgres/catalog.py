@@ -42,7 +42,4 @@ class PostgresCatalog:
     async def workflow_catalog(self, name: str | None = None) -> list[WorkflowRecord]:
         params = {"name": name}
         rows = await self._pool.read("read the workflow catalog", "workflow_catalog", params)
-        return [
-            WorkflowRecord(name=row[0], queue=row[1], seen_at=row[2], seen_by=row[3])
-            for row in rows
-        ]
+        return [WorkflowRecord.from_row(row) for row in rows]
